@@ -1,0 +1,74 @@
+"""AWS Signature Version 4, pure and exact.
+
+``sign(SignableRequest, SigningParams) -> SigningResult`` does no I/O and reads no clock:
+the time is a parameter. ``SigV4Auth`` adapts it to httpx and is the one place that reads
+the clock.
+"""
+
+from ._auth import CredentialsProvider, CredentialsSource, SigV4Auth
+from ._canonical import (
+    CanonicalRequest,
+    canonical_headers,
+    canonical_query,
+    canonical_uri,
+    normalize_path,
+    uri_encode,
+)
+from ._credentials import Credentials
+from ._errors import SigningError, VerificationError
+from ._hashing import EMPTY_SHA256, STREAMING_EVENTS_PAYLOAD, UNSIGNED_PAYLOAD, hash_payload
+from ._settings import (
+    DEFAULT_EXCLUDED_HEADERS,
+    PathNormalization,
+    PayloadHashHeader,
+    PercentEncoding,
+    SessionTokenMode,
+    SignatureLocation,
+    SigningParams,
+    SigningSettings,
+)
+from ._signer import (
+    ALGORITHM,
+    SignableRequest,
+    SigningResult,
+    credential_scope,
+    derive_signing_key,
+    format_amz_date,
+    sign,
+    string_to_sign,
+)
+
+__all__ = [
+    "ALGORITHM",
+    "DEFAULT_EXCLUDED_HEADERS",
+    "EMPTY_SHA256",
+    "STREAMING_EVENTS_PAYLOAD",
+    "UNSIGNED_PAYLOAD",
+    "CanonicalRequest",
+    "Credentials",
+    "CredentialsProvider",
+    "CredentialsSource",
+    "PathNormalization",
+    "PayloadHashHeader",
+    "PercentEncoding",
+    "SessionTokenMode",
+    "SignableRequest",
+    "SignatureLocation",
+    "SigningError",
+    "SigningParams",
+    "SigningResult",
+    "SigV4Auth",
+    "SigningSettings",
+    "VerificationError",
+    "canonical_headers",
+    "canonical_query",
+    "canonical_uri",
+    "credential_scope",
+    "derive_signing_key",
+    "format_amz_date",
+    "hash_payload",
+    "normalize_path",
+    "sign",
+    "string_to_sign",
+    "uri_encode",
+]
