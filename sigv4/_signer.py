@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -55,6 +55,7 @@ __all__ = [
     "derive_signing_key",
     "format_amz_date",
     "sign",
+    "sign_with_algorithm",
     "string_to_sign",
 ]
 
@@ -150,18 +151,49 @@ def derive_signing_key(credentials: Credentials, date: str, region: str, service
     return _signing_key(credentials.secret_access_key, date, region, service)
 
 
-def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
+def string_to_sign(
+    amz_date: str, scope: str, canonical_request: str, algorithm: str = ALGORITHM
+) -> str:
     """The four-line string to sign (see the module docstring)."""
     digest = hashlib.sha256(canonical_request.encode()).hexdigest()
-    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+    return f"{algorithm}\n{amz_date}\n{scope}\n{digest}"
 
 
 def sign(request: SignableRequest, params: SigningParams) -> SigningResult:
-    """Sign ``request``: return what to add to it, the signature and the steps' texts."""
+    """Sign ``request`` with SigV4 (HMAC-SHA256): return what to add to it, the signature
+    and the texts of each step."""
+    amz_date = format_amz_date(params.time)
+    date = amz_date[:8]
+    key = _signing_key(params.credentials.secret_access_key, date, params.region, params.service)
+
+    def compute(text: str) -> str:
+        return hmac.digest(key, text.encode(), "sha256").hex()
+
+    return sign_with_algorithm(
+        request,
+        params,
+        algorithm=ALGORITHM,
+        scope=credential_scope(date, params.region, params.service),
+        region_set=None,
+        compute=compute,
+    )
+
+
+def sign_with_algorithm(
+    request: SignableRequest,
+    params: SigningParams,
+    *,
+    algorithm: str,
+    scope: str,
+    region_set: str | None,
+    compute: Callable[[str], str],
+) -> SigningResult:
+    """The signing steps shared by SigV4 and SigV4a, which differ only in the algorithm name,
+    the scope, the ``X-Amz-Region-Set`` header (SigV4a) and ``compute``, the function from the
+    string to sign to the hex signature."""
     settings = params.settings
     credentials = params.credentials
     amz_date = format_amz_date(params.time)
-    scope = credential_scope(amz_date[:8], params.region, params.service)
     host, path, query = split_url(request.url)
     payload_hash = request.payload_hash or hash_payload(request.body)
     token = credentials.session_token
@@ -185,6 +217,8 @@ def sign(request: SignableRequest, params: SigningParams) -> SigningResult:
         if token is not None:
             added.append(("X-Amz-Security-Token", token))
         added.append(("X-Amz-Date", amz_date))
+        if region_set is not None:
+            added.append(("X-Amz-Region-Set", region_set))
         if include_hash:
             added.append(("x-amz-content-sha256", payload_hash))
         to_sign = [pair for pair in added if sign_token or pair[0] != "X-Amz-Security-Token"]
@@ -193,15 +227,17 @@ def sign(request: SignableRequest, params: SigningParams) -> SigningResult:
     else:
         lines, signed_headers = canonical_headers(headers, excluded)
         query_params = [
-            ("X-Amz-Algorithm", ALGORITHM),
+            ("X-Amz-Algorithm", algorithm),
             ("X-Amz-Credential", uri_encode(f"{credentials.access_key_id}/{scope}")),
             ("X-Amz-Date", amz_date),
             ("X-Amz-SignedHeaders", uri_encode(signed_headers)),
             ("X-Amz-Expires", str(settings.expires_in)),
         ]
         token_param = [("X-Amz-Security-Token", uri_encode(token))] if token is not None else []
-        query_line = canonical_query(query, query_params + (token_param if sign_token else []))
-        query_params += token_param
+        region_param = [("X-Amz-Region-Set", uri_encode(region_set))] if region_set else []
+        signed_params = query_params + (token_param if sign_token else []) + region_param
+        query_line = canonical_query(query, signed_params)
+        query_params += token_param + region_param
 
     canonical = CanonicalRequest(
         method=request.method,
@@ -211,13 +247,12 @@ def sign(request: SignableRequest, params: SigningParams) -> SigningResult:
         signed_headers=signed_headers,
         payload_hash=payload_hash,
     )
-    to_sign_text = string_to_sign(amz_date, scope, str(canonical))
-    key = _signing_key(credentials.secret_access_key, amz_date[:8], params.region, params.service)
-    signature = hmac.digest(key, to_sign_text.encode(), "sha256").hex()
+    to_sign_text = string_to_sign(amz_date, scope, str(canonical), algorithm)
+    signature = compute(to_sign_text)
 
     if header_mode:
         authorization = (
-            f"{ALGORITHM} Credential={credentials.access_key_id}/{scope}, "
+            f"{algorithm} Credential={credentials.access_key_id}/{scope}, "
             f"SignedHeaders={signed_headers}, Signature={signature}"
         )
         added.append(("Authorization", authorization))
