@@ -35,8 +35,10 @@ from ._signer import (
     derive_signing_key,
     format_amz_date,
     sign,
+    sign_with_algorithm,
     string_to_sign,
 )
+from ._verify import SignatureCheckError, VerifiedRequest, verify_request
 
 __all__ = [
     "ALGORITHM",
@@ -53,6 +55,7 @@ __all__ = [
     "PercentEncoding",
     "SessionTokenMode",
     "SignableRequest",
+    "SignatureCheckError",
     "SignatureLocation",
     "SigningError",
     "SigningParams",
@@ -60,6 +63,7 @@ __all__ = [
     "SigV4Auth",
     "SigningSettings",
     "VerificationError",
+    "VerifiedRequest",
     "canonical_headers",
     "canonical_query",
     "canonical_uri",
@@ -69,6 +73,8 @@ __all__ = [
     "hash_payload",
     "normalize_path",
     "sign",
+    "sign_with_algorithm",
     "string_to_sign",
     "uri_encode",
+    "verify_request",
 ]

@@ -100,6 +100,11 @@ class SignableRequest:
         ):
             raise SigningError("payload_hash", "must be a non-empty string or None")
 
+    @property
+    def header_pairs(self) -> tuple[tuple[str, str], ...]:
+        """The headers as ``(name, value)`` pairs, in order (however they were given)."""
+        return cast("tuple[tuple[str, str], ...]", self.headers)
+
 
 @dataclass(frozen=True)
 class SigningResult:
@@ -203,8 +208,7 @@ def sign_with_algorithm(
     include_hash = header_mode and settings.payload_hash_header is PayloadHashHeader.INCLUDE
     owned = _SIGNER_HEADERS | {"x-amz-content-sha256"} if include_hash else _SIGNER_HEADERS
     # Stale copies of the headers the signer writes (from an earlier attempt) are dropped.
-    pairs = cast("tuple[tuple[str, str], ...]", request.headers)  # normalized in __post_init__
-    headers = [pair for pair in pairs if pair[0].lower() not in owned]
+    headers = [pair for pair in request.header_pairs if pair[0].lower() not in owned]
     if not any(name.lower() == "host" for name, _ in headers):
         if not host:
             raise SigningError("url", "needs a host: give an absolute URL or a Host header")
