@@ -16,6 +16,15 @@ from ._canonical import (
 )
 from ._credentials import Credentials
 from ._errors import SigningError, VerificationError
+from ._eventsign import (
+    EVENT_ALGORITHM,
+    EventSigner,
+    SignedEvent,
+    encode_date_header,
+    event_signature,
+    event_string_to_sign,
+    sign_event,
+)
 from ._hashing import EMPTY_SHA256, STREAMING_EVENTS_PAYLOAD, UNSIGNED_PAYLOAD, hash_payload
 from ._settings import (
     DEFAULT_EXCLUDED_HEADERS,
@@ -38,10 +47,33 @@ from ._signer import (
     sign_with_algorithm,
     string_to_sign,
 )
+from ._sigv4a import (
+    ALGORITHM_V4A,
+    derive_v4a_private_key,
+    region_set_value,
+    sign_v4a,
+    v4a_credential_scope,
+    v4a_public_key_xy,
+    verify_v4a_signature,
+)
 from ._verify import SignatureCheckError, VerifiedRequest, verify_request
 
 __all__ = [
     "ALGORITHM",
+    "ALGORITHM_V4A",
+    "EVENT_ALGORITHM",
+    "EventSigner",
+    "SignedEvent",
+    "derive_v4a_private_key",
+    "encode_date_header",
+    "event_signature",
+    "event_string_to_sign",
+    "region_set_value",
+    "sign_event",
+    "sign_v4a",
+    "v4a_credential_scope",
+    "v4a_public_key_xy",
+    "verify_v4a_signature",
     "DEFAULT_EXCLUDED_HEADERS",
     "EMPTY_SHA256",
     "STREAMING_EVENTS_PAYLOAD",

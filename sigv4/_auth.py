@@ -86,6 +86,8 @@ class SigV4Auth(httpx.Auth):
         else:
             result = source()
             if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()
                 raise SigningError(
                     "credentials", "an async credentials callable needs an AsyncClient"
                 )
@@ -122,8 +124,10 @@ class SigV4Auth(httpx.Auth):
                     "to sigv4.hash_payload(...) of it (or UNSIGNED-PAYLOAD where allowed)",
                 ) from None
             payload_hash = hash_payload(body)
+        headers = request.headers
         for name in _OWNED:
-            request.headers.pop(name, None)
+            if name in headers:
+                del headers[name]
         params = SigningParams(
             credentials, self.region, self.service, self._clock(), self._settings
         )

@@ -143,6 +143,18 @@ def canonical_query(query: str, extra: Iterable[tuple[str, str]] = ()) -> str:
     return "&".join(f"{key}={value}" for key, value in pairs)
 
 
+_LOWER_NAMES: dict[str, str] = {}  # valid header names seen, to their lower case
+
+
+def _checked_lower_name(name: str) -> str:
+    if not isinstance(name, str) or not _TOKEN.match(name):
+        raise SigningError("headers", f"header name {name!r} is not a valid HTTP token")
+    lower = name.lower()
+    if len(_LOWER_NAMES) < 4096:
+        _LOWER_NAMES[name] = lower
+    return lower
+
+
 def canonical_headers(
     headers: Iterable[tuple[str, str]], excluded: frozenset[str]
 ) -> tuple[tuple[tuple[str, str], ...], str]:
@@ -153,11 +165,11 @@ def canonical_headers(
     """
     grouped: dict[str, list[str]] = {}
     for name, value in headers:
-        if not isinstance(name, str) or not _TOKEN.match(name):
-            raise SigningError("headers", f"header name {name!r} is not a valid HTTP token")
+        lower = _LOWER_NAMES.get(name)
+        if lower is None:
+            lower = _checked_lower_name(name)
         if not isinstance(value, str):
             raise SigningError("headers", f"value of {name!r} must be a str")
-        lower = name.lower()
         if lower in excluded:
             continue
         if ("\n" in value or "\r" in value) and not _OBS_FOLD_OK.match(value):

@@ -44,6 +44,9 @@ DEFAULT_EXCLUDED_HEADERS: frozenset[str] = frozenset(
         "x-amzn-trace-id",
         "amz-sdk-invocation-id",
         "amz-sdk-request",
+        "baggage",
+        "traceparent",
+        "tracestate",
     }
 )
 
@@ -128,6 +131,8 @@ class SigningSettings:
         object.__setattr__(self, "excluded_headers", excluded)
 
 
+_DEFAULT_SETTINGS = SigningSettings()
+
 # Region and service become part of the credential scope "date/region/service/aws4_request".
 _SCOPE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
@@ -140,7 +145,7 @@ class SigningParams:
     region: str
     service: str
     time: datetime
-    settings: SigningSettings = field(default_factory=SigningSettings)
+    settings: SigningSettings = field(default_factory=lambda: _DEFAULT_SETTINGS)
 
     def __post_init__(self) -> None:
         if not isinstance(self.credentials, Credentials):

@@ -92,6 +92,7 @@ class SignableRequest:
             or not _TOKEN_CHARS.issuperset(self.method)
         ):
             raise SigningError("method", f"{self.method!r} is not a valid HTTP method")
+        object.__setattr__(self, "method", self.method.upper())
         headers = self.headers
         pairs = tuple(headers.items()) if isinstance(headers, Mapping) else tuple(headers)
         object.__setattr__(self, "headers", pairs)
@@ -121,6 +122,11 @@ class SigningResult:
     signature: str = field(repr=False)
     canonical_request: CanonicalRequest
     string_to_sign: str
+
+    def __repr__(self) -> str:
+        # Never show the signature or the session token: name what is added, not its value.
+        added = [name for name, _ in self.headers] or [name for name, _ in self.query]
+        return f"SigningResult(adds={added!r}, canonical_request={self.canonical_request!r})"
 
     def signed_url(self, url: str) -> str:
         """``url`` with the ``query`` parameters appended (a presigned URL in query mode)."""
@@ -177,6 +183,7 @@ def sign(request: SignableRequest, params: SigningParams) -> SigningResult:
     return sign_with_algorithm(
         request,
         params,
+        amz_date=amz_date,
         algorithm=ALGORITHM,
         scope=credential_scope(date, params.region, params.service),
         region_set=None,
@@ -192,13 +199,15 @@ def sign_with_algorithm(
     scope: str,
     region_set: str | None,
     compute: Callable[[str], str],
+    amz_date: str | None = None,
 ) -> SigningResult:
     """The signing steps shared by SigV4 and SigV4a, which differ only in the algorithm name,
     the scope, the ``X-Amz-Region-Set`` header (SigV4a) and ``compute``, the function from the
     string to sign to the hex signature."""
     settings = params.settings
     credentials = params.credentials
-    amz_date = format_amz_date(params.time)
+    if amz_date is None:
+        amz_date = format_amz_date(params.time)
     host, path, query = split_url(request.url)
     payload_hash = request.payload_hash or hash_payload(request.body)
     token = credentials.session_token
@@ -212,7 +221,7 @@ def sign_with_algorithm(
     if not any(name.lower() == "host" for name, _ in headers):
         if not host:
             raise SigningError("url", "needs a host: give an absolute URL or a Host header")
-        headers.append(("host", host))
+        headers.append(("host", host.lower()))
     excluded = settings.excluded_headers
 
     added: list[tuple[str, str]] = []

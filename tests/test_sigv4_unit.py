@@ -1,0 +1,584 @@
+"""Unit tests of the signer's pieces that users rely on directly.
+
+Signing is a pure function of its inputs; secrets never show in reprs or errors; bad input
+is rejected with a ``SigningError`` naming the field; bodies are hashed in bounded chunks;
+the signing key is derived once per day, region and service; and ``SigV4Auth`` signs
+httpx requests (checked against botocore, the test-only oracle) under both clients.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import hmac
+import io
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import httpx
+import pytest
+import respx
+from botocore.auth import SigV4Auth as BotocoreSigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotocoreCredentials
+
+from sigv4 import (
+    EMPTY_SHA256,
+    STREAMING_EVENTS_PAYLOAD,
+    UNSIGNED_PAYLOAD,
+    Credentials,
+    PayloadHashHeader,
+    SignableRequest,
+    SignatureLocation,
+    SigningError,
+    SigningParams,
+    SigningResult,
+    SigningSettings,
+    SigV4Auth,
+    derive_signing_key,
+    hash_payload,
+    sign,
+)
+
+AKID = "AKIDEXAMPLE"
+SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+TOKEN = "FwoGZXIvYXdzEXAMPLETOKEN/with+slash=="
+T0 = datetime(2026, 11, 28, 3, 4, 5, tzinfo=timezone.utc)
+HOST = "runtime.sagemaker.us-east-1.amazonaws.com"
+URL = f"https://{HOST}/endpoints/my-endpoint/invocations"
+
+
+def params(
+    credentials: Credentials | None = None,
+    settings: SigningSettings | None = None,
+    time: datetime = T0,
+) -> SigningParams:
+    return SigningParams(
+        credentials=credentials or Credentials(AKID, SECRET, session_token=TOKEN),
+        region="us-east-1",
+        service="sagemaker",
+        time=time,
+        settings=settings or SigningSettings(),
+    )
+
+
+def canonical_lines(result: SigningResult) -> list[str]:
+    return str(result.canonical_request).split("\n")
+
+
+# --------------------------------------------------------------------------- purity
+
+
+def test_sign_does_not_mutate_its_inputs() -> None:
+    headers = [("Content-Type", "application/json"), ("X-Amz-Date", "20000101T000000Z")]
+    headers_before = list(headers)
+    body = io.BytesIO(b"xx{}")
+    body.seek(2)
+    request = SignableRequest(method="POST", url=URL, headers=headers, body=body)
+    request_before = repr(request)
+
+    first = sign(request, params())
+    second = sign(request, params())
+
+    assert headers == headers_before
+    assert body.tell() == 2
+    assert repr(request) == request_before
+    assert first == second, "signing the same input twice must give the same result"
+    # The stale X-Amz-Date of the input is not signed: the result carries the new one.
+    assert ("X-Amz-Date", "20261128T030405Z") in first.headers
+    assert "x-amz-date:20261128T030405Z" in canonical_lines(first)
+    assert first.canonical_request.payload_hash == hashlib.sha256(b"{}").hexdigest()
+
+
+def test_mapping_headers_are_accepted_and_left_alone() -> None:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    request = SignableRequest(method="POST", url=URL, headers=headers, body=b"{}")
+    result = sign(request, params())
+    assert headers == {"Content-Type": "application/json", "Accept": "application/json"}
+    assert result.canonical_request.signed_headers == (
+        "accept;content-type;host;x-amz-date;x-amz-security-token"
+    )
+
+
+def test_header_mode_and_query_mode_outputs() -> None:
+    request = SignableRequest(method="GET", url=URL + "?a=1#frag")
+    in_headers = sign(request, params())
+    assert in_headers.query == ()
+    assert [name for name, _ in in_headers.headers] == [
+        "X-Amz-Security-Token",
+        "X-Amz-Date",
+        "Authorization",
+    ]
+
+    presign = SigningSettings(signature_location=SignatureLocation.QUERY_STRING, expires_in=60)
+    in_query = sign(request, params(settings=presign))
+    assert in_query.headers == ()
+    names = [name for name, _ in in_query.query]
+    assert names[-1] == "X-Amz-Signature"
+    assert dict(in_query.query)["X-Amz-Expires"] == "60"
+    assert dict(in_query.query)["X-Amz-Signature"] == in_query.signature
+    url = in_query.signed_url(URL + "?a=1#frag")
+    assert url.startswith(URL + "?a=1&X-Amz-Algorithm=AWS4-HMAC-SHA256&")
+    assert url.endswith(f"&X-Amz-Signature={in_query.signature}#frag")
+
+
+def test_time_is_converted_to_utc_and_truncated_to_seconds() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    local = datetime(2026, 11, 28, 5, 4, 5, 999999, tzinfo=plus_two)
+    result = sign(SignableRequest(method="GET", url=URL), params(time=local))
+    assert dict(result.headers)["X-Amz-Date"] == "20261128T030405Z"
+    assert result == sign(SignableRequest(method="GET", url=URL), params(time=T0))
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def test_credentials_repr_and_str_hide_secret_and_token() -> None:
+    creds = Credentials(AKID, SECRET, session_token=TOKEN, expiration=T0)
+    for text in (repr(creds), str(creds), f"{creds}", repr([creds])):
+        assert AKID in text
+        assert SECRET not in text
+        assert TOKEN not in text
+
+
+def test_signing_outputs_never_show_secrets_in_repr() -> None:
+    creds = Credentials(AKID, SECRET, session_token=TOKEN)
+    result = sign(SignableRequest(method="GET", url=URL), params(creds))
+    texts = {
+        "repr(SigningResult)": repr(result),
+        "str(SigningResult)": str(result),
+        "repr(CanonicalRequest)": repr(result.canonical_request),
+        "repr(SigningParams)": repr(params(creds)),
+    }
+    for where, text in texts.items():
+        assert SECRET not in text, f"{where} shows the secret key"
+        assert TOKEN not in text, f"{where} shows the session token"
+        assert result.signature not in text, f"{where} shows the signature"
+
+
+def test_redacted_canonical_request_hides_the_session_token() -> None:
+    header_mode = sign(SignableRequest(method="GET", url=URL), params())
+    assert f"x-amz-security-token:{TOKEN}" in canonical_lines(header_mode)
+    redacted = header_mode.canonical_request.redacted()
+    assert TOKEN not in redacted
+    assert "x-amz-security-token:***" in redacted.split("\n")
+
+    presign = SigningSettings(signature_location=SignatureLocation.QUERY_STRING)
+    query_mode = sign(SignableRequest(method="GET", url=URL), params(settings=presign))
+    encoded_token = dict(query_mode.query)["X-Amz-Security-Token"]
+    assert f"X-Amz-Security-Token={encoded_token}" in str(query_mode.canonical_request)
+    redacted = query_mode.canonical_request.redacted()
+    assert encoded_token not in redacted
+    assert "X-Amz-Security-Token=***" in redacted
+
+
+def test_errors_never_carry_the_secret() -> None:
+    with pytest.raises(SigningError) as info:
+        Credentials(AKID, SECRET, session_token=TOKEN, expiration=datetime(2030, 1, 1))
+    assert info.value.field == "expiration"
+    assert SECRET not in str(info.value)
+    assert TOKEN not in str(info.value)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _naive() -> SigningParams:
+    return SigningParams(Credentials(AKID, SECRET), "us-east-1", "sagemaker", datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: Credentials("", SECRET), "access_key_id"),
+        (lambda: Credentials(AKID, ""), "secret_access_key"),
+        (lambda: SigningParams(Credentials(AKID, SECRET), "", "sagemaker", T0), "region"),
+        (lambda: SigningParams(Credentials(AKID, SECRET), "us east 1", "sagemaker", T0), "region"),
+        (lambda: SigningParams(Credentials(AKID, SECRET), "us-east-1", "", T0), "service"),
+        (lambda: SigningParams(Credentials(AKID, SECRET), "us-east-1", "a/b", T0), "service"),
+        (_naive, "time"),
+        (lambda: SignableRequest(method="", url=URL), "method"),
+        (lambda: SignableRequest(method="GET /", url=URL), "method"),
+        (lambda: SignableRequest(method="GET", url=URL, payload_hash=""), "payload_hash"),
+        (lambda: SigningSettings(expires_in=0), "expires_in"),
+        (lambda: SigningSettings(expires_in=7 * 24 * 3600 + 1), "expires_in"),
+        (lambda: SigningSettings(signature_location="query"), "signature_location"),  # type: ignore[arg-type]
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_bad_parameters_name_the_field(make: Callable[[], object], field: str) -> None:
+    with pytest.raises(SigningError) as info:
+        make()
+    assert info.value.field == field
+    assert str(info.value).startswith(f"{field}: ")
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("headers", "fragment"),
+    [
+        ([("X-Tëst", "1")], "X-Tëst"),
+        ([("X:Test", "1")], "X:Test"),
+        ([("X Test", "1")], "X Test"),
+        ([(" X-Test", "1")], " X-Test"),
+        ([("", "1")], "''"),
+        ([("X-Test", "a\r\nInjected: 1")], "X-Test"),
+        ([("X-Test", "a\nb")], "X-Test"),
+        ([("X-Test", "a\rb")], "X-Test"),
+    ],
+)
+def test_bad_headers_are_rejected(headers: list[tuple[str, str]], fragment: str) -> None:
+    request = SignableRequest(method="GET", url=URL, headers=headers)
+    with pytest.raises(SigningError) as info:
+        sign(request, params())
+    assert info.value.field == "headers"
+    assert fragment in str(info.value)
+
+
+def test_folded_header_value_is_accepted_and_folded() -> None:
+    request = SignableRequest(method="GET", url=URL, headers=[("X-Test", "a\n  b\n\tc")])
+    assert "x-test:a b c" in canonical_lines(sign(request, params()))
+
+
+@pytest.mark.parametrize("url", ["", "example.com/path", "/path-without-a-host-header"])
+def test_bad_url_is_rejected(url: str) -> None:
+    with pytest.raises(SigningError) as info:
+        sign(SignableRequest(method="GET", url=url), params())
+    assert info.value.field == "url"
+
+
+def test_any_token_method_is_accepted() -> None:
+    result = sign(SignableRequest(method="PROPFIND", url=URL), params())
+    assert canonical_lines(result)[0] == "PROPFIND"
+
+
+def test_excluded_headers_setting_is_case_insensitive() -> None:
+    settings = SigningSettings(excluded_headers=frozenset({"X-Volatile"}))
+    request = SignableRequest(method="GET", url=URL, headers=[("x-volatile", "1"), ("X-Kept", "2")])
+    result = sign(request, params(settings=settings))
+    assert result.canonical_request.signed_headers.split(";") == [
+        "host",
+        "x-amz-date",
+        "x-amz-security-token",
+        "x-kept",
+    ]
+
+
+# --------------------------------------------------------------------------- payload hashing
+
+DATA = bytes(range(256)) * 40
+
+
+def test_hash_payload_of_bytes_like() -> None:
+    expected = hashlib.sha256(DATA).hexdigest()
+    assert hash_payload(DATA) == expected
+    assert hash_payload(bytearray(DATA)) == expected
+    assert hash_payload(memoryview(DATA)) == expected
+    assert hash_payload(b"") == EMPTY_SHA256 == hashlib.sha256(b"").hexdigest()
+
+
+def test_hash_payload_of_seekable_file_from_its_position() -> None:
+    stream = io.BytesIO(DATA)
+    stream.seek(1000)
+    assert hash_payload(stream) == hashlib.sha256(DATA[1000:]).hexdigest()
+    assert stream.tell() == 1000, "the file position must be restored"
+
+
+def test_hash_payload_of_chunks() -> None:
+    def chunks() -> Iterator[bytes]:
+        yield DATA[:7]
+        yield b""
+        yield DATA[7:]
+
+    assert hash_payload(chunks()) == hashlib.sha256(DATA).hexdigest()
+    assert hash_payload([DATA[:3], DATA[3:]]) == hashlib.sha256(DATA).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [pytest.param("text", id="str"), pytest.param(["a", "b"], id="str-chunks")],
+)
+def test_hash_payload_rejects_text(bad: Any) -> None:
+    with pytest.raises(SigningError) as info:
+        hash_payload(bad)
+    assert info.value.field == "body"
+
+
+def test_hash_payload_rejects_unseekable_file() -> None:
+    class Unseekable(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def seekable(self) -> bool:
+            return False
+
+    with pytest.raises(SigningError) as info:
+        hash_payload(Unseekable())
+    assert info.value.field == "body"
+
+
+MAX_READ = 1024 * 1024
+
+
+class BoundedReader(io.BufferedReader):
+    """A file that fails the test if it is asked for everything at once."""
+
+    reads: list[int]
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        assert size is not None, "read() with no size reads everything at once"
+        assert 0 < size <= MAX_READ, f"read({size}) is not a bounded chunk"
+        self.reads.append(size)
+        return super().read(size)
+
+
+def test_hashing_a_large_file_reads_bounded_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "body.bin"
+    data = bytes(range(256)) * (6 * 1024 * 1024 // 256)  # 6 MiB, the InvokeEndpoint maximum
+    path.write_bytes(data)
+    with BoundedReader(io.FileIO(path, "rb")) as stream:
+        stream.reads = []
+        assert hash_payload(stream) == hashlib.sha256(data).hexdigest()
+        assert len(stream.reads) >= 6
+        assert stream.tell() == 0
+
+
+@pytest.mark.parametrize("line", [UNSIGNED_PAYLOAD, STREAMING_EVENTS_PAYLOAD])
+def test_special_payload_hash_lines(line: str) -> None:
+    assert line in ("UNSIGNED-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-EVENTS")
+    settings = SigningSettings(payload_hash_header=PayloadHashHeader.INCLUDE)
+    request = SignableRequest(method="POST", url=URL, body=b"not hashed", payload_hash=line)
+    result = sign(request, params(settings=settings))
+    lines = canonical_lines(result)
+    assert lines[-1] == line
+    assert f"x-amz-content-sha256:{line}" in lines
+    assert ("x-amz-content-sha256", line) in result.headers
+    assert "x-amz-content-sha256" in result.canonical_request.signed_headers.split(";")
+
+
+def test_payload_hash_header_is_omitted_by_default() -> None:
+    result = sign(SignableRequest(method="POST", url=URL, body=b"{}"), params())
+    assert all(name.lower() != "x-amz-content-sha256" for name, _ in result.headers)
+    assert canonical_lines(result)[-1] == hashlib.sha256(b"{}").hexdigest()
+
+
+# --------------------------------------------------------------------------- signing key
+
+
+def test_signing_key_matches_the_documented_example() -> None:
+    # The worked example of AWS's "deriving a signing key" documentation (IAM, 2015-08-30).
+    key = derive_signing_key(Credentials(AKID, SECRET), "20150830", "us-east-1", "iam")
+    assert key.hex() == "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
+
+
+def test_signing_key_is_cached_per_secret_date_region_and_service() -> None:
+    creds = Credentials(AKID, "secret-" + uuid.uuid4().hex)  # fresh: not in the cache yet
+    with mock.patch.object(hmac, "digest", wraps=hmac.digest) as spy:
+        key = derive_signing_key(creds, "20261128", "us-east-1", "sagemaker")
+        derivations = spy.call_count
+        again = derive_signing_key(creds, "20261128", "us-east-1", "sagemaker")
+        assert spy.call_count == derivations, "the second derivation must come from the cache"
+    assert derivations == 4, "kDate, kRegion, kService, kSigning"
+    assert again == key
+    others = {
+        derive_signing_key(creds, "20261129", "us-east-1", "sagemaker"),
+        derive_signing_key(creds, "20261128", "eu-west-1", "sagemaker"),
+        derive_signing_key(creds, "20261128", "us-east-1", "s3"),
+        derive_signing_key(Credentials(AKID, "other-secret"), "20261128", "us-east-1", "sagemaker"),
+    }
+    assert key not in others
+    assert len(others) == 4
+
+
+# --------------------------------------------------------------------------- SigV4Auth
+
+
+def botocore_authorization(request: httpx.Request, creds: Credentials) -> str:
+    """What botocore signs for the request as httpx sent it (minus the signer's headers)."""
+    mine = {"authorization", "x-amz-date", "x-amz-security-token"}
+    oracle = AWSRequest(method=request.method, url=str(request.url), data=request.content)
+    for name, value in request.headers.multi_items():
+        if name.lower() not in mine:
+            oracle.headers[name] = value
+    signer = BotocoreSigV4Auth(
+        BotocoreCredentials(creds.access_key_id, creds.secret_access_key, creds.session_token),
+        "sagemaker",
+        "us-east-1",
+    )
+    with mock.patch("botocore.auth.get_current_datetime", return_value=T0.replace(tzinfo=None)):
+        signer.add_auth(oracle)
+    return str(oracle.headers["Authorization"])
+
+
+def assert_signed(request: httpx.Request, creds: Credentials) -> None:
+    assert request.headers.get_list("authorization") == [botocore_authorization(request, creds)]
+    assert request.headers["x-amz-date"] == "20261128T030405Z"
+    assert request.headers.get("x-amz-security-token") == creds.session_token
+
+
+class Provider:
+    """A credentials provider object with both entry points."""
+
+    def __init__(self, creds: Credentials) -> None:
+        self.creds = creds
+        self.calls = 0
+
+    def get_credentials(self) -> Credentials:
+        self.calls += 1
+        return self.creds
+
+    async def aget_credentials(self) -> Credentials:
+        self.calls += 1
+        return self.creds
+
+
+CREDS = Credentials(AKID, SECRET, session_token=TOKEN)
+
+
+def _sources() -> list[Any]:
+    return [
+        pytest.param(CREDS, id="credentials"),
+        pytest.param(lambda: CREDS, id="sync-callable"),
+        pytest.param(Provider(CREDS), id="provider-object"),
+    ]
+
+
+def _post(client: httpx.Client) -> None:
+    response = client.post(
+        URL,
+        content=b'{"inputs": "hi"}',
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "X-Amzn-SageMaker-Custom-Attributes": "trace=1,  mode=fast",
+            "Authorization": "stale from an earlier attempt",
+        },
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("source", _sources())
+def test_sigv4auth_with_sync_client(source: Any) -> None:
+    auth = SigV4Auth(source, region="us-east-1", service="sagemaker", clock=lambda: T0)
+    with respx.mock(assert_all_called=True) as router:
+        route = router.post(URL).mock(return_value=httpx.Response(200))
+        with httpx.Client(auth=auth) as client:
+            _post(client)
+    assert_signed(route.calls.last.request, CREDS)
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def _async_source() -> Credentials:
+    return CREDS
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("source", [*_sources(), pytest.param(_async_source, id="async-callable")])
+async def test_sigv4auth_with_async_client(source: Any) -> None:
+    auth = SigV4Auth(source, region="us-east-1", service="sagemaker", clock=lambda: T0)
+    with respx.mock(assert_all_called=True) as router:
+        router.post(URL).mock(return_value=httpx.Response(200))
+        async with httpx.AsyncClient(auth=auth) as client:
+            response = await client.post(
+                URL, content=b"{}", headers={"Content-Type": "application/json"}
+            )
+    assert response.status_code == 200
+    assert_signed(response.request, CREDS)
+
+
+def test_sigv4auth_refreshes_credentials_per_request() -> None:
+    issued: list[Credentials] = []
+
+    def refresh() -> Credentials:
+        issued.append(Credentials(f"AKID{len(issued)}", SECRET))
+        return issued[-1]
+
+    auth = SigV4Auth(refresh, region="us-east-1", service="sagemaker", clock=lambda: T0)
+    with respx.mock(assert_all_called=True) as router:
+        router.post(URL).mock(return_value=httpx.Response(200))
+        with httpx.Client(auth=auth) as client:
+            first = client.post(URL, content=b"1").request
+            second = client.post(URL, content=b"2").request
+    assert "Credential=AKID0/" in first.headers["authorization"]
+    assert "Credential=AKID1/" in second.headers["authorization"]
+    assert_signed(second, issued[1])
+
+
+def test_sigv4auth_async_callable_under_sync_client_is_an_error() -> None:
+    auth = SigV4Auth(_async_source, region="us-east-1", service="sagemaker", clock=lambda: T0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with (
+            respx.mock(assert_all_called=False),
+            httpx.Client(auth=auth) as client,
+            pytest.raises(SigningError) as info,
+        ):
+            client.post(URL, content=b"{}")
+        field = info.value.field
+        del info
+        gc.collect()
+    assert field == "credentials"
+    unawaited = [str(w.message) for w in caught if "never awaited" in str(w.message)]
+    assert unawaited == [], "the coroutine the async callable returned must be closed"
+
+
+def test_sigv4auth_streamed_body_needs_a_payload_hash() -> None:
+    auth = SigV4Auth(CREDS, region="us-east-1", service="sagemaker", clock=lambda: T0)
+    with respx.mock(assert_all_called=False) as router:
+        router.post(URL).mock(return_value=httpx.Response(200))
+        with httpx.Client(auth=auth) as client:
+            with pytest.raises(SigningError) as info:
+                client.post(URL, content=iter([b"a", b"b"]))
+            assert info.value.field == "body"
+            response = client.post(
+                URL, content=iter([b"a", b"b"]), headers={"x-amz-content-sha256": UNSIGNED_PAYLOAD}
+            )
+    assert response.request.headers["x-amz-content-sha256"] == UNSIGNED_PAYLOAD
+    request = response.request
+    expected = sign(
+        SignableRequest(
+            method="POST",
+            url=str(request.url),
+            headers=[(n, v) for n, v in request.headers.multi_items() if n != "authorization"],
+            payload_hash=UNSIGNED_PAYLOAD,
+        ),
+        params(CREDS),
+    )
+    assert request.headers["authorization"] == dict(expected.headers)["Authorization"]
+
+
+def test_sigv4auth_presigns_in_query_mode() -> None:
+    settings = SigningSettings(signature_location=SignatureLocation.QUERY_STRING, expires_in=300)
+    auth = SigV4Auth(CREDS, "us-east-1", "sagemaker", settings, clock=lambda: T0)
+    with respx.mock(assert_all_called=True) as router:
+        router.get(url__startswith=URL).mock(return_value=httpx.Response(200))
+        with httpx.Client(auth=auth) as client:
+            request = client.get(URL, params={"a": "1"}).request
+    assert "authorization" not in request.headers
+    query = dict(request.url.params.multi_items())
+    assert query["a"] == "1"
+    assert query["X-Amz-Expires"] == "300"
+    assert query["X-Amz-Date"] == "20261128T030405Z"
+    assert query["X-Amz-Security-Token"] == TOKEN
+    assert len(query["X-Amz-Signature"]) == 64
+
+
+def test_sigv4auth_repr_hides_credentials() -> None:
+    auth = SigV4Auth(CREDS, region="us-east-1", service="sagemaker")
+    assert SECRET not in repr(auth)
+    assert TOKEN not in repr(auth)
+
+
+def test_sigv4auth_validates_region_and_service_up_front() -> None:
+    with pytest.raises(SigningError) as info:
+        SigV4Auth(CREDS, region="", service="sagemaker")
+    assert info.value.field == "region"
