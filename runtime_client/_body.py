@@ -1,0 +1,153 @@
+"""Request bodies: bytes in memory, or a seekable binary file sent in chunks.
+
+A body is checked before anything is sent (:func:`check_body`), then frozen into a
+:class:`RequestBody` (:func:`prepare_body`). A file body remembers the position it was
+given at; each attempt streams ``length`` bytes from there (so a retry rewinds it), and
+the payload hash is computed in O(chunk) memory. :class:`FileByteStream` is both an
+``httpx.SyncByteStream`` and an ``httpx.AsyncByteStream``, so the same body object serves
+``httpx.Client`` and ``httpx.AsyncClient``; under async, disk reads run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import httpx
+
+__all__ = ["CHUNK_SIZE", "FileByteStream", "RequestBody", "check_body", "prepare_body"]
+
+#: Bytes read from a file body per chunk (also the hashing granularity).
+CHUNK_SIZE = 64 * 1024
+
+
+def _file_extent(value: Any) -> tuple[int, int] | str:
+    """``(start, length)`` of a seekable binary file from its current position, or a problem."""
+    if isinstance(value, io.TextIOBase):
+        return "a text-mode file cannot be sent; open it in binary mode ('rb')"
+    seekable = getattr(value, "seekable", None)
+    try:
+        ok = bool(seekable()) if callable(seekable) else hasattr(value, "seek")
+        if not ok or not hasattr(value, "tell"):
+            raise OSError("not seekable")
+        start = int(value.tell())
+        end = int(value.seek(0, os.SEEK_END))
+        value.seek(start)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return (
+            "a non-seekable stream cannot be sent: the body must be hashed for signing and "
+            "rewound on retry; read it into bytes first, or pass a seekable binary file"
+        )
+    return start, max(0, end - start)
+
+
+def check_body(value: object, max_length: int | None) -> str | None:
+    """The problem with a body value, or ``None``. Accepts bytes, bytearray, str, or a file."""
+    if isinstance(value, (bytes, bytearray)):
+        length = len(value)
+    elif isinstance(value, str):
+        length = len(value.encode("utf-8"))
+    elif hasattr(value, "read"):
+        extent = _file_extent(value)
+        if isinstance(extent, str):
+            return extent
+        length = extent[1]
+    else:
+        return (
+            f"invalid type {type(value).__name__}, valid types: bytes, bytearray, str, "
+            "seekable binary file-like object"
+        )
+    if max_length is not None and length > max_length:
+        return f"invalid length {length} bytes, valid max length: {max_length} bytes"
+    return None
+
+
+class FileByteStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """``length`` bytes of ``file`` from ``start``, re-readable: every iteration seeks back."""
+
+    def __init__(
+        self, file: IO[bytes], start: int, length: int, chunk_size: int = CHUNK_SIZE
+    ) -> None:
+        self._file = file
+        self._start = start
+        self._length = length
+        self._chunk_size = chunk_size
+
+    def _read_chunk(self, remaining: int) -> bytes:
+        return self._file.read(min(self._chunk_size, remaining))
+
+    def _short(self, sent: int) -> OSError:
+        return OSError(
+            f"the body file ended after {sent} of {self._length} bytes; "
+            "it changed while it was being sent"
+        )
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._file.seek(self._start)
+        remaining = self._length
+        while remaining > 0:
+            chunk = self._read_chunk(remaining)
+            if not chunk:
+                raise self._short(self._length - remaining)
+            remaining -= len(chunk)
+            yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        in_memory = isinstance(self._file, io.BytesIO)
+        if in_memory:
+            self._file.seek(self._start)
+        else:
+            await _to_thread(self._file.seek, self._start)
+        remaining = self._length
+        while remaining > 0:
+            if in_memory:
+                chunk = self._read_chunk(remaining)
+            else:
+                chunk = await _to_thread(self._read_chunk, remaining)
+            if not chunk:
+                raise self._short(self._length - remaining)
+            remaining -= len(chunk)
+            yield chunk
+
+
+async def _to_thread(fn: Any, *args: Any) -> Any:
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
+@dataclass(frozen=True)
+class RequestBody:
+    """A checked body: ``data`` in memory, or ``file`` from ``start`` for ``length`` bytes."""
+
+    length: int
+    data: bytes | None = None
+    file: IO[bytes] | None = None
+    start: int = 0
+
+    def stream(self) -> httpx.SyncByteStream | httpx.AsyncByteStream:
+        """A fresh stream for one attempt (valid for both sync and async clients)."""
+        if self.file is not None:
+            return FileByteStream(self.file, self.start, self.length)
+        return httpx.ByteStream(self.data or b"")
+
+    def __repr__(self) -> str:  # bodies are sensitive: never show the content
+        where = "file" if self.file is not None else "bytes"
+        return f"RequestBody({where}, length={self.length})"
+
+
+def prepare_body(value: object) -> RequestBody:
+    """Freeze a body already accepted by :func:`check_body`."""
+    if isinstance(value, (bytes, bytearray)):
+        return RequestBody(length=len(value), data=bytes(value))
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+        return RequestBody(length=len(data), data=data)
+    extent = _file_extent(value)
+    if isinstance(extent, str):
+        raise TypeError(extent)  # check_body ran first; this is a programming error
+    start, length = extent
+    return RequestBody(length=length, file=value, start=start)  # type: ignore[arg-type]

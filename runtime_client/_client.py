@@ -1,0 +1,338 @@
+"""The shells: :class:`SageMakerRuntime` (blocking) and :class:`AsyncSageMakerRuntime`.
+
+Both take the keyword arguments of ``boto3.client("sagemaker-runtime", ...)`` and do only
+what differs between blocking and async code: own (or borrow) the httpx client, fetch
+credentials (``get_credentials`` vs ``await aget_credentials``), and drive the one
+operation flow (``run_sync`` vs ``run_async``). Configuration, validation, signing,
+retries and parsing are shared and written once.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import uuid
+from types import SimpleNamespace, TracebackType
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from sigv4 import Credentials
+
+from . import _errors
+from ._config import Config, ResolvedConfig, resolve_client_config
+from ._credentials import (
+    CredentialsProvider,
+    default_credentials_provider,
+    static_credentials_provider,
+)
+from ._flow import ClockSkew, FlowContext, operation_flow
+from ._model import (
+    INVOKE_ENDPOINT,
+    INVOKE_ENDPOINT_ASYNC,
+    INVOKE_ENDPOINT_WITH_RESPONSE_STREAM,
+    Operation,
+    SerializedRequest,
+    serialize_request,
+)
+from ._response_stream import AsyncEventStream, EventStream
+from ._retry import RetryPolicy
+from ._sansio import run_async, run_sync
+from ._streaming import AsyncStreamingBody, StreamingBody
+
+__all__ = ["AsyncSageMakerRuntime", "ClientMeta", "SageMakerRuntime"]
+
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+
+#: ``client.exceptions``: every error class by name, as boto3's ``client.exceptions``.
+EXCEPTIONS = SimpleNamespace(
+    ClientError=_errors.ClientError,
+    **{name: cls for name, (cls, _) in _errors.MODELED_ERRORS.items()},
+    ThrottlingException=_errors.ThrottlingException,
+    AuthError=_errors.AuthError,
+    InvalidSignatureException=_errors.InvalidSignatureException,
+    UnrecognizedClientException=_errors.UnrecognizedClientException,
+    ExpiredTokenException=_errors.ExpiredTokenException,
+    AccessDeniedException=_errors.AccessDeniedException,
+)
+
+
+class ClientMeta:
+    """boto3's ``client.meta`` in small: region, endpoint, resolved configuration."""
+
+    service_name = "sagemaker-runtime"
+
+    def __init__(self, resolved: ResolvedConfig, config: Config | None) -> None:
+        self.region_name = resolved.region
+        self.endpoint_url = resolved.endpoint_url
+        self.config = config if config is not None else Config()
+        self.resolved_config = resolved
+
+    def __repr__(self) -> str:
+        return f"ClientMeta(region_name={self.region_name!r}, endpoint_url={self.endpoint_url!r})"
+
+
+def _explicit_credentials(
+    key: str | None, secret: str | None, token: str | None
+) -> Credentials | None:
+    if key is None and secret is None:
+        if token is not None:
+            raise _errors.ParamValidationError(
+                [("aws_session_token", "given without aws_access_key_id and aws_secret_access_key")]
+            )
+        return None
+    if not key or not secret:
+        missing = "aws_secret_access_key" if key else "aws_access_key_id"
+        raise _errors.ParamValidationError([(missing, "both keys must be given together")])
+    return Credentials(key, secret, session_token=token)
+
+
+class _Shell(Generic[H]):
+    """What both shells share: configuration and request preparation (no I/O).
+
+    Arguments are boto3's: ``region_name``, ``endpoint_url``, ``aws_access_key_id``,
+    ``aws_secret_access_key``, ``aws_session_token``, ``config`` (:class:`Config`),
+    ``verify`` (False, or a CA bundle path) and, from ``boto3.Session``, ``profile_name``.
+    ``http_client`` lends an httpx client; its own timeouts then apply unless ``config``
+    sets ``connect_timeout``/``read_timeout``. Without keys, credentials come from the
+    default chain (environment, profile, SSO, web identity, container, IMDS).
+    """
+
+    _http: H
+
+    def __init__(
+        self,
+        *,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+        config: Config | None = None,
+        verify: bool | str | None = None,
+        profile_name: str | None = None,
+        http_client: H | None = None,
+    ) -> None:
+        resolved = resolve_client_config(
+            region_name=region_name,
+            endpoint_url=endpoint_url,
+            config=config,
+            profile_name=profile_name,
+        )
+        self._resolved = resolved
+        self.meta = ClientMeta(resolved, config)
+        self.exceptions = EXCEPTIONS
+        explicit = _explicit_credentials(
+            aws_access_key_id, aws_secret_access_key, aws_session_token
+        )
+        self._credentials: CredentialsProvider = (
+            static_credentials_provider(explicit)
+            if explicit is not None
+            else default_credentials_provider(profile_name)
+        )
+        given = config.user_provided_options if config is not None else {}
+        explicit_timeouts = "connect_timeout" in given or "read_timeout" in given
+        self._timeout = httpx.Timeout(
+            connect=resolved.connect_timeout,
+            read=resolved.read_timeout,
+            write=resolved.read_timeout,
+            pool=resolved.connect_timeout,
+        )
+        self._ctx = FlowContext(
+            endpoint_url=resolved.endpoint_url,
+            region=resolved.region,
+            user_agent=resolved.user_agent,
+            retry_policy=RetryPolicy.from_config(resolved),
+            timeout=self._timeout if http_client is None or explicit_timeouts else None,
+            read_timeout=(
+                resolved.read_timeout
+                if http_client is None or explicit_timeouts
+                else http_client.timeout.read
+            ),
+            skew=ClockSkew(),
+        )
+        self._owns_http = http_client is None
+        self._verify: bool | str = verify if verify is not None else (resolved.ca_bundle or True)
+        self._closed = False
+        self._http = http_client if http_client is not None else self._new_http()
+
+    def _new_http(self) -> H:
+        raise NotImplementedError
+
+    def _http_options(self) -> dict[str, Any]:
+        resolved = self._resolved
+        options: dict[str, Any] = {
+            "timeout": self._timeout,
+            "verify": self._ssl(),
+            "limits": httpx.Limits(max_connections=resolved.max_pool_connections),
+            "follow_redirects": False,
+            "trust_env": False,
+        }
+        return options
+
+    def _ssl(self) -> ssl.SSLContext | bool:
+        """httpx's ``verify``: a CA bundle path and a client certificate become a context."""
+        verify, cert = self._verify, self._resolved.client_cert
+        if verify is True and cert is None:
+            return True
+        if verify is False:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        elif isinstance(verify, str):
+            directory = os.path.isdir(verify)
+            context = ssl.create_default_context(
+                cafile=None if directory else verify, capath=verify if directory else None
+            )
+        else:
+            context = ssl.create_default_context()
+        if cert is not None:
+            if isinstance(cert, tuple):
+                context.load_cert_chain(cert[0], cert[1])
+            else:
+                context.load_cert_chain(cert)
+        return context
+
+    def _proxy_mounts(self, transport: type[Any]) -> dict[str, Any] | None:
+        proxies = self._resolved.proxies
+        if not proxies:
+            return None
+        mounts: dict[str, Any] = {}
+        for scheme, url in proxies.items():
+            pattern = scheme if "://" in scheme else f"{scheme}://"
+            mounts[pattern] = transport(proxy=url, verify=self._ssl())
+        return mounts
+
+    def _serialize(self, operation: Operation, params: dict[str, Any]) -> SerializedRequest:
+        if self._closed:
+            raise RuntimeError("the client has been closed")
+        return serialize_request(operation, params, strict=self._resolved.parameter_validation)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(region_name={self.meta.region_name!r}, "
+            f"endpoint_url={self.meta.endpoint_url!r})"
+        )
+
+
+def _new_invocation_id() -> str:
+    return str(uuid.uuid4())
+
+
+class SageMakerRuntime(_Shell[httpx.Client]):
+    """A blocking SageMaker Runtime client, used like ``boto3.client("sagemaker-runtime")``.
+
+    ``http_client`` lends an ``httpx.Client`` (proxies, mTLS, a shared pool); the client is
+    then not closed by :meth:`close`. Use it as a context manager, or call :meth:`close`.
+    """
+
+    def _new_http(self) -> httpx.Client:
+        return httpx.Client(mounts=self._proxy_mounts(httpx.HTTPTransport), **self._http_options())
+
+    def _call(self, operation: Operation, params: dict[str, Any]) -> dict[str, Any]:
+        serialized = self._serialize(operation, params)
+        credentials = self._credentials.get_credentials()
+        flow = operation_flow(
+            self._ctx,
+            operation,
+            serialized,
+            credentials=credentials,
+            invocation_id=_new_invocation_id(),
+            wrap_body=StreamingBody,
+            wrap_events=EventStream,
+        )
+        return run_sync(flow, self._http)
+
+    def invoke_endpoint(self, **kwargs: Any) -> dict[str, Any]:
+        """InvokeEndpoint: ``Body`` of the answer is a :class:`StreamingBody`."""
+        return self._call(INVOKE_ENDPOINT, kwargs)
+
+    def invoke_endpoint_async(self, **kwargs: Any) -> dict[str, Any]:
+        """InvokeEndpointAsync: queue an inference; answers ``InferenceId`` and locations."""
+        return self._call(INVOKE_ENDPOINT_ASYNC, kwargs)
+
+    def invoke_endpoint_with_response_stream(self, **kwargs: Any) -> dict[str, Any]:
+        """InvokeEndpointWithResponseStream: returns once the answer's headers are in.
+
+        ``Body`` is an :class:`EventStream`: iterate it for ``{'PayloadPart': {'Bytes':
+        b'...'}}`` events as they arrive, or use ``iter_lines()`` / ``iter_text()``; close it
+        (or use ``with``) to hang up early. Errors in the stream (``ModelStreamError``,
+        ``InternalStreamFailure``, a broken connection) are raised while iterating, after
+        the parts before them, and are never retried.
+        """
+        return self._call(INVOKE_ENDPOINT_WITH_RESPONSE_STREAM, kwargs)
+
+    def close(self) -> None:
+        """Close the owned httpx client (a lent one stays open)."""
+        self._closed = True
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> SageMakerRuntime:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient]):
+    """The async twin of :class:`SageMakerRuntime` (asyncio or trio); methods are awaited.
+
+    ``Body`` of an InvokeEndpoint answer is an :class:`AsyncStreamingBody`.
+    """
+
+    def _new_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            mounts=self._proxy_mounts(httpx.AsyncHTTPTransport), **self._http_options()
+        )
+
+    async def _call(self, operation: Operation, params: dict[str, Any]) -> dict[str, Any]:
+        serialized = self._serialize(operation, params)
+        credentials = await self._credentials.aget_credentials()
+        flow = operation_flow(
+            self._ctx,
+            operation,
+            serialized,
+            credentials=credentials,
+            invocation_id=_new_invocation_id(),
+            wrap_body=AsyncStreamingBody,
+            wrap_events=AsyncEventStream,
+        )
+        return await run_async(flow, self._http)
+
+    async def invoke_endpoint(self, **kwargs: Any) -> dict[str, Any]:
+        """InvokeEndpoint: ``Body`` of the answer is an :class:`AsyncStreamingBody`."""
+        return await self._call(INVOKE_ENDPOINT, kwargs)
+
+    async def invoke_endpoint_async(self, **kwargs: Any) -> dict[str, Any]:
+        """InvokeEndpointAsync: queue an inference; answers ``InferenceId`` and locations."""
+        return await self._call(INVOKE_ENDPOINT_ASYNC, kwargs)
+
+    async def invoke_endpoint_with_response_stream(self, **kwargs: Any) -> dict[str, Any]:
+        """InvokeEndpointWithResponseStream; ``Body`` is an :class:`AsyncEventStream`
+        (``async for event in body``, ``aiter_lines()``, ``aiter_text()``, ``aclose()``)."""
+        return await self._call(INVOKE_ENDPOINT_WITH_RESPONSE_STREAM, kwargs)
+
+    async def aclose(self) -> None:
+        """Close the owned httpx client (a lent one stays open)."""
+        self._closed = True
+        if self._owns_http:
+            await self._http.aclose()
+
+    close = aclose
+
+    async def __aenter__(self) -> AsyncSageMakerRuntime:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,333 @@
+"""Credential sources that call AWS APIs: STS (assume role, web identity) and SSO.
+
+* STS (query protocol, version 2011-06-15): a form-encoded ``POST /`` with
+  ``Action=AssumeRole`` (SigV4-signed, service ``sts``) or ``Action=AssumeRoleWithWebIdentity``
+  (unsigned); the XML answer holds ``Credentials/{AccessKeyId, SecretAccessKey,
+  SessionToken, Expiration}``, an error holds ``Error/{Code, Message}``.
+* SSO portal: ``GET /federation/credentials?role_name=R&account_id=A`` with
+  ``x-amz-sso_bearer_token`` (the token ``aws sso login`` cached); JSON
+  ``roleCredentials`` with the expiry in epoch milliseconds.
+
+Like the sources in :mod:`._credentials_http`, each is a flow with a ``fetch()``.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+import httpx
+
+from sigv4 import Credentials
+
+from ._credentials_errors import CredentialsRetrievalError
+from ._credentials_http import (
+    Clock,
+    Source,
+    credentials_from,
+    json_body,
+    parse_timestamp,
+    read_text,
+    request_timeout,
+    send_with_retries,
+    utcnow,
+)
+from ._sansio import Call, Flow
+
+__all__ = ["AssumeRoleSource", "SsoSource", "WebIdentitySource", "sts_endpoint"]
+
+STS_VERSION = "2011-06-15"
+_FORM = "application/x-www-form-urlencoded; charset=utf-8"
+_STS_RETRY_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "IDPCommunicationError",
+        "InvalidIdentityToken",
+        "ServiceUnavailable",
+        "InternalFailure",
+    }
+)
+
+# --- STS ------------------------------------------------------------------------------------
+
+_DNS_SUFFIXES = (
+    ("cn-", "amazonaws.com.cn"),
+    ("us-isob-", "sc2s.sgov.gov"),
+    ("us-isof-", "csp.hci.ic.gov"),
+    ("us-iso-", "c2s.ic.gov"),
+    ("eu-isoe-", "cloud.adc-e.uk"),
+    ("eusc-", "amazonaws.eu"),
+)
+
+
+def sts_endpoint(region: str | None) -> str:
+    """The regional STS endpoint (the global one when no region is known)."""
+    if not region:
+        return "https://sts.amazonaws.com"
+    suffix = next((s for prefix, s in _DNS_SUFFIXES if region.startswith(prefix)), "amazonaws.com")
+    return f"https://sts.{region}.{suffix}"
+
+
+def _sts_error(body: bytes) -> tuple[str, str]:
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return "", ""
+    code = message = ""
+    for element in root.iter():
+        tag = element.tag.rpartition("}")[2]
+        if tag == "Code" and not code:
+            code = (element.text or "").strip()
+        elif tag == "Message" and not message:
+            message = (element.text or "").strip()
+    return code, message
+
+
+def _stscredentials_from(source: str, body: bytes) -> Credentials:
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        raise CredentialsRetrievalError(source, "STS response is not valid XML") from None
+    values: dict[str, str] = {}
+    for element in root.iter():
+        if element.tag.rpartition("}")[2] == "Credentials":
+            for child in element:
+                values[child.tag.rpartition("}")[2]] = (child.text or "").strip()
+            break
+    else:
+        raise CredentialsRetrievalError(source, "STS response has no Credentials element")
+    return credentials_from(
+        source, values, ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
+    )
+
+
+def _sts_call(
+    source: str,
+    endpoint: str,
+    params: Mapping[str, str],
+    sign: Callable[[httpx.Request], httpx.Request] | None,
+    *,
+    timeout: float,
+    attempts: int,
+    retry_delay: float,
+) -> Flow[Credentials]:
+    body = urlencode({**params, "Version": STS_VERSION}).encode("ascii")
+    url = endpoint.rstrip("/") + "/"
+
+    def build() -> httpx.Request:
+        request = httpx.Request(
+            "POST",
+            url,
+            headers={"Content-Type": _FORM},
+            content=body,
+            extensions=request_timeout(timeout),
+        )
+        return sign(request) if sign is not None else request
+
+    def retry(response: httpx.Response) -> bool:
+        if response.status_code >= 500:
+            return True
+        return response.status_code >= 400 and _sts_error(response.content)[0] in _STS_RETRY_CODES
+
+    response = yield from send_with_retries(
+        build, source, attempts=attempts, delay=retry_delay, retry=retry
+    )
+    if response.status_code != 200:
+        code, message = _sts_error(response.content)
+        detail = f"{code}: {message}" if code else "no error code"
+        raise CredentialsRetrievalError(
+            source, f"STS {params['Action']} failed with HTTP {response.status_code} ({detail})"
+        )
+    return _stscredentials_from(source, response.content)
+
+
+def _sign_request(
+    request: httpx.Request, credentials: Credentials, region: str, now: datetime
+) -> httpx.Request:
+    import sigv4
+
+    host = request.url.netloc.decode("ascii")
+    headers = [("Host", host), ("Content-Type", request.headers["Content-Type"])]
+    result = sigv4.sign(
+        sigv4.SignableRequest(
+            method=request.method, url=str(request.url), headers=headers, body=request.content
+        ),
+        sigv4.SigningParams(credentials=credentials, region=region, service="sts", time=now),
+    )
+    for name, value in result.headers:
+        request.headers[name] = value
+    return request
+
+
+@dataclass
+class AssumeRoleSource:
+    """``sts:AssumeRole`` signed with the credentials of ``source`` (botocore ``assume-role``).
+
+    The source's credentials are kept and fetched again only when they are within
+    ``source_refresh`` of expiring, so each refresh costs one STS call.
+    """
+
+    role_arn: str
+    session_name: str
+    source: Source
+    endpoint: str
+    region: str
+    external_id: str | None = None
+    duration_seconds: int | None = None
+    clock: Clock = utcnow
+    timeout: float = 30.0
+    attempts: int = 3
+    retry_delay: float = 0.2
+    source_refresh: timedelta = timedelta(minutes=10)
+    name: str = "assume-role"
+    _source_credentials: Credentials | None = field(default=None, repr=False)
+
+    def fetch(self) -> Flow[Credentials]:
+        creds = self._source_credentials
+        if creds is None or (
+            creds.expiration is not None and creds.expiration - self.clock() <= self.source_refresh
+        ):
+            creds = yield from self.source.fetch()
+            self._source_credentials = creds
+        params = {
+            "Action": "AssumeRole",
+            "RoleArn": self.role_arn,
+            "RoleSessionName": self.session_name,
+        }
+        if self.external_id:
+            params["ExternalId"] = self.external_id
+        if self.duration_seconds is not None:
+            params["DurationSeconds"] = str(self.duration_seconds)
+        signing_creds = creds
+        return (
+            yield from _sts_call(
+                self.name,
+                self.endpoint,
+                params,
+                lambda r: _sign_request(r, signing_creds, self.region, self.clock()),
+                timeout=self.timeout,
+                attempts=self.attempts,
+                retry_delay=self.retry_delay,
+            )
+        )
+
+
+@dataclass
+class WebIdentitySource:
+    """``sts:AssumeRoleWithWebIdentity`` (unsigned); the token file is read on every fetch."""
+
+    role_arn: str
+    session_name: str
+    token_file: str
+    endpoint: str
+    timeout: float = 30.0
+    attempts: int = 3
+    retry_delay: float = 0.2
+    name: str = "assume-role-with-web-identity"
+
+    def fetch(self) -> Flow[Credentials]:
+        try:
+            token = yield Call(read_text, (self.token_file,))
+        except OSError as exc:
+            raise CredentialsRetrievalError(
+                self.name,
+                f"cannot read the web identity token file {self.token_file!r}: "
+                f"{type(exc).__name__}",
+            ) from None
+        params = {
+            "Action": "AssumeRoleWithWebIdentity",
+            "RoleArn": self.role_arn,
+            "RoleSessionName": self.session_name,
+            "WebIdentityToken": token.strip(),
+        }
+        return (
+            yield from _sts_call(
+                self.name,
+                self.endpoint,
+                params,
+                None,
+                timeout=self.timeout,
+                attempts=self.attempts,
+                retry_delay=self.retry_delay,
+            )
+        )
+
+
+# --- IAM Identity Center (SSO) -----------------------------------------------------------
+
+
+@dataclass
+class SsoSource:
+    """Role credentials from the SSO portal with the cached ``aws sso login`` token."""
+
+    cache_file: str
+    login_hint: str  # "--profile NAME" / "--sso-session NAME", for messages
+    account_id: str
+    role_name: str
+    endpoint: str
+    clock: Clock = utcnow
+    timeout: float = 30.0
+    attempts: int = 3
+    retry_delay: float = 0.2
+    name: str = "sso"
+
+    def fetch(self) -> Flow[Credentials]:
+        login = f"run `aws sso login {self.login_hint}`"
+        try:
+            text = yield Call(read_text, (self.cache_file,))
+        except OSError:
+            raise CredentialsRetrievalError(
+                self.name, f"no cached SSO token at {self.cache_file}; {login}"
+            ) from None
+        try:
+            cached = json.loads(text)
+        except ValueError:
+            cached = None
+        if not isinstance(cached, dict) or not isinstance(cached.get("accessToken"), str):
+            raise CredentialsRetrievalError(
+                self.name, f"the SSO token cache {self.cache_file} is not valid; {login}"
+            )
+        expires = parse_timestamp(cached.get("expiresAt"), self.name, "expiresAt")
+        if expires <= self.clock():
+            raise CredentialsRetrievalError(self.name, f"the cached SSO token has expired; {login}")
+        token: str = cached["accessToken"]
+        url = httpx.URL(
+            self.endpoint.rstrip("/") + "/federation/credentials",
+            params={"role_name": self.role_name, "account_id": self.account_id},
+        )
+
+        def build() -> httpx.Request:
+            return httpx.Request(
+                "GET",
+                url,
+                headers={"x-amz-sso_bearer_token": token},
+                extensions=request_timeout(self.timeout),
+            )
+
+        response = yield from send_with_retries(
+            build,
+            self.name,
+            attempts=self.attempts,
+            delay=self.retry_delay,
+            retry=lambda r: r.status_code >= 500 or r.status_code == 429,
+        )
+        if response.status_code in (401, 403):
+            raise CredentialsRetrievalError(
+                self.name,
+                f"the SSO portal rejected the cached token (HTTP {response.status_code}); {login}",
+            )
+        if response.status_code != 200:
+            raise CredentialsRetrievalError(
+                self.name, f"the SSO portal answered HTTP {response.status_code}"
+            )
+        data = json_body(self.name, response)
+        role = data.get("roleCredentials") if isinstance(data, dict) else None
+        return credentials_from(
+            self.name, role, ("accessKeyId", "secretAccessKey", "sessionToken", "expiration")
+        )

@@ -1,0 +1,254 @@
+"""Response bodies that stream: :class:`StreamingBody` and :class:`AsyncStreamingBody`.
+
+They follow botocore's ``StreamingBody`` API (``read(amt)``, ``iter_chunks``,
+``iter_lines``, ``close``, context manager) and its async twins (``aread``,
+``aiter_chunks``, ``aiter_lines``, ``aclose``, ``async with``). All bookkeeping lives in
+the pure :class:`BodyReader` (buffering, ``Content-Length`` accounting) and
+:class:`LineSplitter`; the two classes only pull raw chunks from an ``httpx.Response``
+with ``iter_raw`` / ``aiter_raw`` and translate transport errors. The response-stream
+operation decodes events from the same raw chunk source (``_response_stream``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+
+import httpx
+
+from ._errors import (
+    HTTPClientError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+
+__all__ = [
+    "AsyncStreamingBody",
+    "BodyReader",
+    "LineSplitter",
+    "StreamingBody",
+    "translate_read_error",
+]
+
+DEFAULT_CHUNK_SIZE = 1024
+
+
+def translate_read_error(exc: Exception, endpoint_url: str) -> HTTPClientError:
+    """The error a user sees when reading a response body fails in the transport."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ReadTimeoutError(endpoint_url, exc)
+    return ResponseStreamingError(endpoint_url, exc)
+
+
+class LineSplitter:
+    """Split a byte stream into lines on ``\\n``, ``\\r\\n`` or ``\\r``, across chunk edges."""
+
+    def __init__(self, keepends: bool = False) -> None:
+        self._pending = b""
+        self._keepends = keepends
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        lines = (self._pending + chunk).splitlines(True)
+        if not lines:
+            return []
+        last = lines[-1]
+        # A last line without "\n" may continue (or be a "\r" whose "\n" is coming).
+        if last.endswith(b"\n"):
+            self._pending = b""
+        else:
+            self._pending = last
+            lines = lines[:-1]
+        return [self._strip(line) for line in lines]
+
+    def flush(self) -> list[bytes]:
+        pending, self._pending = self._pending, b""
+        return [self._strip(pending)] if pending else []
+
+    def _strip(self, line: bytes) -> bytes:
+        return line if self._keepends else line.splitlines()[0] if line else line
+
+
+class BodyReader:
+    """Pure bookkeeping of a streamed body: a buffer and the byte count against Content-Length."""
+
+    def __init__(self, content_length: int | None, endpoint_url: str) -> None:
+        self.expected = content_length
+        self.received = 0
+        self.position = 0
+        self.buffer = bytearray()
+        self.endpoint_url = endpoint_url
+        self.eof = False
+
+    def feed(self, chunk: bytes) -> None:
+        self.received += len(chunk)
+        self.buffer += chunk
+
+    def finish(self) -> None:
+        """The source is exhausted: verify the length, like botocore."""
+        self.eof = True
+        if self.expected is not None and self.received != self.expected:
+            raise IncompleteReadError(self.endpoint_url, self.received, self.expected)
+
+    def take(self, amt: int | None) -> bytes:
+        if amt is None or amt >= len(self.buffer):
+            data = bytes(self.buffer)
+            self.buffer.clear()
+        else:
+            data = bytes(self.buffer[:amt])
+            del self.buffer[:amt]
+        self.position += len(data)
+        return data
+
+    def needs_more(self, amt: int | None) -> bool:
+        return not self.eof and (amt is None or len(self.buffer) < amt)
+
+    def translate(self, exc: Exception) -> HTTPClientError:
+        return translate_read_error(exc, self.endpoint_url)
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class StreamingBody:
+    """A blocking streamed response body (botocore's ``StreamingBody`` API)."""
+
+    def __init__(self, response: httpx.Response, endpoint_url: str = "") -> None:
+        self._response = response
+        self._reader = BodyReader(_content_length(response), endpoint_url)
+        self._raw: Iterator[bytes] | None = None
+
+    def _pull(self) -> None:
+        if self._raw is None:
+            self._raw = self._response.iter_raw()
+        try:
+            chunk = next(self._raw)
+        except StopIteration:
+            self._reader.finish()
+            return
+        except httpx.HTTPError as exc:
+            raise self._reader.translate(exc) from exc
+        self._reader.feed(chunk)
+
+    def read(self, amt: int | None = None) -> bytes:
+        """Up to ``amt`` bytes (all the rest when ``None``); ``b""`` at the end."""
+        while self._reader.needs_more(amt):
+            self._pull()
+        return self._reader.take(amt)
+
+    def readable(self) -> bool:
+        return not self._response.is_closed
+
+    def tell(self) -> int:
+        return self._reader.position
+
+    def iter_chunks(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+        while chunk := self.read(chunk_size):
+            yield chunk
+
+    def iter_lines(
+        self, chunk_size: int = DEFAULT_CHUNK_SIZE, keepends: bool = False
+    ) -> Iterator[bytes]:
+        splitter = LineSplitter(keepends)
+        for chunk in self.iter_chunks(chunk_size):
+            yield from splitter.feed(chunk)
+        yield from splitter.flush()
+
+    def readlines(self) -> list[bytes]:
+        return list(self.iter_lines(keepends=True))
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.iter_chunks()
+
+    def close(self) -> None:
+        self._response.close()
+
+    def __enter__(self) -> StreamingBody:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<StreamingBody content_length={self._reader.expected}>"
+
+
+class AsyncStreamingBody:
+    """The async twin of :class:`StreamingBody` (``aread``, ``aiter_chunks``, ...)."""
+
+    def __init__(self, response: httpx.Response, endpoint_url: str = "") -> None:
+        self._response = response
+        self._reader = BodyReader(_content_length(response), endpoint_url)
+        self._raw: AsyncIterator[bytes] | None = None
+
+    async def _pull(self) -> None:
+        if self._raw is None:
+            self._raw = self._response.aiter_raw()
+        try:
+            chunk = await self._raw.__anext__()
+        except StopAsyncIteration:
+            self._reader.finish()
+            return
+        except httpx.HTTPError as exc:
+            raise self._reader.translate(exc) from exc
+        self._reader.feed(chunk)
+
+    async def aread(self, amt: int | None = None) -> bytes:
+        """Up to ``amt`` bytes (all the rest when ``None``); ``b""`` at the end."""
+        while self._reader.needs_more(amt):
+            await self._pull()
+        return self._reader.take(amt)
+
+    read = aread  # aiobotocore spells it ``await body.read()``
+
+    def tell(self) -> int:
+        return self._reader.position
+
+    async def aiter_chunks(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        while chunk := await self.aread(chunk_size):
+            yield chunk
+
+    async def aiter_lines(
+        self, chunk_size: int = DEFAULT_CHUNK_SIZE, keepends: bool = False
+    ) -> AsyncIterator[bytes]:
+        splitter = LineSplitter(keepends)
+        async for chunk in self.aiter_chunks(chunk_size):
+            for line in splitter.feed(chunk):
+                yield line
+        for line in splitter.flush():
+            yield line
+
+    iter_chunks = aiter_chunks
+    iter_lines = aiter_lines
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.aiter_chunks()
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+    close = aclose
+
+    async def __aenter__(self) -> AsyncStreamingBody:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<AsyncStreamingBody content_length={self._reader.expected}>"
