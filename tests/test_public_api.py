@@ -16,9 +16,10 @@ from types import ModuleType
 import pytest
 
 import runtime_client
+import runtime_client.local
 import sigv4
 
-PACKAGES = [sigv4, runtime_client]
+PACKAGES = [sigv4, runtime_client, runtime_client.local]
 
 
 def _ids(package: ModuleType) -> str:

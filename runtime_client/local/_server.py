@@ -1,0 +1,433 @@
+"""Serve the emulator with hypercorn: in a background thread (:func:`serve`) or blocking
+(:func:`run`, for the command line).
+
+The listening socket is made here, before hypercorn starts, so the port is known (and
+already accepting connections into its backlog) even when ``port=0`` asks for any free
+one; hypercorn receives it as ``fd://N``. :func:`serve` returns once the app has started
+(for a container: once ``GET /ping`` answered 200) and raises if it could not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+
+from sigv4 import Credentials
+
+from ._app import DEFAULT_VARIANT, EmulatorApp
+from ._container import ContainerModel
+from ._models import EchoModel, Model, TokenStreamModel
+from ._storage import LocalStore, LocationStyle
+
+__all__ = [
+    "DEMO_ACCESS_KEY_ID",
+    "DEMO_SECRET_ACCESS_KEY",
+    "LocalEndpoint",
+    "ServerInfo",
+    "make_model",
+    "run",
+    "serve",
+]
+
+DEMO_ACCESS_KEY_ID = "AKIDLOCALDEMO0000000"
+DEMO_SECRET_ACCESS_KEY = "local-demo-secret-not-for-aws"  # a published demo key
+
+_log = logging.getLogger("runtime_client.local")
+_GRACEFUL_SECONDS = 2.0
+
+
+def make_model(
+    model: str | Model, *, invocation_timeout: float = 60.0, ping_timeout: float = 30.0
+) -> Model:
+    """``"echo"``, ``"stream"``, a container URL (``http://host:port``) or a
+    :class:`Model` object, as a :class:`Model`."""
+    if isinstance(model, str):
+        if model == "echo":
+            return EchoModel()
+        if model == "stream":
+            return TokenStreamModel()
+        if model.startswith(("http://", "https://")):
+            return ContainerModel(
+                model, invocation_timeout=invocation_timeout, ping_timeout=ping_timeout
+            )
+        raise ValueError(
+            f"model must be 'echo', 'stream', a container URL (http://host:port) or a Model, "
+            f"not {model!r}"
+        )
+    if isinstance(model, Model):
+        return model
+    raise TypeError(f"model must be a str or a Model, not {type(model).__name__}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _secrets(credentials: Mapping[str, str] | None) -> dict[str, str]:
+    if credentials is None:
+        return {DEMO_ACCESS_KEY_ID: DEMO_SECRET_ACCESS_KEY}
+    if not isinstance(credentials, Mapping) or not credentials:
+        raise ValueError("credentials must be a non-empty mapping of access key id to secret key")
+    for key, secret in credentials.items():
+        if not isinstance(key, str) or not key or not isinstance(secret, str) or not secret:
+            raise ValueError("credentials must map non-empty str access key ids to str secrets")
+    return dict(credentials)
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """Where the emulator listens and how to call it.
+
+    ``credentials`` is the first accepted key pair as ``sigv4.Credentials`` (its repr
+    masks the secret), ready for a client.
+    """
+
+    url: str
+    host: str
+    port: int
+    region: str
+    data_dir: Path
+    credentials: Credentials = field(repr=False)
+
+
+@dataclass
+class _Prepared:
+    app: EmulatorApp
+    config: Any
+    fd: int
+    info: ServerInfo
+    owned_dir: Path | None
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name != "nt":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _prepare(
+    *,
+    host: str,
+    port: int,
+    model: str | Model,
+    credentials: Mapping[str, str] | None,
+    region: str,
+    data_dir: str | os.PathLike[str] | None,
+    endpoint_name: str | None,
+    variant: str,
+    output_locations: LocationStyle,
+    invocation_timeout: float,
+    ping_timeout: float,
+    access_log: bool,
+    clock: Callable[[], datetime] | None,
+) -> _Prepared:
+    try:
+        from hypercorn.config import Config
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        raise ImportError(
+            "the local emulator needs hypercorn: pip install 'sagemaker-runtime-lite[local]'"
+        ) from None
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"port must be an int from 0 to 65535, not {port!r}")
+    if not isinstance(region, str) or not region:
+        raise ValueError("region must be a non-empty str")
+    if credentials is None and not _is_loopback(host):
+        raise ValueError(
+            f"host {host!r} is reachable from other machines: give credentials of your own "
+            "(the demo key is published)"
+        )
+    secrets = _secrets(credentials)
+    chosen = make_model(model, invocation_timeout=invocation_timeout, ping_timeout=ping_timeout)
+    sock = _listen(host, port)
+    owned_dir = None
+    try:
+        if data_dir is None:
+            owned_dir = root = Path(tempfile.mkdtemp(prefix="sagemaker-local-"))
+        else:
+            root = Path(data_dir)
+            root.mkdir(parents=True, exist_ok=True)
+        store = LocalStore(root, output_locations)
+    except BaseException:
+        sock.close()
+        if owned_dir is not None:
+            shutil.rmtree(owned_dir, ignore_errors=True)
+        raise
+    extra: dict[str, Any] = {} if clock is None else {"clock": clock}
+    app = EmulatorApp(
+        chosen,
+        credentials=secrets,
+        region=region,
+        store=store,
+        endpoint_name=endpoint_name,
+        variant=variant,
+        tolerance=timedelta(minutes=5),
+        **extra,
+    )
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    fd = sock.detach()
+    config = Config()
+    config.bind = [f"fd://{fd}"]
+    config.graceful_timeout = _GRACEFUL_SECONDS
+    config.include_server_header = False
+    config.errorlog = _log
+    config.accesslog = logging.getLogger("runtime_client.local.access") if access_log else None
+    key, secret = next(iter(secrets.items()))
+    info = ServerInfo(
+        f"http://{shown}:{bound_port}",
+        bound_host,
+        bound_port,
+        region,
+        store.root,
+        Credentials(key, secret),
+    )
+    return _Prepared(app, config, fd, info, owned_dir)
+
+
+async def _serve(prepared: _Prepared, stop: asyncio.Event | None) -> None:
+    from hypercorn.asyncio import serve as hypercorn_serve
+
+    trigger = None if stop is None else stop.wait
+    await hypercorn_serve(cast(Any, prepared.app), prepared.config, shutdown_trigger=trigger)
+
+
+class LocalEndpoint:
+    """A running emulator (see :func:`serve`). Close it, or use it as a context manager.
+
+    ``url``, ``host``, ``port``, ``region``, ``data_dir`` and ``credentials`` (the first
+    accepted key pair as ``sigv4.Credentials``) say how to reach it.
+    """
+
+    def __init__(self, prepared: _Prepared, startup_timeout: float) -> None:
+        self._prepared = prepared
+        self.info = prepared.info
+        self._ready = threading.Event()
+        self._done = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._closed = False
+        prepared.app.on_startup = self._ready.set
+        self._thread = threading.Thread(
+            target=self._main, name=f"sagemaker-local:{self.info.port}", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + startup_timeout
+        while not self._ready.wait(0.05):  # bounded by the deadline
+            if self._done.is_set() or time.monotonic() > deadline:
+                self.close()
+                reason = repr(self._error) if self._error is not None else "timed out"
+                raise RuntimeError(f"the local endpoint did not start: {reason}")
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            await _serve(self._prepared, self._stop)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            self._error = exc
+            _log.error("the local endpoint stopped: %r", exc)
+        finally:
+            if not self._ready.is_set():  # hypercorn never took the socket over
+                with contextlib.suppress(OSError):
+                    os.close(self._prepared.fd)
+            self._done.set()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``: the endpoint URL for a client."""
+        return self.info.url
+
+    @property
+    def host(self) -> str:
+        return self.info.host
+
+    @property
+    def port(self) -> int:
+        return self.info.port
+
+    @property
+    def region(self) -> str:
+        return self.info.region
+
+    @property
+    def data_dir(self) -> Path:
+        return self.info.data_dir
+
+    @property
+    def credentials(self) -> Credentials:
+        """The first accepted key pair (its repr masks the secret)."""
+        return self.info.credentials
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "running"
+        return f"<LocalEndpoint {self.info.url} model={self._prepared.app.model!r} {state}>"
+
+    def close(self, timeout: float = 15.0) -> None:
+        """Stop serving (finishing requests in flight for up to 2 s) and wait for the
+        thread; remove the data folder if :func:`serve` made it."""
+        if self._closed:
+            return
+        self._closed = True
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(stop.set)
+        self._thread.join(timeout)
+        owned = self._prepared.owned_dir
+        if owned is not None and not self._thread.is_alive():
+            shutil.rmtree(owned, ignore_errors=True)
+
+    def __enter__(self) -> LocalEndpoint:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    model: str | Model = "echo",
+    credentials: Mapping[str, str] | None = None,
+    region: str = "us-east-1",
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    endpoint_name: str | None = None,
+    variant: str = DEFAULT_VARIANT,
+    output_locations: LocationStyle = "file",
+    invocation_timeout: float = 60.0,
+    ping_timeout: float = 30.0,
+    startup_timeout: float | None = None,
+    access_log: bool = False,
+    clock: Callable[[], datetime] | None = None,
+) -> LocalEndpoint:
+    """Start a local SageMaker Runtime endpoint in a background thread; return its handle.
+
+    ``model``: ``"echo"``, ``"stream"``, the URL of a container speaking SageMaker's
+    container contract, or a :class:`Model`. ``credentials`` maps the access key ids the
+    endpoint accepts to their secret keys (default: ``DEMO_ACCESS_KEY_ID`` /
+    ``DEMO_SECRET_ACCESS_KEY``). ``data_dir`` holds the stand-in for S3 and async results
+    (default: a temporary folder, removed at close). ``endpoint_name`` limits the
+    endpoint served (default: any name). ``output_locations`` is how async results are
+    named to the caller: ``"file"`` (file:// URLs) or ``"s3"`` (s3:// URIs into
+    ``data_dir/s3``). ``clock`` replaces the signature checker's clock (for tests).
+
+    Binding beyond loopback (``host="0.0.0.0"``) needs ``credentials`` of your own: the
+    demo key is published. Needs hypercorn (the ``local`` extra).
+    """
+    prepared = _prepare(
+        host=host,
+        port=port,
+        model=model,
+        credentials=credentials,
+        region=region,
+        data_dir=data_dir,
+        endpoint_name=endpoint_name,
+        variant=variant,
+        output_locations=output_locations,
+        invocation_timeout=invocation_timeout,
+        ping_timeout=ping_timeout,
+        access_log=access_log,
+        clock=clock,
+    )
+    if startup_timeout is None:
+        startup_timeout = ping_timeout + 10.0
+    return LocalEndpoint(prepared, startup_timeout)
+
+
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    model: str | Model = "echo",
+    credentials: Mapping[str, str] | None = None,
+    region: str = "us-east-1",
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    endpoint_name: str | None = None,
+    variant: str = DEFAULT_VARIANT,
+    output_locations: LocationStyle = "file",
+    invocation_timeout: float = 60.0,
+    ping_timeout: float = 30.0,
+    access_log: bool = True,
+    on_ready: Callable[[ServerInfo], None] | None = None,
+) -> None:
+    """Serve in this thread until SIGINT or SIGTERM (the command line's ``serve-local``).
+
+    Takes the arguments of :func:`serve`; ``on_ready`` is called with the
+    :class:`ServerInfo` once the endpoint accepts requests. Call it from the main thread.
+    """
+    prepared = _prepare(
+        host=host,
+        port=port,
+        model=model,
+        credentials=credentials,
+        region=region,
+        data_dir=data_dir,
+        endpoint_name=endpoint_name,
+        variant=variant,
+        output_locations=output_locations,
+        invocation_timeout=invocation_timeout,
+        ping_timeout=ping_timeout,
+        access_log=access_log,
+        clock=None,
+    )
+    started = threading.Event()
+
+    def startup() -> None:
+        started.set()
+        if on_ready is not None:
+            on_ready(prepared.info)
+
+    prepared.app.on_startup = startup
+    try:
+        asyncio.run(_serve(prepared, None))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if not started.is_set():
+            with contextlib.suppress(OSError):
+                os.close(prepared.fd)
+        if prepared.owned_dir is not None:
+            shutil.rmtree(prepared.owned_dir, ignore_errors=True)
