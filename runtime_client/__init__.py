@@ -33,8 +33,10 @@ from ._errors import (
     ExpiredTokenException,
     HTTPClientError,
     IncompleteReadError,
+    InputValidationError,
     InternalDependencyException,
     InternalFailure,
+    InternalServerError,
     InternalStreamFailure,
     InvalidSignatureException,
     ModelError,
@@ -45,15 +47,18 @@ from ._errors import (
     ResponseStreamingError,
     SageMakerRuntimeError,
     ServiceUnavailable,
+    ServiceUnavailableError,
     ThrottlingException,
     UnrecognizedClientException,
     ValidationError,
 )
+from ._response_stream import AsyncEventStream, EventStream
 from ._streaming import AsyncStreamingBody, StreamingBody
 from ._version import __version__
 
 __all__ = [
     "AccessDeniedException",
+    "AsyncEventStream",
     "AsyncSageMakerRuntime",
     "AsyncStreamingBody",
     "AuthError",
@@ -67,12 +72,15 @@ __all__ = [
     "CredentialsProvider",
     "CredentialsRetrievalError",
     "EndpointConnectionError",
+    "EventStream",
     "EndpointResolutionError",
     "ExpiredTokenException",
     "HTTPClientError",
     "IncompleteReadError",
+    "InputValidationError",
     "InternalDependencyException",
     "InternalFailure",
+    "InternalServerError",
     "InternalStreamFailure",
     "InvalidConfigError",
     "InvalidSignatureException",
@@ -89,6 +97,7 @@ __all__ = [
     "SageMakerRuntimeError",
     "SageMakerRuntime",
     "ServiceUnavailable",
+    "ServiceUnavailableError",
     "StreamingBody",
     "ThrottlingException",
     "UnrecognizedClientException",

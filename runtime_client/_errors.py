@@ -16,8 +16,12 @@ Exception tree::
           │    ├── InternalFailure              500, modeled
           │    ├── ServiceUnavailable           503, modeled
           │    ├── InternalDependencyException  530, modeled
-          │    ├── ModelStreamError             in an event stream, modeled
+          │    ├── ModelStreamError             in an event stream, modeled (ErrorCode at
+          │    │                                the top level of .response)
           │    ├── InternalStreamFailure        in an event stream, modeled
+          │    ├── InputValidationError         400, modeled (HTTP/2 bidirectional stream)
+          │    ├── InternalServerError          500, modeled (HTTP/2 bidirectional stream)
+          │    ├── ServiceUnavailableError      503, modeled (HTTP/2 bidirectional stream)
           │    ├── ThrottlingException          throttled (not in the model; 400)
           │    └── AuthError                    403-family authentication / signing failures
           │         ├── InvalidSignatureException
@@ -36,7 +40,8 @@ Exception tree::
                │    └── ConnectTimeoutError     connecting timed out
                ├── ConnectionClosedError        the peer closed before a full response
                ├── ReadTimeoutError             waiting for response bytes timed out
-               └── ResponseStreamingError       failed while reading a streaming body
+               └── ResponseStreamingError       failed while reading a streaming body or an
+                    │                           event stream (a cut, corrupt event bytes)
                     └── IncompleteReadError     fewer body bytes than Content-Length said
 
 ``ClientError`` behaves like botocore's: ``e.response`` is a dict with ``Error`` (``Code``,
@@ -66,6 +71,8 @@ __all__ = [
     "IncompleteReadError",
     "InternalDependencyException",
     "InternalFailure",
+    "InputValidationError",
+    "InternalServerError",
     "InternalStreamFailure",
     "InvalidSignatureException",
     "MODELED_ERRORS",
@@ -76,6 +83,7 @@ __all__ = [
     "ResponseStreamingError",
     "SageMakerRuntimeError",
     "ServiceUnavailable",
+    "ServiceUnavailableError",
     "ThrottlingException",
     "UnrecognizedClientException",
     "ValidationError",
@@ -159,6 +167,18 @@ class ModelStreamError(ClientError):
 
 class InternalStreamFailure(ClientError):
     """The response stream failed inside the service."""
+
+
+class InputValidationError(ClientError):
+    """400 from the HTTP/2 service: the request's parameters are invalid (``ErrorCode``)."""
+
+
+class InternalServerError(ClientError):
+    """500 from the HTTP/2 service (``ErrorCode``)."""
+
+
+class ServiceUnavailableError(ClientError):
+    """503 from the HTTP/2 service (``ErrorCode``)."""
 
 
 class ThrottlingException(ClientError):
@@ -248,6 +268,13 @@ MODELED_ERRORS: Mapping[str, tuple[type[ClientError], Mapping[str, str]]] = {
     "InternalDependencyException": (InternalDependencyException, {"Message": "string"}),
     "ModelStreamError": (ModelStreamError, {"Message": "string", "ErrorCode": "string"}),
     "InternalStreamFailure": (InternalStreamFailure, {"Message": "string"}),
+    # The bidirectional-stream service (SageMaker Runtime HTTP2, 2025-10-01).
+    "InputValidationError": (InputValidationError, {"Message": "string", "ErrorCode": "string"}),
+    "InternalServerError": (InternalServerError, {"Message": "string", "ErrorCode": "string"}),
+    "ServiceUnavailableError": (
+        ServiceUnavailableError,
+        {"Message": "string", "ErrorCode": "string"},
+    ),
 }
 
 _UNMODELED: Mapping[str, type[ClientError]] = {

@@ -42,27 +42,37 @@ def translate_read_error(exc: Exception, endpoint_url: str) -> HTTPClientError:
 
 
 class LineSplitter:
-    """Split a byte stream into lines on ``\\n``, ``\\r\\n`` or ``\\r``, across chunk edges."""
+    """Split a byte stream into lines on ``\\n``, ``\\r\\n`` or ``\\r``, across chunk edges.
+
+    A line that grows over many chunks is kept as a list of pieces and joined once, when
+    its end arrives, so a long line costs linear time however finely it was split.
+    """
 
     def __init__(self, keepends: bool = False) -> None:
-        self._pending = b""
+        self._pending: list[bytes] = []  # the pieces of the unfinished last line
         self._keepends = keepends
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        lines = (self._pending + chunk).splitlines(True)
-        if not lines:
+        if not chunk:
             return []
+        ends_nothing = b"\n" not in chunk and b"\r" not in chunk
+        if ends_nothing and not (self._pending and self._pending[-1].endswith(b"\r")):
+            self._pending.append(chunk)  # no line ends yet
+            return []
+        data = b"".join((*self._pending, chunk)) if self._pending else chunk
+        lines = data.splitlines(True)
         last = lines[-1]
         # A last line without "\n" may continue (or be a "\r" whose "\n" is coming).
         if last.endswith(b"\n"):
-            self._pending = b""
+            self._pending = []
         else:
-            self._pending = last
+            self._pending = [last]
             lines = lines[:-1]
         return [self._strip(line) for line in lines]
 
     def flush(self) -> list[bytes]:
-        pending, self._pending = self._pending, b""
+        pending = b"".join(self._pending)
+        self._pending = []
         return [self._strip(pending)] if pending else []
 
     def _strip(self, line: bytes) -> bytes:
