@@ -1,0 +1,496 @@
+"""The ``sagemaker-runtime`` command line (also ``python -m runtime_client``), shaped like
+``aws sagemaker-runtime``::
+
+    sagemaker-runtime [global options] COMMAND [options]
+
+    invoke-endpoint                       --endpoint-name N --body fileb://in.json ... OUTFILE
+    invoke-endpoint-with-response-stream  --endpoint-name N --body ... OUTFILE
+    invoke-endpoint-async                 --endpoint-name N --input-location s3://... ...
+    serve-local                           run the local emulator (the ``local`` extra)
+    demo                                  start the emulator, call it three ways, say what happened
+
+The options of the three operations are made from the service model (``_model``): every
+input member becomes ``--kebab-case``, required ones are required, integers are checked.
+``--body`` takes ``fileb://PATH`` (the file's bytes), ``file://PATH`` (a UTF-8 text file)
+or the text itself (sent as UTF-8, as the AWS CLI does with ``--cli-binary-format
+raw-in-base64-out``).
+
+What goes where::
+
+    stdout   the answer's members as indented JSON, as the AWS CLI prints them (no Body,
+             no ResponseMetadata); with OUTFILE ``-`` stdout carries the body alone and the
+             JSON goes to stderr, so ``... - | jq`` works
+    OUTFILE  the body; a response stream is written part by part, flushed as parts arrive
+    stderr   progress and errors: one clean message, never a traceback (``--debug`` adds it)
+
+Exit codes (the AWS CLI's where it has one)::
+
+    0    success
+    1    another local failure: an OUTFILE that cannot be written, a missing extra
+    2    usage: bad options, a parameter the service model refuses, an unreadable --body file
+    130  interrupted (Ctrl+C)
+    253  configuration: no region, no credentials, a bad profile, config file or endpoint
+    254  the service answered with an error (a ClientError, also one inside a response stream)
+    255  transport: could not connect, timed out, the connection broke
+
+Startup is kept short: this module imports only argparse and the service model; each
+command imports what it needs (``serve-local`` and ``demo`` are in ``_cli_local``), so
+``--help`` never loads hypercorn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+from ._model import (
+    INVOKE_ENDPOINT,
+    INVOKE_ENDPOINT_ASYNC,
+    INVOKE_ENDPOINT_WITH_RESPONSE_STREAM,
+    Member,
+    Operation,
+)
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._client import SageMakerRuntime
+
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_INTERRUPTED",
+    "EXIT_LOCAL",
+    "EXIT_OK",
+    "EXIT_SERVICE",
+    "EXIT_TRANSPORT",
+    "EXIT_USAGE",
+    "build_parser",
+    "classify_error",
+    "kebab_case",
+    "load_blob",
+    "main",
+    "make_client",
+    "redact",
+]
+
+PROG = "sagemaker-runtime"
+
+EXIT_OK = 0
+EXIT_LOCAL = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_CONFIG = 253
+EXIT_SERVICE = 254
+EXIT_TRANSPORT = 255
+
+Command = Callable[[argparse.Namespace], int]
+
+_DESCRIPTIONS = {
+    INVOKE_ENDPOINT.name: "Get an inference from a model hosted at an endpoint.",
+    INVOKE_ENDPOINT_WITH_RESPONSE_STREAM.name: (
+        "Get an inference as a stream of parts; each part is written to OUTFILE (flushed) as "
+        "it arrives."
+    ),
+    INVOKE_ENDPOINT_ASYNC.name: (
+        "Queue an inference; the answer names where the result will be written."
+    ),
+}
+_BODY_HELP = (
+    "fileb://PATH (the bytes of a file), file://PATH (a UTF-8 text file) or the text itself"
+)
+
+
+def kebab_case(name: str) -> str:
+    """``RequestTTLSeconds`` -> ``request-ttl-seconds`` (botocore's ``xform_name``, with -)."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1-\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", name).lower()
+
+
+def load_blob(value: str) -> bytes:
+    """A ``--body`` value as bytes: ``fileb://PATH``, ``file://PATH`` or the text itself.
+
+    Raises ``argparse.ArgumentTypeError`` (a usage error) when the file cannot be read.
+    """
+    for prefix, binary in (("fileb://", True), ("file://", False)):
+        if value.startswith(prefix):
+            path = value[len(prefix) :]
+            try:
+                if binary:
+                    with open(path, "rb") as file:
+                        return file.read()
+                with open(path, encoding="utf-8") as text:
+                    return text.read().encode("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise argparse.ArgumentTypeError(
+                    f"Unable to load paramfile {value}: {exc}"
+                ) from None
+    return value.encode("utf-8")
+
+
+def _non_negative(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be a finite number >= 0 (0: no limit)")
+    return seconds
+
+
+def _member_help(member: Member) -> str:
+    where = f"header {member.wire_name}" if member.location == "header" else "in the URL path"
+    rules = []
+    if member.kind == "integer" and member.min is not None and member.max is not None:
+        rules.append(f"{member.min} to {member.max}")
+    elif member.max is not None:
+        rules.append(f"at most {member.max} characters")
+    return f"{member.name} ({where}{'; ' + rules[0] if rules else ''})"
+
+
+def _add_member(parser: argparse.ArgumentParser, operation: Operation, member: Member) -> None:
+    required = member.name in operation.required
+    flag = "--" + kebab_case(member.name)
+    if member.kind == "blob":
+        limit = f"; at most {member.max} bytes" if member.max is not None else ""
+        parser.add_argument(
+            flag,
+            dest=member.name,
+            metavar="BODY",
+            type=load_blob,
+            required=required,
+            help=f"{member.name}: {_BODY_HELP}{limit}",
+        )
+        return
+    parser.add_argument(
+        flag,
+        dest=member.name,
+        metavar="N" if member.kind == "integer" else "VALUE",
+        type=int if member.kind == "integer" else str,
+        required=required,
+        help=_member_help(member),
+    )
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, top: bool, full: bool) -> None:
+    """The AWS CLI's global options; on a subcommand they default to "not given" so that
+    they may come before or after the command name."""
+
+    def default(value: object) -> object:
+        return value if top else argparse.SUPPRESS
+
+    group = parser.add_argument_group("global options")
+    group.add_argument("--region", default=default(None), help="the AWS region to sign for")
+    if full:
+        group.add_argument(
+            "--profile", default=default(None), help="a named profile of your AWS config files"
+        )
+        group.add_argument(
+            "--endpoint-url", default=default(None), help="send requests to this URL instead"
+        )
+        group.add_argument(
+            "--no-verify-ssl",
+            action="store_true",
+            default=default(False),
+            help="do not verify TLS certificates (unsafe)",
+        )
+        group.add_argument(
+            "--ca-bundle", default=default(None), help="verify TLS certificates with this bundle"
+        )
+        group.add_argument(
+            "--cli-read-timeout",
+            type=_non_negative,
+            metavar="SECONDS",
+            default=default(None),
+            help="the most to wait for response bytes (0: no limit; default 70)",
+        )
+        group.add_argument(
+            "--cli-connect-timeout",
+            type=_non_negative,
+            metavar="SECONDS",
+            default=default(None),
+            help="the most to wait for a connection (0: no limit; default 60)",
+        )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=default(False),
+        help="show the traceback of an error",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; each subcommand's ``run`` is its :data:`Command`."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Call Amazon SageMaker Runtime endpoints, or run one locally.",
+        epilog=(
+            "First time? Run `sagemaker-runtime demo` (no AWS account needed). Exit codes: "
+            "0 ok, 1 local failure, 2 usage, 253 configuration, 254 service error, "
+            "255 transport error."
+        ),
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _add_global_options(parser, top=True, full=True)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for operation in (INVOKE_ENDPOINT, INVOKE_ENDPOINT_WITH_RESPONSE_STREAM, INVOKE_ENDPOINT_ASYNC):
+        description = _DESCRIPTIONS[operation.name]
+        sub = commands.add_parser(
+            kebab_case(operation.name),
+            help=description,
+            description=f"{operation.name}: {description}",
+            allow_abbrev=False,
+        )
+        for member in operation.inputs:
+            _add_member(sub, operation, member)
+        if operation.output_payload is not None:
+            sub.add_argument(
+                "outfile", metavar="OUTFILE", help="where to write the body; - for stdout"
+            )
+        _add_global_options(sub, top=False, full=True)
+        sub.set_defaults(run=_invoker(operation))
+
+    serve = commands.add_parser(
+        "serve-local",
+        help="run a local SageMaker Runtime endpoint (the emulator) until Ctrl+C",
+        description=(
+            "Serve InvokeEndpoint, InvokeEndpointWithResponseStream and InvokeEndpointAsync "
+            "on this machine, SigV4-checked, in front of a demo model or your own container. "
+            "Needs the `local` extra (pip install 'sagemaker-runtime-lite[local]')."
+        ),
+        allow_abbrev=False,
+    )
+    serve.add_argument(
+        "--model",
+        default="echo",
+        help="echo (answers with the request), stream (a text-generation stand-in) or the URL "
+        "of a container speaking SageMaker's container contract (http://HOST:PORT); "
+        "default echo",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="the address to bind (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="the port (8080; 0: any free one)")
+    serve.add_argument(
+        "--data-dir",
+        help="the folder standing in for S3 (async inputs and results); default: a temporary "
+        "folder removed at exit",
+    )
+    serve.add_argument("--endpoint-name", help="serve only this endpoint name (default: any)")
+    serve.add_argument(
+        "--credentials-from-env",
+        action="store_true",
+        help="accept the key pair in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY instead of the "
+        "published demo key (required to bind beyond loopback)",
+    )
+    serve.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    _add_global_options(serve, top=False, full=False)
+    serve.set_defaults(run=_lazy("serve_local"))
+
+    demo = commands.add_parser(
+        "demo",
+        help="start the emulator on a free loopback port and show the three operations",
+        description=(
+            "Start the local emulator on a free loopback port, call it through "
+            "runtime_client.SageMakerRuntime (InvokeEndpoint, the response stream token by "
+            "token, InvokeEndpointAsync and its output file) and print what happened. Needs "
+            "the `local` extra; no AWS account."
+        ),
+        allow_abbrev=False,
+    )
+    _add_global_options(demo, top=False, full=False)
+    demo.set_defaults(run=_lazy("demo"))
+    return parser
+
+
+def _lazy(name: str) -> Command:
+    """A command of ``_cli_local``, imported only when it runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        from . import _cli_local
+
+        command: Command = getattr(_cli_local, name)
+        return command(args)
+
+    return run
+
+
+# --------------------------------------------------------------------------- the operations
+
+
+def make_client(args: argparse.Namespace) -> SageMakerRuntime:
+    """A client from the global options (the rest comes from the environment and profile)."""
+    from ._client import SageMakerRuntime
+    from ._config import Config
+
+    options: dict[str, Any] = {}
+    if args.cli_read_timeout is not None:
+        options["read_timeout"] = args.cli_read_timeout or None
+    if args.cli_connect_timeout is not None:
+        options["connect_timeout"] = args.cli_connect_timeout or None
+    verify: bool | str | None = False if args.no_verify_ssl else args.ca_bundle
+    return SageMakerRuntime(
+        region_name=args.region,
+        endpoint_url=args.endpoint_url,
+        profile_name=args.profile,
+        config=Config(**options) if options else None,
+        verify=verify,
+    )
+
+
+def _params(args: argparse.Namespace, operation: Operation) -> dict[str, Any]:
+    values = vars(args)
+    return {m.name: values[m.name] for m in operation.inputs if values.get(m.name) is not None}
+
+
+@contextlib.contextmanager
+def _output(outfile: str) -> Iterator[IO[bytes]]:
+    """OUTFILE as a binary writer; ``-`` is stdout (flushed, not closed)."""
+    if outfile == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with open(outfile, "wb") as file:
+        yield file
+
+
+def _print_members(response: Mapping[str, Any], *, to_stderr: bool = False) -> None:
+    members = {k: v for k, v in response.items() if k not in ("Body", "ResponseMetadata")}
+    text = json.dumps(members, indent=4, ensure_ascii=False, default=str)
+    print(text, file=sys.stderr if to_stderr else sys.stdout, flush=True)
+
+
+def _invoke_endpoint(client: SageMakerRuntime, params: Any, outfile: str) -> dict[str, Any]:
+    response = client.invoke_endpoint(**params)
+    # OUTFILE is opened only once the call succeeded: a failed call leaves no empty file.
+    with response["Body"] as body, _output(outfile) as out:
+        for chunk in body.iter_chunks():
+            out.write(chunk)
+    return response
+
+
+def _invoke_with_response_stream(
+    client: SageMakerRuntime, params: Any, outfile: str
+) -> dict[str, Any]:
+    response = client.invoke_endpoint_with_response_stream(**params)
+    with response["Body"] as stream, _output(outfile) as out:
+        for event in stream:  # an error event raises here, after the parts before it
+            part = event.get("PayloadPart")
+            if part is not None:
+                out.write(part["Bytes"])
+                out.flush()
+    return response
+
+
+def _invoke_async(client: SageMakerRuntime, params: Any, outfile: str) -> dict[str, Any]:
+    return client.invoke_endpoint_async(**params)
+
+
+_CALLS: Mapping[str, Callable[[SageMakerRuntime, Any, str], dict[str, Any]]] = {
+    INVOKE_ENDPOINT.name: _invoke_endpoint,
+    INVOKE_ENDPOINT_WITH_RESPONSE_STREAM.name: _invoke_with_response_stream,
+    INVOKE_ENDPOINT_ASYNC.name: _invoke_async,
+}
+
+
+def _invoker(operation: Operation) -> Command:
+    """The command of one operation: call it, write the body, print the other members."""
+    call = _CALLS[operation.name]
+
+    def run(args: argparse.Namespace) -> int:
+        params = _params(args, operation)
+        outfile: str = getattr(args, "outfile", "")
+        with make_client(args) as client:
+            response = call(client, params, outfile)
+        _print_members(response, to_stderr=outfile == "-")
+        return EXIT_OK
+
+    return run
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def classify_error(exc: BaseException) -> tuple[int, str]:
+    """The exit code for ``exc`` and the one message to print (never a secret: the
+    project's exceptions keep secrets out of their text)."""
+    from . import _errors
+    from ._awsconfig import ConfigFileError, ProfileNotFoundError
+    from ._config import InvalidConfigError, NoRegionError
+    from ._credentials_errors import CredentialsError
+    from ._endpoints import EndpointResolutionError
+
+    if isinstance(exc, _errors.ParamValidationError):
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, NoRegionError):
+        return EXIT_CONFIG, (
+            "You must specify a region: pass --region REGION, set the AWS_REGION environment "
+            "variable, or set 'region' in your AWS profile."
+        )
+    if isinstance(
+        exc,
+        (
+            NoRegionError,
+            InvalidConfigError,
+            ProfileNotFoundError,
+            ConfigFileError,
+            CredentialsError,
+            EndpointResolutionError,
+        ),
+    ):
+        return EXIT_CONFIG, str(exc)
+    if isinstance(exc, _errors.ClientError):
+        return EXIT_SERVICE, str(exc)
+    if isinstance(exc, _errors.HTTPClientError):
+        return EXIT_TRANSPORT, str(exc)
+    if isinstance(exc, ImportError):
+        return EXIT_LOCAL, str(exc)
+    if isinstance(exc, ValueError):  # e.g. serve-local's arguments
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, OSError):
+        return EXIT_LOCAL, str(exc)
+    return EXIT_LOCAL, f"{type(exc).__name__}: {exc}"
+
+
+_TOKEN_IN_TEXT = re.compile(r"(x-amz-security-token\s*[:=]\s*)[^\s'\"&]+", re.IGNORECASE)
+_SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def redact(text: str) -> str:
+    """Mask secrets a message may quote: a session token in an echoed canonical request
+    (the service quotes it in InvalidSignatureException) and the values of the secret
+    environment variables."""
+    text = _TOKEN_IN_TEXT.sub(r"\1***", text)
+    for name in _SECRET_VARIABLES:
+        value = os.environ.get(name, "")
+        if len(value) >= 8:
+            text = text.replace(value, "***")
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # usage errors exit 2 here, with argparse's message
+    command: Command = args.run
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `... - | head -c 10`: the reader went away
+        # Point stdout at devnull so that the interpreter's final flush stays quiet.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_LOCAL
+    except Exception as exc:
+        code, message = classify_error(exc)
+        if args.debug:
+            print(redact(traceback.format_exc()), file=sys.stderr, end="")
+        print(redact(message), file=sys.stderr, flush=True)
+        return code
