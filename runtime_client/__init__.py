@@ -5,63 +5,151 @@
 >>> client.invoke_endpoint(EndpointName="my-ep", Body=b"{}")["Body"].read()  # doctest: +SKIP
 
 The exception tree is documented in ``runtime_client._errors``.
+
+Importing the package is cheap: each public name loads its private module on first
+access (PEP 562 ``__getattr__``), so ``from runtime_client import SageMakerRuntime``
+imports only what the blocking client needs.
 """
 
-from ._awsconfig import ConfigFileError, ProfileNotFoundError, load_profile_config
-from ._client import AsyncSageMakerRuntime, SageMakerRuntime
-from ._config import Config, InvalidConfigError, NoRegionError
-from ._credentials import (
-    CredentialsProvider,
-    default_credentials_provider,
-    static_credentials_provider,
-)
-from ._credentials_errors import (
-    CredentialsConfigError,
-    CredentialsError,
-    CredentialsRetrievalError,
-    NoCredentialsError,
-    PartialCredentialsError,
-)
-from ._endpoints import EndpointResolutionError
-from ._errors import (
-    AccessDeniedException,
-    AuthError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ExpiredTokenException,
-    HTTPClientError,
-    IncompleteReadError,
-    InputValidationError,
-    InternalDependencyException,
-    InternalFailure,
-    InternalServerError,
-    InternalStreamFailure,
-    InvalidSignatureException,
-    ModelError,
-    ModelNotReadyException,
-    ModelStreamError,
-    ParamValidationError,
-    ReadTimeoutError,
-    ResponseStreamingError,
-    SageMakerRuntimeError,
-    ServiceUnavailable,
-    ServiceUnavailableError,
-    ThrottlingException,
-    UnrecognizedClientException,
-    ValidationError,
-)
-from ._response_stream import AsyncEventStream, EventStream
-from ._streaming import AsyncStreamingBody, StreamingBody
+import importlib as _importlib
+import typing as _typing
+
 from ._version import __version__
+
+if _typing.TYPE_CHECKING:
+    from ._awsconfig import ConfigFileError, ProfileNotFoundError, load_profile_config
+    from ._bidi_async import AsyncBidirectionalStream, BidirectionalInputStream
+    from ._bidi_sync import BidirectionalStream, SyncBidirectionalInputStream
+    from ._client import AsyncSageMakerRuntime, SageMakerRuntime
+    from ._config import Config, InvalidConfigError, NoRegionError
+    from ._credentials import (
+        CredentialsProvider,
+        default_credentials_provider,
+        static_credentials_provider,
+    )
+    from ._credentials_errors import (
+        CredentialsConfigError,
+        CredentialsError,
+        CredentialsRetrievalError,
+        NoCredentialsError,
+        PartialCredentialsError,
+    )
+    from ._endpoints import EndpointResolutionError
+    from ._errors import (
+        AccessDeniedException,
+        AuthError,
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ExpiredTokenException,
+        HTTPClientError,
+        IncompleteReadError,
+        InputValidationError,
+        InternalDependencyException,
+        InternalFailure,
+        InternalServerError,
+        InternalStreamFailure,
+        InvalidSignatureException,
+        ModelError,
+        ModelNotReadyException,
+        ModelStreamError,
+        ParamValidationError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+        SageMakerRuntimeError,
+        ServiceUnavailable,
+        ServiceUnavailableError,
+        ThrottlingException,
+        UnrecognizedClientException,
+        ValidationError,
+    )
+    from ._response_stream import AsyncEventStream, EventStream
+    from ._streaming import AsyncStreamingBody, StreamingBody
+
+#: Public names that load their module on first access: name -> private module.
+_LAZY = {
+    **dict.fromkeys(
+        ("ConfigFileError", "ProfileNotFoundError", "load_profile_config"), "._awsconfig"
+    ),
+    **dict.fromkeys(("AsyncBidirectionalStream", "BidirectionalInputStream"), "._bidi_async"),
+    **dict.fromkeys(("BidirectionalStream", "SyncBidirectionalInputStream"), "._bidi_sync"),
+    **dict.fromkeys(("AsyncSageMakerRuntime", "SageMakerRuntime"), "._client"),
+    **dict.fromkeys(("Config", "InvalidConfigError", "NoRegionError"), "._config"),
+    **dict.fromkeys(
+        ("CredentialsProvider", "default_credentials_provider", "static_credentials_provider"),
+        "._credentials",
+    ),
+    **dict.fromkeys(
+        (
+            "CredentialsConfigError",
+            "CredentialsError",
+            "CredentialsRetrievalError",
+            "NoCredentialsError",
+            "PartialCredentialsError",
+        ),
+        "._credentials_errors",
+    ),
+    "EndpointResolutionError": "._endpoints",
+    **dict.fromkeys(
+        (
+            "AccessDeniedException",
+            "AuthError",
+            "ClientError",
+            "ConnectionClosedError",
+            "ConnectTimeoutError",
+            "EndpointConnectionError",
+            "ExpiredTokenException",
+            "HTTPClientError",
+            "IncompleteReadError",
+            "InputValidationError",
+            "InternalDependencyException",
+            "InternalFailure",
+            "InternalServerError",
+            "InternalStreamFailure",
+            "InvalidSignatureException",
+            "ModelError",
+            "ModelNotReadyException",
+            "ModelStreamError",
+            "ParamValidationError",
+            "ReadTimeoutError",
+            "ResponseStreamingError",
+            "SageMakerRuntimeError",
+            "ServiceUnavailable",
+            "ServiceUnavailableError",
+            "ThrottlingException",
+            "UnrecognizedClientException",
+            "ValidationError",
+        ),
+        "._errors",
+    ),
+    **dict.fromkeys(("AsyncEventStream", "EventStream"), "._response_stream"),
+    **dict.fromkeys(("AsyncStreamingBody", "StreamingBody"), "._streaming"),
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "AccessDeniedException",
+    "AsyncBidirectionalStream",
     "AsyncEventStream",
     "AsyncSageMakerRuntime",
     "AsyncStreamingBody",
     "AuthError",
+    "BidirectionalInputStream",
+    "BidirectionalStream",
     "ClientError",
     "Config",
     "ConfigFileError",
@@ -99,6 +187,7 @@ __all__ = [
     "ServiceUnavailable",
     "ServiceUnavailableError",
     "StreamingBody",
+    "SyncBidirectionalInputStream",
     "ThrottlingException",
     "UnrecognizedClientException",
     "ValidationError",

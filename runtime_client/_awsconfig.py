@@ -24,9 +24,7 @@ credentials file wins over the same key in the config file (botocore merges them
 
 from __future__ import annotations
 
-import configparser
 import os
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -120,6 +118,10 @@ def parse_ini(text: str, source: str = "<string>") -> dict[str, Section]:
     Keys are lower-cased and values stripped, as botocore's parser does. A later
     duplicate section or key wins rather than being an error.
     """
+    if not text.strip():
+        return {}  # an empty (or /dev/null) file: no sections, and no configparser import
+    import configparser  # only when a file has content: its import is not free
+
     parser = configparser.RawConfigParser(strict=False, interpolation=None)
     try:
         parser.read_string(text, source=source)
@@ -185,6 +187,14 @@ def _split_config_sections(
 
 
 def _unquote(name: str) -> str:
+    if (
+        name
+        and not any(c in name for c in "\"'\\")
+        and len(name.split()) == 1 == len(name.split(" "))
+    ):
+        return name  # one plain word (the common case): shlex would return it unchanged
+    import shlex
+
     try:
         parts = shlex.split(name)
     except ValueError:

@@ -6,22 +6,36 @@ given at; each attempt streams ``length`` bytes from there (so a retry rewinds i
 the payload hash is computed in O(chunk) memory. :class:`FileByteStream` is both an
 ``httpx.SyncByteStream`` and an ``httpx.AsyncByteStream``, so the same body object serves
 ``httpx.Client`` and ``httpx.AsyncClient``; under async, disk reads run in a worker thread.
+
+Checking a body needs no HTTP stack, so httpx is imported only when a request is built
+(``FileByteStream`` lives in ``_body_stream`` and is re-exported here on first access):
+``python -m runtime_client --help`` validates nothing and loads no httpx.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+
+    from ._body_stream import FileByteStream
 
 __all__ = ["CHUNK_SIZE", "FileByteStream", "RequestBody", "check_body", "prepare_body"]
 
 #: Bytes read from a file body per chunk (also the hashing granularity).
 CHUNK_SIZE = 64 * 1024
+
+
+def __getattr__(name: str) -> object:
+    if name == "FileByteStream":
+        from ._body_stream import FileByteStream
+
+        return FileByteStream
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _file_extent(value: Any) -> tuple[int, int] | str:
@@ -65,60 +79,6 @@ def check_body(value: object, max_length: int | None) -> str | None:
     return None
 
 
-class FileByteStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """``length`` bytes of ``file`` from ``start``, re-readable: every iteration seeks back."""
-
-    def __init__(
-        self, file: IO[bytes], start: int, length: int, chunk_size: int = CHUNK_SIZE
-    ) -> None:
-        self._file = file
-        self._start = start
-        self._length = length
-        self._chunk_size = chunk_size
-
-    def _read_chunk(self, remaining: int) -> bytes:
-        return self._file.read(min(self._chunk_size, remaining))
-
-    def _short(self, sent: int) -> OSError:
-        return OSError(
-            f"the body file ended after {sent} of {self._length} bytes; "
-            "it changed while it was being sent"
-        )
-
-    def __iter__(self) -> Iterator[bytes]:
-        self._file.seek(self._start)
-        remaining = self._length
-        while remaining > 0:
-            chunk = self._read_chunk(remaining)
-            if not chunk:
-                raise self._short(self._length - remaining)
-            remaining -= len(chunk)
-            yield chunk
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        in_memory = isinstance(self._file, io.BytesIO)
-        if in_memory:
-            self._file.seek(self._start)
-        else:
-            await _to_thread(self._file.seek, self._start)
-        remaining = self._length
-        while remaining > 0:
-            if in_memory:
-                chunk = self._read_chunk(remaining)
-            else:
-                chunk = await _to_thread(self._read_chunk, remaining)
-            if not chunk:
-                raise self._short(self._length - remaining)
-            remaining -= len(chunk)
-            yield chunk
-
-
-async def _to_thread(fn: Any, *args: Any) -> Any:
-    import anyio.to_thread
-
-    return await anyio.to_thread.run_sync(fn, *args)
-
-
 @dataclass(frozen=True)
 class RequestBody:
     """A checked body: ``data`` in memory, or ``file`` from ``start`` for ``length`` bytes."""
@@ -131,7 +91,11 @@ class RequestBody:
     def stream(self) -> httpx.SyncByteStream | httpx.AsyncByteStream:
         """A fresh stream for one attempt (valid for both sync and async clients)."""
         if self.file is not None:
+            from ._body_stream import FileByteStream
+
             return FileByteStream(self.file, self.start, self.length)
+        import httpx
+
         return httpx.ByteStream(self.data or b"")
 
     def __repr__(self) -> str:  # bodies are sensitive: never show the content

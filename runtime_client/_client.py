@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import os
 import ssl
-import uuid
 from types import SimpleNamespace, TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
@@ -35,10 +34,14 @@ from ._model import (
     SerializedRequest,
     serialize_request,
 )
-from ._response_stream import AsyncEventStream, EventStream
 from ._retry import RetryPolicy
 from ._sansio import run_async, run_sync
 from ._streaming import AsyncStreamingBody, StreamingBody
+
+if TYPE_CHECKING:
+    from ._bidi_async import AsyncBidirectionalStream
+    from ._bidi_sync import BidirectionalStream
+    from ._response_stream import ResponseStreamDecoder
 
 __all__ = ["AsyncSageMakerRuntime", "ClientMeta", "SageMakerRuntime"]
 
@@ -163,12 +166,30 @@ class _Shell(Generic[H]):
         resolved = self._resolved
         options: dict[str, Any] = {
             "timeout": self._timeout,
-            "verify": self._ssl(),
+            "verify": self._plain_http_ssl() or self._ssl(),
             "limits": httpx.Limits(max_connections=resolved.max_pool_connections),
             "follow_redirects": False,
             "trust_env": False,
         }
         return options
+
+    def _plain_http_ssl(self) -> ssl.SSLContext | None:
+        """A context that loads no CA bundle, when the client can never speak TLS.
+
+        httpx builds its default context (certifi's ~150 CA certificates, tens of
+        milliseconds), and ``verify``/``AWS_CA_BUNDLE`` load their own. A client whose
+        endpoint is ``http://``, with no proxy, never opens a TLS connection (redirects
+        are not followed), so its TLS settings are moot and it gets a bare context. That
+        context still requires certificates and checks host names, so a TLS connection
+        through it would fail closed, never unverified.
+        """
+        if (
+            self._resolved.proxies
+            or self._resolved.client_cert is not None
+            or not self._resolved.endpoint_url.startswith("http://")
+        ):
+            return None
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
     def _ssl(self) -> ssl.SSLContext | bool:
         """httpx's ``verify``: a CA bundle path and a client certificate become a context."""
@@ -216,7 +237,27 @@ class _Shell(Generic[H]):
 
 
 def _new_invocation_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID, as ``str(uuid.uuid4())`` (without importing ``uuid``)."""
+    value = (int.from_bytes(os.urandom(16), "big") & _UUID_CLEAR) | _UUID_V4
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+# RFC 9562 version 4: version bits 0100 (bits 76-79), variant bits 10 (bits 62-63).
+_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+_UUID_V4 = (0x4 << 76) | (0x2 << 62)
+
+
+def _event_stream(response: httpx.Response, decoder: ResponseStreamDecoder) -> Any:
+    from ._response_stream import EventStream
+
+    return EventStream(response, decoder)
+
+
+def _async_event_stream(response: httpx.Response, decoder: ResponseStreamDecoder) -> Any:
+    from ._response_stream import AsyncEventStream
+
+    return AsyncEventStream(response, decoder)
 
 
 class SageMakerRuntime(_Shell[httpx.Client]):
@@ -239,7 +280,7 @@ class SageMakerRuntime(_Shell[httpx.Client]):
             credentials=credentials,
             invocation_id=_new_invocation_id(),
             wrap_body=StreamingBody,
-            wrap_events=EventStream,
+            wrap_events=_event_stream,
         )
         return run_sync(flow, self._http)
 
@@ -261,6 +302,15 @@ class SageMakerRuntime(_Shell[httpx.Client]):
         the parts before them, and are never retried.
         """
         return self._call(INVOKE_ENDPOINT_WITH_RESPONSE_STREAM, kwargs)
+
+    def invoke_endpoint_with_bidirectional_stream(self, **kwargs: Any) -> BidirectionalStream:
+        """InvokeEndpointWithBidirectionalStream over HTTP/2 (the ``http2`` extra), blocking
+        form: returns a :class:`BidirectionalStream` to use with ``with``; send with
+        ``stream.input_stream.send(...)``, read with ``stream.receive()`` or iteration.
+        One thread drives it; nothing is retried."""
+        from ._bidi_sync import invoke_endpoint_with_bidirectional_stream_sync
+
+        return invoke_endpoint_with_bidirectional_stream_sync(self, **kwargs)
 
     def close(self) -> None:
         """Close the owned httpx client (a lent one stays open)."""
@@ -301,7 +351,7 @@ class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient]):
             credentials=credentials,
             invocation_id=_new_invocation_id(),
             wrap_body=AsyncStreamingBody,
-            wrap_events=AsyncEventStream,
+            wrap_events=_async_event_stream,
         )
         return await run_async(flow, self._http)
 
@@ -317,6 +367,16 @@ class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient]):
         """InvokeEndpointWithResponseStream; ``Body`` is an :class:`AsyncEventStream`
         (``async for event in body``, ``aiter_lines()``, ``aiter_text()``, ``aclose()``)."""
         return await self._call(INVOKE_ENDPOINT_WITH_RESPONSE_STREAM, kwargs)
+
+    async def invoke_endpoint_with_bidirectional_stream(
+        self, **kwargs: Any
+    ) -> AsyncBidirectionalStream:
+        """InvokeEndpointWithBidirectionalStream over HTTP/2 (the ``http2`` extra): a
+        full-duplex stream to use with ``async with``; see
+        :func:`runtime_client._bidi_async.invoke_endpoint_with_bidirectional_stream`."""
+        from ._bidi_async import invoke_endpoint_with_bidirectional_stream
+
+        return await invoke_endpoint_with_bidirectional_stream(self, **kwargs)
 
     async def aclose(self) -> None:
         """Close the owned httpx client (a lent one stays open)."""

@@ -23,9 +23,9 @@ from __future__ import annotations
 import enum
 import math
 import os
-import platform
 import re
 import string
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -382,17 +382,44 @@ def _sanitize_ua(value: str, allow_hash: bool = False) -> str:
     return "".join(c if c in _UA_ALLOWED or (allow_hash and c == "#") else "-" for c in value)
 
 
+_IMPLEMENTATIONS: Final = {"cpython": "CPython", "pypy": "PyPy"}
+_platform_cache: tuple[str, str, str, str] | None = None
+
+
+def _platform() -> tuple[str, str, str, str]:
+    """``platform.system()``, ``.release()``, ``.python_version()``, ``.python_implementation()``.
+
+    Read from ``os.uname()`` and ``sys`` where they give the same answers, because importing
+    ``platform`` costs a few milliseconds of every cold start; computed once per process.
+    """
+    global _platform_cache
+    if _platform_cache is None:
+        implementation = _IMPLEMENTATIONS.get(sys.implementation.name)
+        if hasattr(os, "uname") and implementation is not None:
+            uname = os.uname()
+            system, release = uname.sysname, uname.release
+            python_version = sys.version.split(None, 1)[0]
+        else:  # Windows, or an interpreter named differently by platform
+            import platform
+
+            system, release = platform.system(), platform.release()
+            python_version = platform.python_version()
+            implementation = platform.python_implementation()
+        _platform_cache = (system, release, python_version, implementation)
+    return _platform_cache
+
+
 def _build_user_agent(config: Config, retry_mode: str, appid: str | None) -> str:
     if config.user_agent is not None:
         ua = config.user_agent
     else:
-        system = platform.system().lower() or "other"
+        system, release, python_version, implementation = _platform()
         parts = [
             f"sagemaker-runtime-lite/{__version__}",
             "ua/2.1",
-            f"os/{_sanitize_ua(system)}#{_sanitize_ua(platform.release())}",
-            f"lang/python#{platform.python_version()}",
-            f"md/pyimpl#{_sanitize_ua(platform.python_implementation())}",
+            f"os/{_sanitize_ua(system.lower() or 'other')}#{_sanitize_ua(release)}",
+            f"lang/python#{python_version}",
+            f"md/pyimpl#{_sanitize_ua(implementation)}",
             f"cfg/retry-mode#{retry_mode}",
         ]
         if appid:

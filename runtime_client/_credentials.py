@@ -23,7 +23,6 @@ for that fetch and closed after it, so nothing is ever shared between event loop
 from __future__ import annotations
 
 import abc
-import asyncio
 import logging
 import os
 import ssl
@@ -32,23 +31,28 @@ import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
-import anyio.to_thread
 import httpx
 
 from sigv4 import Credentials
 
-from ._awsconfig import ProfileNotFoundError, load_aws_config, select_profile
-from ._credentials_chain import ChainContext, ca_bundle, resolve_chain
 from ._credentials_errors import (
     CredentialsConfigError,
     CredentialsError,
     CredentialsRetrievalError,
 )
-from ._credentials_http import Clock, Source, describe, utcnow
-from ._sansio import Flow, run_async, run_sync
+from ._sansio import Call, Flow, run_async, run_sync
+
+if TYPE_CHECKING:
+    import anyio
+
+    from ._credentials_chain import ChainContext
+    from ._credentials_http import Clock, Source
+
+# Only a client without explicit keys needs the chain (config files, STS, SSO, IMDS,
+# container, process) and only async callers need anyio/asyncio: those modules are
+# imported where they are first used, so that a client with static keys starts fast.
 
 __all__ = [
     "ADVISORY_REFRESH",
@@ -111,6 +115,16 @@ def _ssl_context(cafile: str | None) -> ssl.SSLContext:
         ) from None
 
 
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _describe(exc: BaseException) -> str:
+    from ._credentials_http import describe
+
+    return describe(exc)
+
+
 class _State(Enum):
     FRESH = "fresh"
     ADVISORY = "advisory"
@@ -119,6 +133,8 @@ class _State(Enum):
 
 def _loop_key() -> object:
     """The running event loop (asyncio) or trio run, to key per-loop locks."""
+    import asyncio  # only reached by async callers, which have imported it already
+
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
@@ -127,12 +143,52 @@ def _loop_key() -> object:
         return trio.lowlevel.current_trio_token()
 
 
+class _OnDemandClient:
+    """The ``httpx.Client`` of one fetch, made (with ``prepare()``'s TLS context) on its
+    first request. Most fetches make none (environment variables, a profile's keys, a
+    process), and the TLS context loads a CA bundle: tens of milliseconds saved."""
+
+    def __init__(self, prepare: Callable[[], ssl.SSLContext]) -> None:
+        self._prepare = prepare
+        self._client: httpx.Client | None = None
+
+    def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        if self._client is None:
+            self._client = httpx.Client(verify=self._prepare())
+        return self._client.send(request, stream=stream)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+class _AsyncOnDemandClient:
+    """The async twin of :class:`_OnDemandClient` (``prepare`` runs in a worker thread)."""
+
+    def __init__(self, prepare: Callable[[], ssl.SSLContext]) -> None:
+        self._prepare = prepare
+        self._client: httpx.AsyncClient | None = None
+
+    async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        if self._client is None:
+            import anyio.to_thread
+
+            context = await anyio.to_thread.run_sync(self._prepare)
+            self._client = httpx.AsyncClient(verify=context)
+        return await self._client.send(request, stream=stream)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+
 class RefreshingCredentialsProvider(CredentialsProvider):
     """Holds credentials from ``source`` and refreshes them before they expire.
 
     ``prepare`` is a blocking callable returning the TLS context for fetches (it may
-    read config files); it runs in a worker thread under async callers. ``clock``
-    is injectable for tests.
+    read config files); it runs in a worker thread under async callers, and only when a
+    fetch makes its first HTTP request (see :class:`_OnDemandClient`). ``clock`` is
+    injectable for tests.
     """
 
     def __init__(
@@ -140,7 +196,7 @@ class RefreshingCredentialsProvider(CredentialsProvider):
         source: Source,
         *,
         prepare: Callable[[], ssl.SSLContext] | None = None,
-        clock: Clock = utcnow,
+        clock: Clock = _utcnow,
         advisory_window: timedelta = ADVISORY_REFRESH,
         mandatory_window: timedelta = MANDATORY_REFRESH,
         advisory_retry: timedelta = timedelta(seconds=30),
@@ -203,7 +259,7 @@ class RefreshingCredentialsProvider(CredentialsProvider):
             "refreshing credentials from %s failed; keeping the current ones (expire %s): %s",
             self._source.name,
             expiry,
-            describe(exc),
+            _describe(exc),
         )
         return current
 
@@ -235,22 +291,25 @@ class RefreshingCredentialsProvider(CredentialsProvider):
         return creds
 
     def _translate(self, exc: Exception) -> Exception:
+        from ._awsconfig import ProfileNotFoundError
+
         if isinstance(exc, (CredentialsError, ProfileNotFoundError, ValueError)):
             return exc
-        return CredentialsRetrievalError(self._source.name, describe(exc))
+        return CredentialsRetrievalError(self._source.name, _describe(exc))
 
     # -- sync shell --------------------------------------------------------------------
 
     def _fetch_sync(self) -> Credentials:
+        client = _OnDemandClient(self._prepare)
         try:
-            context = self._prepare()
-            with httpx.Client(verify=context) as client:
-                return run_sync(self._source.fetch(), client)
+            return run_sync(self._source.fetch(), client)
         except Exception as exc:
             translated = self._translate(exc)
             if translated is exc:
                 raise
             raise translated from exc
+        finally:
+            client.close()
 
     def get_credentials(self) -> Credentials:
         creds = self._credentials
@@ -286,17 +345,20 @@ class RefreshingCredentialsProvider(CredentialsProvider):
     # -- async shell -------------------------------------------------------------------
 
     async def _fetch_async(self) -> Credentials:
+        client = _AsyncOnDemandClient(self._prepare)
         try:
-            context = await anyio.to_thread.run_sync(self._prepare)
-            async with httpx.AsyncClient(verify=context) as client:
-                return await run_async(self._source.fetch(), client)
+            return await run_async(self._source.fetch(), client)
         except Exception as exc:
             translated = self._translate(exc)
             if translated is exc:
                 raise
             raise translated from exc
+        finally:
+            await client.aclose()
 
     def _loop_lock(self) -> anyio.Lock:
+        import anyio
+
         key = _loop_key()
         with self._loop_locks_guard:
             lock = self._loop_locks.get(key)
@@ -309,6 +371,8 @@ class RefreshingCredentialsProvider(CredentialsProvider):
             return
         # A sync caller or another event loop is refreshing: wait in a worker thread.
         # The wait is not abandoned on cancellation, so a lock taken is always released.
+        import anyio.to_thread
+
         acquired = await anyio.to_thread.run_sync(self._lock.acquire, True, self._wait_timeout)
         if not acquired:
             raise CredentialsRetrievalError(
@@ -366,7 +430,7 @@ class ChainSource:
         profile_name: str | None = None,
         environ: Mapping[str, str] | None = None,
         *,
-        clock: Clock = utcnow,
+        clock: Clock = _utcnow,
         container_retry_delay: float = 1.0,
     ) -> None:
         self._profile_name = profile_name
@@ -382,7 +446,19 @@ class ChainSource:
         return self.chosen.name if self.chosen is not None else "the default credential chain"
 
     def prepare(self) -> ssl.SSLContext:
+        """The TLS context for the chain's HTTP requests (reads the config files first)."""
         if self._ssl is None:
+            from ._credentials_chain import ca_bundle
+
+            self._ssl = _ssl_context(ca_bundle(self._load_context()))
+        return self._ssl
+
+    def _load_context(self) -> ChainContext:
+        """Read the config files once (blocking: a flow asks for it through ``Call``)."""
+        if self._context is None:
+            from ._awsconfig import ProfileNotFoundError, load_aws_config, select_profile
+            from ._credentials_chain import ChainContext
+
             environ = os.environ if self._environ is None else self._environ
             name, explicit = select_profile(self._profile_name, environ)
             config = load_aws_config(environ)
@@ -396,16 +472,18 @@ class ChainSource:
                 clock=self._clock,
                 container_retry_delay=self._container_retry_delay,
             )
-            self._ssl = _ssl_context(ca_bundle(context))
             self._context = context
-        return self._ssl
+        return self._context
 
     def fetch(self) -> Flow[Credentials]:
         if self.chosen is not None:
             return (yield from self.chosen.fetch())
-        if self._context is None:  # pragma: no cover - the holder always prepares first
-            raise RuntimeError("ChainSource.prepare() must run before fetch()")
-        source, creds = yield from resolve_chain(self._context)
+        context = self._context
+        if context is None:
+            context = yield Call(self._load_context)
+        from ._credentials_chain import resolve_chain
+
+        source, creds = yield from resolve_chain(context)
         self.chosen = source
         return creds
 

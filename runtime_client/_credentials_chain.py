@@ -28,12 +28,10 @@ is skipped when it does not answer.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shlex
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sigv4 import Credentials
 
@@ -54,8 +52,13 @@ from ._credentials_http import (
     utcnow,
     validate_container_uri,
 )
-from ._credentials_sts import AssumeRoleSource, SsoSource, WebIdentitySource, sts_endpoint
 from ._sansio import Call, Flow
+
+if TYPE_CHECKING:
+    import subprocess
+
+# The STS/SSO sources (and subprocess, shlex, hashlib) are imported by the steps that use
+# them: most processes get their credentials from the environment or a profile's keys.
 
 __all__ = [
     "CHAIN",
@@ -212,6 +215,8 @@ def _file_source(section: Section, name: str) -> Source | None:
 
 
 def _run_process(argv: list[str]) -> subprocess.CompletedProcess[bytes]:
+    import subprocess
+
     return subprocess.run(argv, capture_output=True, check=False, shell=False)
 
 
@@ -223,6 +228,8 @@ class ProcessSource:
     name: str = "custom-process"
 
     def fetch(self) -> Flow[Credentials]:
+        import shlex
+
         try:
             argv = shlex.split(self.command)
         except ValueError as exc:
@@ -320,6 +327,8 @@ def _assume_role(ctx: ChainContext, profile_name: str, visited: list[str]) -> So
     if duration is not None and not duration.isdigit():
         raise CredentialsConfigError(f"{where}: duration_seconds must be a whole number")
     region = ctx.region()
+    from ._credentials_sts import AssumeRoleSource, sts_endpoint
+
     return AssumeRoleSource(
         role_arn=str(profile["role_arn"]),
         session_name=_str(profile, "role_session_name") or ctx.session_name(),
@@ -400,6 +409,8 @@ def _web_identity(
             "a web identity token file is configured but no role ARN "
             "(set AWS_ROLE_ARN or the profile's role_arn)"
         )
+    from ._credentials_sts import WebIdentitySource, sts_endpoint
+
     return WebIdentitySource(
         role_arn=role_arn,
         session_name=session or ctx.session_name(),
@@ -433,9 +444,13 @@ def sso_step(ctx: ChainContext) -> Source | str:
     missing = [key for key in required if not settings.get(key)]
     if missing:
         raise CredentialsConfigError(f"{where}: SSO configuration is missing {', '.join(missing)}")
+    import hashlib
+
     digest = hashlib.sha1(cache_key.encode("utf-8")).hexdigest()  # a cache file name, not security
     cache_dir = expand_home("~/.aws/sso/cache", ctx.environ)
     sso_region = str(settings["sso_region"])
+    from ._credentials_sts import SsoSource
+
     return SsoSource(
         cache_file=f"{cache_dir}/{digest}.json",
         login_hint=hint,

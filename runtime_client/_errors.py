@@ -54,7 +54,6 @@ listed here so that the tree is complete.
 
 from __future__ import annotations
 
-import http.client
 import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -316,6 +315,20 @@ def _json_body(body: bytes) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def _reason_phrase(status_code: int) -> str:
+    """The standard reason phrase of a status code ("" if unknown), as ``http.client.responses``.
+
+    ``http.HTTPStatus`` is imported here, on an error answer, because importing
+    ``http.client`` for its table costs several milliseconds at start-up.
+    """
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return ""
+
+
 def parse_error_response(
     status_code: int,
     headers: Mapping[str, str],
@@ -338,7 +351,7 @@ def parse_error_response(
         return {
             "Error": {
                 "Code": str(status_code),
-                "Message": http.client.responses.get(status_code, ""),
+                "Message": _reason_phrase(status_code),
             },
             "ResponseMetadata": metadata,
         }

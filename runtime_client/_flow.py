@@ -22,11 +22,10 @@ answer is returned as soon as its headers arrive: from then on nothing is retrie
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -45,13 +44,15 @@ from ._errors import (
 from ._model import (
     Operation,
     SerializedRequest,
-    parse_headers_output,
+    parse_header_members,
     parse_json_output,
     response_metadata,
 )
-from ._response_stream import ResponseStreamDecoder
 from ._retry import AttemptOutcome, RetryKind, RetryPolicy, TransportFailure
 from ._sansio import Call, Flow, Read, Send, Sleep
+
+if TYPE_CHECKING:
+    from ._response_stream import ResponseStreamDecoder
 
 __all__ = [
     "SIGNING_SERVICE",
@@ -97,6 +98,35 @@ class FlowContext:
     read_timeout: float | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     skew: ClockSkew = field(default_factory=ClockSkew)
+    #: Derived once per client, so that no call parses a URL or copies the timeouts:
+    #: the ``Host`` header value, the ``timeout`` extension, and per request path the
+    #: absolute URL as text (signed) and as an ``httpx.URL`` (sent).
+    host: str = field(init=False, repr=False, compare=False)
+    timeout_extension: dict[str, float | None] | None = field(init=False, repr=False, compare=False)
+    _urls: dict[str, tuple[str, httpx.URL]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        host = httpx.URL(self.endpoint_url).netloc.decode("ascii")
+        object.__setattr__(self, "host", host)
+        timeout = None if self.timeout is None else self.timeout.as_dict()
+        object.__setattr__(self, "timeout_extension", timeout)
+
+    def url_for(self, path: str) -> tuple[str, httpx.URL]:
+        """The absolute URL of ``path`` on the endpoint: ``(text, httpx.URL)``, cached."""
+        found = self._urls.get(path)
+        if found is None:
+            text = self.endpoint_url.rstrip("/") + path
+            found = (text, httpx.URL(text))
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()  # many endpoint names: start over rather than grow
+            self._urls[path] = found
+        return found
+
+
+#: Request paths (one per endpoint name and operation) whose parsed URL a client keeps.
+_URL_CACHE_SIZE = 256
 
 
 def classify_transport_error(
@@ -136,6 +166,8 @@ def skew_from_date_header(date_header: str | None, local_now: datetime) -> timed
     """Server time (from an HTTP ``Date`` header) minus ``local_now``, or None if unusable."""
     if not date_header:
         return None
+    import email.utils  # only on an error answer: not worth its import time up front
+
     try:
         server = email.utils.parsedate_to_datetime(date_header)
     except (TypeError, ValueError, IndexError):
@@ -157,33 +189,32 @@ def _signed_request(
     max_attempts: int,
     ttl: str,
 ) -> httpx.Request:
-    url = ctx.endpoint_url.rstrip("/") + serialized.path
-    host = httpx.URL(url).netloc.decode("ascii")
+    url, parsed_url = ctx.url_for(serialized.path)
+    signed = [("Host", ctx.host)]
+    signed += serialized.headers
+    if any(name.lower() in _UNSIGNED for name, _ in serialized.headers):
+        signed = [(k, v) for k, v in signed if k.lower() not in _UNSIGNED]
+    signable = SignableRequest(
+        method=operation.method, url=url, headers=signed, payload_hash=payload_hash
+    )
+    now = ctx.clock() + ctx.skew.offset
+    result = sign(signable, SigningParams(credentials, ctx.region, SIGNING_SERVICE, now))
     headers = [
-        ("Host", host),
+        ("Host", ctx.host),
         *serialized.headers,
         ("Content-Length", str(serialized.body.length)),
         ("User-Agent", ctx.user_agent),
         ("amz-sdk-invocation-id", invocation_id),
         ("amz-sdk-request", f"{ttl}attempt={attempt}; max={max(max_attempts, attempt)}"),
+        *result.headers,
     ]
-    signable = SignableRequest(
-        method=operation.method,
-        url=url,
-        headers=[(k, v) for k, v in headers if k.lower() not in _UNSIGNED],
-        payload_hash=payload_hash,
-    )
-    now = ctx.clock() + ctx.skew.offset
-    result = sign(signable, SigningParams(credentials, ctx.region, SIGNING_SERVICE, now))
-    extensions: dict[str, Any] = {}
-    if ctx.timeout is not None:
-        extensions["timeout"] = ctx.timeout.as_dict()
+    timeout = ctx.timeout_extension
     return httpx.Request(
         operation.method,
-        url,
-        headers=headers + list(result.headers),
+        parsed_url,
+        headers=headers,
         stream=serialized.body.stream(),
-        extensions=extensions,
+        extensions={} if timeout is None else {"timeout": timeout},
     )
 
 
@@ -245,8 +276,9 @@ def operation_flow(
             state.decide(
                 AttemptOutcome(attempt=attempt - skew_retries, status=response.status_code)
             )
-            parsed = parse_headers_output(operation, response.headers)
             metadata = response_metadata(response.status_code, response.headers, attempt - 1)
+            # HTTPHeaders: the answer's headers once, lower-cased (no more httpx lookups).
+            parsed = parse_header_members(operation, metadata["HTTPHeaders"])
             if _max_attempts_reached(policy, attempt - skew_retries, retryable=False):
                 metadata["MaxAttemptsReached"] = True
             if operation.output_payload == "blob":
@@ -255,6 +287,8 @@ def operation_flow(
                 # From here on nothing is retried: the stream's errors reach the user.
                 if wrap_events is None:
                     raise TypeError(f"{operation.name} needs wrap_events (an event stream reader)")
+                from ._response_stream import ResponseStreamDecoder
+
                 decoder = ResponseStreamDecoder(operation.name, ctx.endpoint_url, metadata)
                 parsed["Body"] = wrap_events(response, decoder)
             else:

@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -32,6 +33,7 @@ __all__ = [
     "Member",
     "Operation",
     "SerializedRequest",
+    "parse_header_members",
     "parse_headers_output",
     "parse_json_output",
     "response_metadata",
@@ -79,11 +81,22 @@ class Member:
     max: int | None = None
     pattern: str | None = None
     sensitive: bool = False
-    compiled: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.pattern is not None:
-            object.__setattr__(self, "compiled", re.compile(self.pattern))
+    @property
+    def compiled(self) -> re.Pattern[str] | None:
+        """The compiled pattern (compiled on first use, then shared)."""
+        return None if self.pattern is None else _compiled(self.pattern)
+
+
+#: Compiled member patterns, built on first use (compiling them all costs import time).
+_COMPILED: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    regex = _COMPILED.get(pattern)
+    if regex is None:
+        regex = _COMPILED[pattern] = re.compile(pattern)
+    return regex
 
 
 @dataclass(frozen=True)
@@ -101,10 +114,17 @@ class Operation:
     output_payload: Literal["blob", "eventstream"] | None
 
     def input(self, name: str) -> Member | None:
-        for member in self.inputs:
-            if member.name == name:
-                return member
-        return None
+        return self.inputs_by_name.get(name)
+
+    # Derived once per operation (the model is immutable), for the per-call code.
+    @cached_property
+    def inputs_by_name(self) -> dict[str, Member]:
+        return {member.name: member for member in self.inputs}
+
+    @cached_property
+    def header_outputs(self) -> tuple[tuple[str, str], ...]:
+        """``(member name, lower-case header name)`` of the outputs sent as headers."""
+        return tuple((m.name, m.wire_name.lower()) for m in self.outputs if m.location == "header")
 
 
 def _h(name: str, wire: str, kind: Kind = "string", **rules: Any) -> Member:
@@ -270,21 +290,23 @@ def _shown(member: Member, value: object) -> str:
 
 
 def _check_string(member: Member, value: str, strict: bool) -> str | None:
-    shown = _shown(member, value)
+    problem = _string_problem(member, value, strict)
+    return None if problem is None else problem + _shown(member, value)
+
+
+def _string_problem(member: Member, value: str, strict: bool) -> str | None:
     if member.location in ("header", "uri") and ("\r" in value or "\n" in value):
-        return f"must not contain CR or LF characters{shown}"
+        return "must not contain CR or LF characters"
     if member.location == "header" and not value.isascii():
-        return f"must be ASCII only (it is sent as an HTTP header){shown}"
+        return "must be ASCII only (it is sent as an HTTP header)"
     if not strict:
         return None
     if member.min is not None and len(value) < member.min:
-        return f"invalid length {len(value)}, valid min length: {member.min}{shown}"
+        return f"invalid length {len(value)}, valid min length: {member.min}"
     if member.max is not None and len(value) > member.max:
-        return f"invalid length {len(value)}, valid max length: {member.max}{shown}"
-    if member.compiled is not None and member.compiled.fullmatch(value) is None:
-        assert member.pattern is not None
-        rule = _PATTERN_TEXT.get(member.pattern, member.pattern)
-        return f"does not match the pattern {rule}{shown}"
+        return f"invalid length {len(value)}, valid max length: {member.max}"
+    if member.pattern is not None and _compiled(member.pattern).fullmatch(value) is None:
+        return f"does not match the pattern {_PATTERN_TEXT.get(member.pattern, member.pattern)}"
     return None
 
 
@@ -306,6 +328,17 @@ def _check_member(member: Member, value: object, strict: bool) -> str | None:
     return _check_string(member, value, strict)
 
 
+def _valid(operation: Operation, params: Mapping[str, object], strict: bool) -> bool:
+    by_name = operation.inputs_by_name
+    for name, value in params.items():
+        member = by_name.get(name)
+        if member is None:
+            return False
+        if value is not None and _check_member(member, value, strict) is not None:
+            return False
+    return all(params.get(name) is not None for name in operation.required)
+
+
 def validate_params(
     operation: Operation, params: Mapping[str, object], *, strict: bool = True
 ) -> None:
@@ -317,6 +350,8 @@ def validate_params(
     range and pattern rules, but never the checks that keep the request well-formed:
     names, required members, types, CR/LF and non-ASCII in headers, body kinds.
     """
+    if _valid(operation, params, strict):
+        return  # the usual case, checked in one pass over the few given parameters
     errors: list[tuple[str, str]] = []
     names = [m.name for m in operation.inputs]
     for name in params:
@@ -361,6 +396,17 @@ def parse_headers_output(operation: Operation, headers: Mapping[str, str]) -> di
     for member in operation.outputs:
         if member.location == "header" and member.wire_name in headers:
             parsed[member.name] = headers[member.wire_name]
+    return parsed
+
+
+def parse_header_members(operation: Operation, lowered: Mapping[str, str]) -> dict[str, Any]:
+    """:func:`parse_headers_output` for headers already keyed by lower-case name (as
+    ``ResponseMetadata['HTTPHeaders']``, with repeated headers joined by ``", "``)."""
+    parsed: dict[str, Any] = {}
+    for name, wire in operation.header_outputs:
+        value = lowered.get(wire)
+        if value is not None:
+            parsed[name] = value
     return parsed
 
 

@@ -20,11 +20,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
-__all__ = ["Call", "Close", "Flow", "Read", "Send", "Sleep", "Step", "run_async", "run_sync"]
+__all__ = [
+    "AsyncSender",
+    "Call",
+    "Close",
+    "Flow",
+    "Read",
+    "Send",
+    "Sleep",
+    "Step",
+    "SyncSender",
+    "run_async",
+    "run_sync",
+]
 
 T = TypeVar("T")
 
@@ -62,7 +74,19 @@ Step = Send | Read | Close | Sleep | Call
 Flow = Generator[Step, Any, T]
 
 
-def run_sync(flow: Flow[T], client: httpx.Client) -> T:
+class SyncSender(Protocol):
+    """What ``run_sync`` needs of its client: ``httpx.Client.send``."""
+
+    def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response: ...
+
+
+class AsyncSender(Protocol):
+    """What ``run_async`` needs of its client: ``httpx.AsyncClient.send``."""
+
+    async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response: ...
+
+
+def run_sync(flow: Flow[T], client: SyncSender) -> T:
     """Drive ``flow`` with a blocking ``httpx.Client``."""
     value: Any = None
     error: BaseException | None = None
@@ -89,7 +113,7 @@ def run_sync(flow: Flow[T], client: httpx.Client) -> T:
             error = exc
 
 
-async def run_async(flow: Flow[T], client: httpx.AsyncClient) -> T:
+async def run_async(flow: Flow[T], client: AsyncSender) -> T:
     """Drive ``flow`` with an ``httpx.AsyncClient`` under asyncio or trio."""
     value: Any = None
     error: BaseException | None = None

@@ -3,9 +3,15 @@
 ``sign(SignableRequest, SigningParams) -> SigningResult`` does no I/O and reads no clock:
 the time is a parameter. ``SigV4Auth`` adapts it to httpx and is the one place that reads
 the clock.
+
+The header-signing core is imported with the package; the httpx adapter, SigV4a,
+event signing and verification load on first use (PEP 562 ``__getattr__``), so that
+``import sigv4`` stays cheap for a process that only signs requests.
 """
 
-from ._auth import CredentialsProvider, CredentialsSource, SigV4Auth
+import importlib as _importlib
+import typing as _typing
+
 from ._canonical import (
     CanonicalRequest,
     canonical_headers,
@@ -16,15 +22,6 @@ from ._canonical import (
 )
 from ._credentials import Credentials
 from ._errors import SigningError, VerificationError
-from ._eventsign import (
-    EVENT_ALGORITHM,
-    EventSigner,
-    SignedEvent,
-    encode_date_header,
-    event_signature,
-    event_string_to_sign,
-    sign_event,
-)
 from ._hashing import EMPTY_SHA256, STREAMING_EVENTS_PAYLOAD, UNSIGNED_PAYLOAD, hash_payload
 from ._settings import (
     DEFAULT_EXCLUDED_HEADERS,
@@ -47,16 +44,72 @@ from ._signer import (
     sign_with_algorithm,
     string_to_sign,
 )
-from ._sigv4a import (
-    ALGORITHM_V4A,
-    derive_v4a_private_key,
-    region_set_value,
-    sign_v4a,
-    v4a_credential_scope,
-    v4a_public_key_xy,
-    verify_v4a_signature,
-)
-from ._verify import SignatureCheckError, VerifiedRequest, verify_request
+
+if _typing.TYPE_CHECKING:
+    from ._auth import CredentialsProvider, CredentialsSource, SigV4Auth
+    from ._eventsign import (
+        EVENT_ALGORITHM,
+        EventSigner,
+        SignedEvent,
+        encode_date_header,
+        event_signature,
+        event_string_to_sign,
+        sign_event,
+    )
+    from ._sigv4a import (
+        ALGORITHM_V4A,
+        derive_v4a_private_key,
+        region_set_value,
+        sign_v4a,
+        v4a_credential_scope,
+        v4a_public_key_xy,
+        verify_v4a_signature,
+    )
+    from ._verify import SignatureCheckError, VerifiedRequest, verify_request
+
+#: Public names that load their module on first access: name -> private module.
+_LAZY = {
+    **dict.fromkeys(("CredentialsProvider", "CredentialsSource", "SigV4Auth"), "._auth"),
+    **dict.fromkeys(
+        (
+            "EVENT_ALGORITHM",
+            "EventSigner",
+            "SignedEvent",
+            "encode_date_header",
+            "event_signature",
+            "event_string_to_sign",
+            "sign_event",
+        ),
+        "._eventsign",
+    ),
+    **dict.fromkeys(
+        (
+            "ALGORITHM_V4A",
+            "derive_v4a_private_key",
+            "region_set_value",
+            "sign_v4a",
+            "v4a_credential_scope",
+            "v4a_public_key_xy",
+            "verify_v4a_signature",
+        ),
+        "._sigv4a",
+    ),
+    **dict.fromkeys(("SignatureCheckError", "VerifiedRequest", "verify_request"), "._verify"),
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "ALGORITHM",

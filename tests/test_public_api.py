@@ -45,11 +45,12 @@ def _private_modules(package: ModuleType) -> list[str]:
 
 @pytest.mark.parametrize("package", PACKAGES, ids=_ids)
 def test_public_names_are_exactly_all(package: ModuleType) -> None:
-    namespace = vars(package)
+    # dir(), not vars(): the packages load their modules on first access (PEP 562), so a
+    # public name may not be in the namespace yet; getattr() loads it.
     public = {
         name
-        for name, value in namespace.items()
-        if not name.startswith("_") and not isinstance(value, ModuleType)
+        for name in dir(package)
+        if not name.startswith("_") and not isinstance(getattr(package, name), ModuleType)
     }
     # Dunder names such as __version__ may be exported on purpose; they are not "public
     # by accident", so only the plain names are compared with the namespace.
@@ -96,3 +97,18 @@ def test_each_package_has_private_modules() -> None:
 def test_py_typed_ships(package: ModuleType) -> None:
     marker = importlib.resources.files(package.__name__).joinpath("py.typed")
     assert marker.is_file(), f"{package.__name__} lacks py.typed (PEP 561 marker)"
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=_ids)
+def test_every_name_in_all_can_be_imported_by_name(package: ModuleType) -> None:
+    # ``from package import name`` goes through the lazy loader for names not yet loaded.
+    for name in _declared(package):
+        namespace: dict[str, object] = {}
+        exec(f"from {package.__name__} import {name}", namespace)
+        assert namespace[name] is getattr(package, name)
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=_ids)
+def test_unknown_name_is_an_attribute_error(package: ModuleType) -> None:
+    with pytest.raises(AttributeError, match="no_such_name"):
+        package.no_such_name  # noqa: B018

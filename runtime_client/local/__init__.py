@@ -17,10 +17,19 @@ stream operation answers an ``application/vnd.amazon.eventstream`` of ``PayloadP
 events. Async results are written under ``data_dir`` (see ``LocalStore`` for the layout
 and the local stand-in for S3).
 
+InvokeEndpointWithBidirectionalStream is served too, on the same port over cleartext
+HTTP/2 (h2c with prior knowledge: give the client ``endpoint_url=endpoint.url``): the
+request signature and every event's ``:chunk-signature`` are verified, and the parts go
+to the model as they arrive (``"echo"`` answers each part at once; a container is
+bridged to its WebSocket endpoint, see ``_bidi_endpoint.py`` and ``_bidi_container.py``).
+A custom model serves it with ``open_bidirectional(BidiInvocation, parts)`` (see
+``_bidi_models.py``).
+
 Needs the ``local`` extra (hypercorn): ``pip install 'sagemaker-runtime-lite[local]'``.
 """
 
 from ._app import DEFAULT_VARIANT, EmulatorApp
+from ._bidi_models import BidiInvocation, BidiPart
 from ._container import ContainerModel
 from ._models import (
     EchoModel,
@@ -47,6 +56,8 @@ __all__ = [
     "DEFAULT_VARIANT",
     "DEMO_ACCESS_KEY_ID",
     "DEMO_SECRET_ACCESS_KEY",
+    "BidiInvocation",
+    "BidiPart",
     "ContainerModel",
     "EchoModel",
     "EmulatorApp",

@@ -5,6 +5,8 @@ Each request goes through the steps the service takes, in this order::
     route      POST /endpoints/{EndpointName}/invocations                  InvokeEndpoint
                POST /endpoints/{EndpointName}/async-invocations            InvokeEndpointAsync
                POST /endpoints/{EndpointName}/invocations-response-stream  ...WithResponseStream
+               POST /endpoints/{EndpointName}/invocations-bidirectional-stream (HTTP/2,
+               full duplex: handled apart, see ``_bidi_endpoint.py``)
     body       read, up to the operation's limit (over it: 400 ValidationError)
     signature  SigV4 checked with ``sigv4.verify_request`` (403 InvalidSignatureException,
                UnrecognizedClientException, ...; 400 IncompleteSignatureException)
@@ -43,6 +45,8 @@ from .._model import (
     INVOKE_ENDPOINT_WITH_RESPONSE_STREAM,
     Operation,
 )
+from ._bidi_endpoint import BIDI_ACTION, BidiEndpoint
+from ._bidi_models import bidi_session_for
 from ._models import Model, ModelFailure, ModelRequest
 from ._responses import (
     EVENT_STREAM,
@@ -129,6 +133,16 @@ class EmulatorApp:
         self.clock = clock
         self.on_startup = on_startup
         self._tasks: set[asyncio.Task[None]] = set()
+        self._bidi = BidiEndpoint(
+            bidi_session_for(model),
+            secrets=self._secrets,
+            region=region,
+            clock=lambda: self.clock(),
+            tolerance=tolerance,
+            account_id=account_id,
+            variant=variant,
+            endpoint_name=endpoint_name,
+        )
 
     def __repr__(self) -> str:
         return f"EmulatorApp(model={self.model!r}, region={self.region!r})"
@@ -207,6 +221,17 @@ class EmulatorApp:
             headers.setdefault(name.lower(), value)
 
         route = _ROUTE.match(path)
+        if route is not None and method == "POST" and route.group("action") == BIDI_ACTION:
+            await self._bidi.handle(
+                scope,
+                receive,
+                send,
+                name=unquote(route.group("name"), errors="replace"),
+                target=path + ("?" + query if query else ""),
+                pairs=pairs,
+                request_id=request_id,
+            )
+            return
         operation = _ACTIONS.get(route.group("action")) if route else None
         if method != "POST":
             operation = None

@@ -213,9 +213,34 @@ def _prepare(
     return _Prepared(app, config, fd, info, owned_dir)
 
 
+def _is_late_data(exc: BaseException | None) -> bool:
+    """True for hypercorn's KeyError (seen with hypercorn 0.18) when HTTP/2 DATA arrives on
+    a stream whose answer is complete: a bidirectional call answered early (424, or a bad
+    event signature) while the caller was still sending. hypercorn then closes that
+    connection; the caller already has its complete answer."""
+    inner = getattr(exc, "exceptions", None)  # an exception group (3.10: the backport)
+    if inner is not None:
+        return bool(inner) and all(_is_late_data(e) for e in inner)
+    if not isinstance(exc, KeyError):
+        return False
+    tb, last = exc.__traceback__, None
+    while tb is not None:  # bounded by the traceback's depth
+        last, tb = tb, tb.tb_next
+    filename = last.tb_frame.f_code.co_filename if last is not None else ""
+    return filename.endswith(os.path.join("hypercorn", "protocol", "h2.py"))
+
+
+def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    if _is_late_data(context.get("exception")):
+        _log.debug("HTTP/2 DATA after a stream's complete answer: the connection was closed")
+        return
+    loop.default_exception_handler(context)
+
+
 async def _serve(prepared: _Prepared, stop: asyncio.Event | None) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
 
+    asyncio.get_running_loop().set_exception_handler(_exception_handler)
     trigger = None if stop is None else stop.wait
     await hypercorn_serve(cast(Any, prepared.app), prepared.config, shutdown_trigger=trigger)
 
@@ -224,7 +249,11 @@ class LocalEndpoint:
     """A running emulator (see :func:`serve`). Close it, or use it as a context manager.
 
     ``url``, ``host``, ``port``, ``region``, ``data_dir`` and ``credentials`` (the first
-    accepted key pair as ``sigv4.Credentials``) say how to reach it.
+    accepted key pair as ``sigv4.Credentials``) say how to reach it. ``url`` serves
+    HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge) on one port, so a client given
+    ``endpoint_url=endpoint.url`` reaches every operation there, the HTTP/2
+    bidirectional stream included (a custom endpoint URL is the client's HTTP/2 endpoint
+    as is).
     """
 
     def __init__(self, prepared: _Prepared, startup_timeout: float) -> None:
@@ -267,7 +296,13 @@ class LocalEndpoint:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``: the endpoint URL for a client."""
+        """``http://127.0.0.1:PORT``: the endpoint URL for a client (``endpoint_url=``).
+
+        The same port answers HTTP/1.1 and cleartext HTTP/2 with prior knowledge (h2c),
+        so InvokeEndpointWithBidirectionalStream, which the client sends over HTTP/2 to
+        its custom endpoint URL as given, reaches it too. There is no TLS and no ``:8443``
+        port: the service's HTTP/2 endpoint is ``https://runtime.sagemaker.REGION...:8443``,
+        the emulator's is this URL."""
         return self.info.url
 
     @property
