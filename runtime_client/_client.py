@@ -37,6 +37,7 @@ from ._model import (
 from ._retry import RetryPolicy
 from ._sansio import run_async, run_sync
 from ._streaming import AsyncStreamingBody, StreamingBody
+from ._transport import CONNECTIONS_PER_POOL, PooledAsyncTransport
 
 if TYPE_CHECKING:
     from ._bidi_async import AsyncBidirectionalStream
@@ -337,9 +338,13 @@ class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient]):
     """
 
     def _new_http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            mounts=self._proxy_mounts(httpx.AsyncHTTPTransport), **self._http_options()
-        )
+        options = self._http_options()
+        if self._resolved.max_pool_connections > CONNECTIONS_PER_POOL:
+            # Many concurrent calls: small pools side by side (see _transport.py).
+            options["transport"] = PooledAsyncTransport(
+                max_connections=self._resolved.max_pool_connections, verify=options["verify"]
+            )
+        return httpx.AsyncClient(mounts=self._proxy_mounts(httpx.AsyncHTTPTransport), **options)
 
     async def _call(self, operation: Operation, params: dict[str, Any]) -> dict[str, Any]:
         serialized = self._serialize(operation, params)

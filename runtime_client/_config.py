@@ -491,6 +491,31 @@ def _resolve_endpoint_url(
     return (None, "") if found is None else found
 
 
+def _environment_proxies(env: Mapping[str, str], endpoint_url: str) -> Mapping[str, str] | None:
+    """Proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` (either case), unless
+    ``NO_PROXY`` covers the endpoint's host: what boto3 honours when Config has none."""
+
+    def get(name: str) -> str | None:
+        return env.get(name) or env.get(name.upper())
+
+    host = endpoint_url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+    host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    host = host.strip("[]").lower()
+    for entry in (get("no_proxy") or "").split(","):
+        entry = entry.strip().lower()
+        if entry == "*":
+            return None
+        entry = entry.removeprefix("*").lstrip(".")
+        if entry and (host == entry or host.endswith("." + entry)):
+            return None
+    proxies: dict[str, str] = {}
+    for scheme in ("http", "https"):
+        value = get(f"{scheme}_proxy") or get("all_proxy")
+        if value:
+            proxies[scheme] = value if "://" in value else f"http://{value}"
+    return proxies or None
+
+
 def resolve_client_config(
     *,
     region_name: str | None,
@@ -579,7 +604,7 @@ def resolve_client_config(
         retry_read_timeouts=config.retry_read_timeouts,
         user_agent=_build_user_agent(config, mode, appid),
         max_pool_connections=config.max_pool_connections,
-        proxies=config.proxies,
+        proxies=config.proxies if config.proxies is not None else _environment_proxies(env, url),
         client_cert=config.client_cert,
         tcp_keepalive=config.tcp_keepalive,
         parameter_validation=config.parameter_validation,

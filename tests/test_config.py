@@ -421,6 +421,46 @@ def test_values_taken_from_config() -> None:
     assert default.retry_read_timeouts is False
 
 
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, None),
+        (
+            {"HTTPS_PROXY": "proxy.corp:3128", "http_proxy": "http://p2:8080"},
+            {"http": "http://p2:8080", "https": "http://proxy.corp:3128"},
+        ),
+        ({"ALL_PROXY": "http://all:1"}, {"http": "http://all:1", "https": "http://all:1"}),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "example.com,amazonaws.com"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "no_proxy": ".us-east-1.amazonaws.com"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "example.com"}, {"https": "http://p:1"}),
+    ],
+)
+def test_proxies_from_the_environment_as_boto3(
+    environ: dict[str, str], expected: dict[str, str] | None
+) -> None:
+    assert resolve(region_name="us-east-1", environ=environ).proxies == expected
+
+
+def test_config_proxies_win_over_the_environment() -> None:
+    resolved = resolve(
+        region_name="us-east-1",
+        environ={"HTTPS_PROXY": "http://env:1"},
+        config=Config(proxies={"https": "http://cfg:2"}),
+    )
+    assert resolved.proxies == {"https": "http://cfg:2"}
+
+
+def test_no_proxy_matches_the_endpoint_host_with_a_port() -> None:
+    environ = {"HTTP_PROXY": "http://p:1", "NO_PROXY": "127.0.0.1"}
+    assert (
+        resolve(
+            region_name="us-east-1", endpoint_url="http://127.0.0.1:8080", environ=environ
+        ).proxies
+        is None
+    )
+
+
 def test_ca_bundle() -> None:
     env = {"AWS_CA_BUNDLE": "/env.pem"}
     assert resolve(region_name="us-east-1", environ=env).ca_bundle == "/env.pem"
