@@ -30,7 +30,6 @@ The end of input is one more outer message with an empty payload, then END_STREA
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -51,10 +50,8 @@ from sigv4 import (
 )
 
 from ._errors import (
-    MODELED_ERRORS,
     ClientError,
     ParamValidationError,
-    error_class_for_code,
 )
 from ._eventstream import (
     DEFAULT_MAX_PAYLOAD_LENGTH,
@@ -63,6 +60,7 @@ from ._eventstream import (
     EventStreamMessage,
     encode_message,
 )
+from ._response_stream import error_from_message
 
 __all__ = [
     "BIDI_OPERATION_NAME",
@@ -312,35 +310,14 @@ def build_bidi_request(
 # ----------------------------------------------------------------------------- responses
 
 
-def _json_object(payload: bytes) -> dict[str, Any]:
-    try:
-        parsed = json.loads(payload)
-    except ValueError:
-        return {"Message": payload.decode("utf-8", errors="replace")} if payload else {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
 def error_from_stream_message(
     message: EventStreamMessage, metadata: Mapping[str, Any]
 ) -> ClientError:
-    """The exception for an ``exception`` or ``error`` message, shaped like boto3's:
-    ``e.response`` has ``Error`` (``Code``, ``Message``), the modeled members at the top
-    level (``ErrorCode`` for a ModelStreamError) and ``ResponseMetadata``."""
-    if message.message_type == "error":
-        code = message.error_code or ""
-        text = message.error_message or ""
-        members: dict[str, Any] = {}
-    else:
-        code = message.exception_type or ""
-        body = _json_object(message.payload)
-        raw = body.get("Message", body.get("message", ""))
-        text = raw if isinstance(raw, str) else str(raw)
-        modeled = MODELED_ERRORS.get(code)
-        shape = modeled[1] if modeled is not None else {"ErrorCode": "string"}
-        members = {name: body[name] for name in shape if name in body}
-    response: dict[str, Any] = {"Error": {"Code": code, "Message": text}, **members}
-    response["ResponseMetadata"] = dict(metadata)
-    return error_class_for_code(code)(response, BIDI_OPERATION_NAME)
+    """The exception for an ``exception`` or ``error`` message, shaped like boto3's (see
+    ``_response_stream.error_from_message``); an unmodeled one keeps its ``ErrorCode``."""
+    return error_from_message(
+        message, BIDI_OPERATION_NAME, metadata, unmodeled_members=("ErrorCode",)
+    )
 
 
 def event_from_message(

@@ -90,13 +90,18 @@ def _json_object(payload: bytes) -> dict[str, Any]:
 
 
 def error_from_message(
-    message: EventStreamMessage, operation_name: str, metadata: Mapping[str, Any]
+    message: EventStreamMessage,
+    operation_name: str,
+    metadata: Mapping[str, Any],
+    *,
+    unmodeled_members: Sequence[str] = (),
 ) -> ClientError:
     """The exception for an ``exception`` or ``error`` message, shaped like boto3's.
 
     ``e.response`` is ``{'Error': {'Code', 'Message'}, <modeled members>, 'ResponseMetadata'}``:
     for a ``ModelStreamError`` the members are ``Message`` and ``ErrorCode`` (boto3 drops
-    ``ErrorCode``); ``ResponseMetadata`` is the stream's HTTP answer.
+    ``ErrorCode``); ``ResponseMetadata`` is the stream's HTTP answer. An exception the
+    model does not name keeps only ``unmodeled_members`` of its body.
     """
     if message.message_type == "error":
         code = message.error_code or ""
@@ -108,7 +113,7 @@ def error_from_message(
         raw = body.get("Message", body.get("message", ""))
         text = raw if isinstance(raw, str) else str(raw)
         modeled = MODELED_ERRORS.get(code)
-        shape = modeled[1] if modeled is not None else {}
+        shape = modeled[1] if modeled is not None else unmodeled_members
         members = {name: body[name] for name in shape if name in body}
     response: dict[str, Any] = {"Error": {"Code": code, "Message": text}, **members}
     # The retry note ("reached max retries") belongs to the request, not to the stream.
