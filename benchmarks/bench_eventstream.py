@@ -23,7 +23,8 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from runtime_client._eventstream import EventStreamDecoder, encode_message
+from runtime_client._eventstream import encode_message
+from runtime_client._eventstream_decoder import EventStreamDecoder
 
 SAGEMAKER_HEADERS = {
     ":message-type": "event",

@@ -72,12 +72,8 @@ from ._errors import (
     error_class_for_code,
     parse_error_response,
 )
-from ._eventstream import (
-    CorruptMessageError,
-    EventStreamDecoder,
-    EventStreamMessage,
-    encode_message,
-)
+from ._eventstream import CorruptMessageError, EventStreamMessage, encode_message
+from ._eventstream_decoder import EventStreamDecoder
 from ._model import response_metadata
 
 if TYPE_CHECKING:

@@ -56,10 +56,10 @@ from ._errors import (
 from ._eventstream import (
     DEFAULT_MAX_PAYLOAD_LENGTH,
     CorruptMessageError,
-    EventStreamDecoder,
     EventStreamMessage,
     encode_message,
 )
+from ._eventstream_decoder import EventStreamDecoder
 from ._response_stream import error_from_message
 
 __all__ = [

@@ -44,7 +44,8 @@ from ._errors import (
     ResponseStreamingError,
     error_class_for_code,
 )
-from ._eventstream import CorruptMessageError, EventStreamDecoder, EventStreamMessage
+from ._eventstream import CorruptMessageError, EventStreamMessage
+from ._eventstream_decoder import EventStreamDecoder
 from ._streaming import LineSplitter, translate_read_error
 
 __all__ = [

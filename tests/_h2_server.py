@@ -40,7 +40,8 @@ import h2.events
 import h2.exceptions
 
 from runtime_client._bidi_events import EventChainVerifier
-from runtime_client._eventstream import EventStreamDecoder, EventStreamMessage, encode_message
+from runtime_client._eventstream import EventStreamMessage, encode_message
+from runtime_client._eventstream_decoder import EventStreamDecoder
 from sigv4 import Credentials, SignableRequest, SignatureCheckError, verify_request
 
 __all__ = ["KEYS", "REGION", "H2BidiServer", "Script", "StreamLog", "make_tls_files"]

@@ -36,7 +36,8 @@ from runtime_client._bidi_sync import (
 )
 from runtime_client._client import AsyncSageMakerRuntime, SageMakerRuntime
 from runtime_client._config import Config
-from runtime_client._eventstream import EventStreamDecoder, EventStreamMessage
+from runtime_client._eventstream import EventStreamMessage
+from runtime_client._eventstream_decoder import EventStreamDecoder
 from sigv4 import Credentials, SignatureCheckError
 
 TIMEOUT = 10.0

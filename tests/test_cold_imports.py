@@ -40,6 +40,7 @@ NOT_FOR_A_PLAIN_CALL = [
     "runtime_client._credentials_sts",
     "runtime_client._response_stream",
     "runtime_client._eventstream",
+    "runtime_client._eventstream_decoder",
     "sigv4._sigv4a",
     "sigv4._eventsign",
     "sigv4._verify",

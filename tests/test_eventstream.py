@@ -28,7 +28,6 @@ from runtime_client._eventstream import (
     DEFAULT_MAX_PAYLOAD_LENGTH,
     ChecksumMismatchError,
     CorruptMessageError,
-    EventStreamDecoder,
     EventStreamError,
     EventStreamMessage,
     HeaderInput,
@@ -43,6 +42,7 @@ from runtime_client._eventstream import (
     encode_headers,
     encode_message,
 )
+from runtime_client._eventstream_decoder import EventStreamDecoder
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

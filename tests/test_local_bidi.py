@@ -40,7 +40,8 @@ from runtime_client._bidi_sync import (
 )
 from runtime_client._client import AsyncSageMakerRuntime, SageMakerRuntime
 from runtime_client._config import Config
-from runtime_client._eventstream import EventStreamDecoder, EventStreamMessage, encode_message
+from runtime_client._eventstream import EventStreamMessage, encode_message
+from runtime_client._eventstream_decoder import EventStreamDecoder
 from runtime_client.local import EchoModel, LocalEndpoint, ModelFailure, serve
 from runtime_client.local._bidi_models import BidiInvocation, BidiPart
 from sigv4 import Credentials, EventSigner, SignedEvent

@@ -60,12 +60,8 @@ from sigv4 import (
 )
 
 from .._bidi_events import EventChainVerifier
-from .._eventstream import (
-    CorruptMessageError,
-    EventStreamDecoder,
-    EventStreamMessage,
-    encode_message,
-)
+from .._eventstream import CorruptMessageError, EventStreamMessage, encode_message
+from .._eventstream_decoder import EventStreamDecoder
 from ._bidi_models import BidiInvocation, BidiOpener, BidiPart
 from ._models import ModelFailure
 from ._responses import EVENT_STREAM, Reply, error_reply, model_error_reply, stream_exception
