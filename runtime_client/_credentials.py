@@ -12,6 +12,11 @@ as botocore does::
                     failure only logs a
                     warning
 
+The decisions (use the credentials, try an advisory refresh, wait for a mandatory one,
+what a success or a failure leaves behind) are made once, by :class:`_RefreshState`,
+which holds no lock and does no I/O; ``get_credentials`` and ``aget_credentials`` only
+take the locks and fetch.
+
 A single refresh serves all concurrent callers. Threads meet on one ``threading.Lock``.
 Async tasks first meet on a lock of their own event loop (an asyncio or trio lock
 cannot be shared across loops), so one task per loop goes on to take the thread lock,
@@ -29,6 +34,7 @@ import ssl
 import threading
 import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -125,10 +131,158 @@ def _describe(exc: BaseException) -> str:
     return describe(exc)
 
 
-class _State(Enum):
+class _Window(Enum):
+    """Where credentials stand in their lifetime (see the module docstring)."""
+
     FRESH = "fresh"
     ADVISORY = "advisory"
     MANDATORY = "mandatory"
+
+
+# What a caller does next, as decided by _RefreshState.plan() and .begin(). The shells
+# (get_credentials, aget_credentials) only take the locks and fetch.
+
+
+@dataclass(frozen=True)
+class _Use:
+    """Return these credentials; nothing to refresh."""
+
+    credentials: Credentials
+
+
+@dataclass(frozen=True)
+class _TryAdvisory:
+    """Take the lock without waiting and ``begin``; if it is held, return ``current``."""
+
+    current: Credentials
+
+
+@dataclass(frozen=True)
+class _WaitAndRefresh:
+    """Wait for the lock, then ``begin``; ``seen`` counts the refreshes tried before."""
+
+    seen: int
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    """Fetch (holding the lock), then report ``succeeded`` or ``failed``.
+
+    ``keep`` is what an advisory refresh hands out when it fails; ``None`` for a
+    mandatory refresh, whose failure is raised (and shared with its waiters).
+    """
+
+    keep: Credentials | None
+
+
+class _RefreshState:
+    """The refresh decisions, written once for both shells: no locks, no I/O.
+
+    ``plan`` and ``usable`` may be called without the lock (they only read);
+    ``begin``, ``succeeded`` and ``failed`` only by the caller holding the thread lock.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        clock: Clock,
+        advisory_window: timedelta,
+        mandatory_window: timedelta,
+        advisory_retry: timedelta,
+    ) -> None:
+        self._source = source
+        self._clock = clock
+        self._advisory = advisory_window
+        self._mandatory = mandatory_window
+        self._advisory_retry = advisory_retry
+        self.credentials: Credentials | None = None
+        self._attempts = 0  # mandatory refreshes tried, to share a failure with waiters
+        self._failure: Exception | None = None
+        self._next_advisory_attempt = datetime.min.replace(tzinfo=timezone.utc)
+
+    def _window(self, creds: Credentials | None) -> _Window:
+        if creds is None:
+            return _Window.MANDATORY
+        if creds.expiration is None:
+            return _Window.FRESH
+        left = creds.expiration - self._clock()
+        if left <= self._mandatory:
+            return _Window.MANDATORY
+        if left <= self._advisory:
+            return _Window.ADVISORY
+        return _Window.FRESH
+
+    def plan(self) -> _Use | _TryAdvisory | _WaitAndRefresh:
+        """What a caller arriving now does first."""
+        creds = self.credentials
+        window = self._window(creds)
+        if window is _Window.FRESH and creds is not None:
+            return _Use(creds)
+        if window is _Window.ADVISORY and creds is not None:
+            if self._clock() < self._next_advisory_attempt:  # a try failed moments ago
+                return _Use(creds)
+            return _TryAdvisory(creds)
+        return _WaitAndRefresh(self._attempts)
+
+    def usable(self) -> Credentials | None:
+        """The current credentials unless they are missing or in the mandatory window."""
+        current = self.credentials
+        if current is not None and self._window(current) is not _Window.MANDATORY:
+            return current
+        return None
+
+    def begin(self, plan: _TryAdvisory | _WaitAndRefresh) -> Credentials | _Fetch:
+        """Under the lock: credentials someone else just got, or a fetch to make.
+
+        Callers that waited through a failed mandatory refresh get that same error
+        instead of each trying again in turn (as asyncio futures hand one exception to
+        every awaiter); callers that arrive later try afresh.
+        """
+        if isinstance(plan, _TryAdvisory):
+            latest = self.credentials or plan.current
+            if self._window(latest) is not _Window.ADVISORY:
+                return latest
+            return _Fetch(keep=latest)
+        current = self.usable()
+        if current is not None:
+            return current
+        if self._attempts != plan.seen and self._failure is not None:
+            raise self._failure
+        return _Fetch(keep=None)
+
+    def succeeded(self, fetch: _Fetch, creds: Credentials) -> Credentials:
+        """Store what the fetch returned, unless it has already expired (a failure)."""
+        if creds.expiration is not None and creds.expiration <= self._clock():
+            expired = CredentialsRetrievalError(
+                self._source.name,
+                f"returned credentials that expired at {creds.expiration.isoformat()}",
+            )
+            return self.failed(fetch, expired)
+        self.credentials = creds
+        expiry = creds.expiration.isoformat() if creds.expiration else "never"
+        logger.debug("credentials loaded from %s (expire: %s)", self._source.name, expiry)
+        if fetch.keep is None:
+            self._attempts += 1
+            self._failure = None
+        return creds
+
+    def failed(self, fetch: _Fetch, exc: Exception) -> Credentials:
+        """After an advisory failure: the old credentials, with a warning (and no new
+        try for ``advisory_retry``). A mandatory failure is recorded for the callers
+        waiting on this refresh, and raised."""
+        if fetch.keep is None:
+            self._attempts += 1
+            self._failure = exc
+            raise exc
+        self._next_advisory_attempt = self._clock() + self._advisory_retry
+        expiry = fetch.keep.expiration.isoformat() if fetch.keep.expiration else "?"
+        logger.warning(
+            "refreshing credentials from %s failed; keeping the current ones (expire %s): %s",
+            self._source.name,
+            expiry,
+            _describe(exc),
+        )
+        return fetch.keep
 
 
 def _loop_key() -> object:
@@ -206,89 +360,20 @@ class RefreshingCredentialsProvider(CredentialsProvider):
             raise ValueError("mandatory_window: must not be longer than advisory_window")
         self._source = source
         self._prepare = prepare or (lambda: _ssl_context(None))
-        self._clock = clock
-        self._advisory = advisory_window
-        self._mandatory = mandatory_window
-        self._advisory_retry = advisory_retry
         self._wait_timeout = wait_timeout
-        self._credentials: Credentials | None = None
-        self._attempts = 0  # mandatory refreshes tried, to share a failure with waiters
-        self._failure: Exception | None = None
-        self._next_advisory_attempt = datetime.min.replace(tzinfo=timezone.utc)
+        self._refresh = _RefreshState(
+            source, clock, advisory_window, mandatory_window, advisory_retry
+        )
         self._lock = threading.Lock()
         self._loop_locks: weakref.WeakKeyDictionary[Any, anyio.Lock] = weakref.WeakKeyDictionary()
         self._loop_locks_guard = threading.Lock()
 
     def __repr__(self) -> str:
-        creds = self._credentials
+        creds = self._refresh.credentials
         expiry = creds.expiration.isoformat() if creds and creds.expiration else None
         return f"RefreshingCredentialsProvider(source={self._source.name!r}, expiration={expiry!r})"
 
-    # -- state -------------------------------------------------------------------------
-
-    def _state(self, creds: Credentials | None) -> _State:
-        if creds is None:
-            return _State.MANDATORY
-        if creds.expiration is None:
-            return _State.FRESH
-        left = creds.expiration - self._clock()
-        if left <= self._mandatory:
-            return _State.MANDATORY
-        if left <= self._advisory:
-            return _State.ADVISORY
-        return _State.FRESH
-
-    def _may_try_advisory(self) -> bool:
-        return self._clock() >= self._next_advisory_attempt
-
-    def _store(self, creds: Credentials) -> Credentials:
-        if creds.expiration is not None and creds.expiration <= self._clock():
-            raise CredentialsRetrievalError(
-                self._source.name,
-                f"returned credentials that expired at {creds.expiration.isoformat()}",
-            )
-        self._credentials = creds
-        expiry = creds.expiration.isoformat() if creds.expiration else "never"
-        logger.debug("credentials loaded from %s (expire: %s)", self._source.name, expiry)
-        return creds
-
-    def _advisory_failed(self, current: Credentials, exc: Exception) -> Credentials:
-        self._next_advisory_attempt = self._clock() + self._advisory_retry
-        expiry = current.expiration.isoformat() if current.expiration else "?"
-        logger.warning(
-            "refreshing credentials from %s failed; keeping the current ones (expire %s): %s",
-            self._source.name,
-            expiry,
-            _describe(exc),
-        )
-        return current
-
-    def _usable_after_wait(self, seen: int) -> Credentials | None:
-        """Under the lock: credentials someone else just got, or their failure, raised.
-
-        Callers that waited through a failed mandatory refresh get that same error
-        instead of each trying again in turn (as asyncio futures hand one exception to
-        every awaiter); callers that arrive later try afresh.
-        """
-        current = self._credentials
-        if current is not None and self._state(current) is not _State.MANDATORY:
-            return current
-        if self._attempts != seen and self._failure is not None:
-            raise self._failure
-        return None
-
-    def _record_attempt(self, failure: Exception | None) -> None:
-        self._attempts += 1
-        self._failure = failure
-
-    def _finish(self, fetch: Callable[[], Credentials]) -> Credentials:
-        try:
-            creds = self._store(fetch())
-        except Exception as exc:
-            self._record_attempt(exc)
-            raise
-        self._record_attempt(None)
-        return creds
+    # -- shared by the shells --------------------------------------------------------
 
     def _translate(self, exc: Exception) -> Exception:
         from ._awsconfig import ProfileNotFoundError
@@ -296,6 +381,11 @@ class RefreshingCredentialsProvider(CredentialsProvider):
         if isinstance(exc, (CredentialsError, ProfileNotFoundError, ValueError)):
             return exc
         return CredentialsRetrievalError(self._source.name, _describe(exc))
+
+    def _timed_out(self) -> CredentialsRetrievalError:
+        return CredentialsRetrievalError(
+            self._source.name, f"timed out after {self._wait_timeout} s waiting for a refresh"
+        )
 
     # -- sync shell --------------------------------------------------------------------
 
@@ -312,33 +402,26 @@ class RefreshingCredentialsProvider(CredentialsProvider):
             client.close()
 
     def get_credentials(self) -> Credentials:
-        creds = self._credentials
-        state = self._state(creds)
-        if state is _State.FRESH and creds is not None:
-            return creds
-        if state is _State.ADVISORY and creds is not None:
-            if not self._may_try_advisory() or not self._lock.acquire(blocking=False):
-                return creds
-            try:
-                latest = self._credentials or creds
-                if self._state(latest) is not _State.ADVISORY:
-                    return latest
-                try:
-                    return self._store(self._fetch_sync())
-                except Exception as exc:
-                    return self._advisory_failed(latest, exc)
-            finally:
-                self._lock.release()
-        seen = self._attempts
-        if not self._lock.acquire(timeout=self._wait_timeout):
-            raise CredentialsRetrievalError(
-                self._source.name, f"timed out after {self._wait_timeout} s waiting for a refresh"
-            )
+        plan = self._refresh.plan()
+        if isinstance(plan, _Use):
+            return plan.credentials
+        if isinstance(plan, _TryAdvisory):
+            if not self._lock.acquire(blocking=False):
+                return plan.current  # another caller is refreshing
+        elif not self._lock.acquire(timeout=self._wait_timeout):
+            raise self._timed_out()
+        return self._refresh_holding_lock(plan)
+
+    def _refresh_holding_lock(self, plan: _TryAdvisory | _WaitAndRefresh) -> Credentials:
         try:
-            current = self._usable_after_wait(seen)
-            if current is not None:
-                return current
-            return self._finish(self._fetch_sync)
+            step = self._refresh.begin(plan)
+            if isinstance(step, Credentials):
+                return step
+            try:
+                creds = self._fetch_sync()
+            except Exception as exc:
+                return self._refresh.failed(step, exc)
+            return self._refresh.succeeded(step, creds)
         finally:
             self._lock.release()
 
@@ -375,47 +458,37 @@ class RefreshingCredentialsProvider(CredentialsProvider):
 
         acquired = await anyio.to_thread.run_sync(self._lock.acquire, True, self._wait_timeout)
         if not acquired:
-            raise CredentialsRetrievalError(
-                self._source.name, f"timed out after {self._wait_timeout} s waiting for a refresh"
-            )
+            raise self._timed_out()
 
     async def aget_credentials(self) -> Credentials:
-        creds = self._credentials
-        state = self._state(creds)
-        if state is _State.FRESH and creds is not None:
-            return creds
-        if state is _State.ADVISORY and creds is not None:
-            if not self._may_try_advisory() or not self._lock.acquire(blocking=False):
-                return creds
-            try:
-                latest = self._credentials or creds
-                if self._state(latest) is not _State.ADVISORY:
-                    return latest
-                try:
-                    return self._store(await self._fetch_async())
-                except Exception as exc:
-                    return self._advisory_failed(latest, exc)
-            finally:
-                self._lock.release()
-        seen = self._attempts
+        plan = self._refresh.plan()
+        if isinstance(plan, _Use):
+            return plan.credentials
+        if isinstance(plan, _TryAdvisory):
+            if not self._lock.acquire(blocking=False):
+                return plan.current  # another caller is refreshing
+            return await self._arefresh_holding_lock(plan)
         async with self._loop_lock():
-            waited = self._credentials
-            if waited is not None and self._state(waited) is not _State.MANDATORY:
-                return waited
+            # One task per event loop goes on to the thread lock; the tasks queued
+            # behind it here find its credentials without touching the thread lock.
+            current = self._refresh.usable()
+            if current is not None:
+                return current
             await self._acquire_thread_lock()
+            return await self._arefresh_holding_lock(plan)
+
+    async def _arefresh_holding_lock(self, plan: _TryAdvisory | _WaitAndRefresh) -> Credentials:
+        try:
+            step = self._refresh.begin(plan)
+            if isinstance(step, Credentials):
+                return step
             try:
-                held = self._usable_after_wait(seen)
-                if held is not None:
-                    return held
-                try:
-                    creds = self._store(await self._fetch_async())
-                except Exception as exc:
-                    self._record_attempt(exc)
-                    raise
-                self._record_attempt(None)
-                return creds
-            finally:
-                self._lock.release()
+                creds = await self._fetch_async()
+            except Exception as exc:
+                return self._refresh.failed(step, exc)
+            return self._refresh.succeeded(step, creds)
+        finally:
+            self._lock.release()
 
 
 class ChainSource:
