@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import sys
 import threading
 import time
@@ -50,6 +51,7 @@ __all__ = [
     "payload_part",
     "stream_error",
     "stream_exception",
+    "wire_summary",
 ]
 
 #: access key id -> (secret, session token or None) that the server accepts.
@@ -168,6 +170,37 @@ class Recorded:
             if key.lower() == name.lower():
                 return value
         return None
+
+
+# Headers that legitimately differ between two SDKs (identity, time, per-call ids).
+_VOLATILE = {
+    "user-agent",
+    "x-amz-date",
+    "authorization",
+    "amz-sdk-invocation-id",
+    "accept-encoding",
+}
+_TTL = re.compile(r"ttl=\d{8}T\d{6}Z")
+
+
+def wire_summary(requests: list[Recorded]) -> list[Any]:
+    """What reached the wire, less what legitimately differs between two SDKs: for
+    comparing boto3's requests with ours. (``amz-sdk-request``'s ``ttl=`` is "now + read
+    timeout" to the second, so two SDKs running one after the other may differ by one.)"""
+    return [
+        (
+            r.method,
+            r.path,
+            r.body,
+            r.signature_ok,
+            sorted(
+                (k.lower(), _TTL.sub("ttl=<time>", v))
+                for k, v in r.headers
+                if k.lower() not in _VOLATILE
+            ),
+        )
+        for r in requests
+    ]
 
 
 def _amz_time(value: str) -> datetime:

@@ -9,14 +9,13 @@ Each scenario touches the client only the way boto3 documents it: keyword argume
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from _sigv4_server import KEYS, Recorded, Reply, SigV4Server
+from _sigv4_server import KEYS, Reply, SigV4Server, wire_summary
 from botocore.config import Config as BotoConfig
 from botocore.retries.standard import ExponentialBackoff
 
@@ -214,33 +213,6 @@ SCENARIOS = [
     missing_parameter,
 ]
 
-# Headers that legitimately differ between two SDKs (identity, time, per-call ids).
-_VOLATILE = {
-    "user-agent",
-    "x-amz-date",
-    "authorization",
-    "amz-sdk-invocation-id",
-    "accept-encoding",
-}
-
-
-def _header(name: str, value: str) -> tuple[str, str]:
-    # amz-sdk-request's ttl= is "now + read timeout" to the second: the SDKs ran apart.
-    return name, re.sub(r"ttl=\d{8}T\d{6}Z", "ttl=<time>", value)
-
-
-def _wire(requests: list[Recorded]) -> list[Any]:
-    return [
-        (
-            r.method,
-            r.path,
-            r.body,
-            r.signature_ok,
-            sorted(_header(k.lower(), v) for k, v in r.headers if k.lower() not in _VOLATILE),
-        )
-        for r in requests
-    ]
-
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SigV4Server]:
@@ -261,7 +233,7 @@ def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def _run(scenario: Scenario, client: Any, server: SigV4Server) -> tuple[Any, list[Any]]:
     server.reset()
     result = scenario(client, server)
-    return result, _wire(server.requests)
+    return result, wire_summary(server.requests)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.__name__ for s in SCENARIOS])

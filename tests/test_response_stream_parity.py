@@ -20,13 +20,13 @@ import pytest
 from _sigv4_server import (
     KEYS,
     Cut,
-    Recorded,
     Reply,
     SigV4Server,
     StreamReply,
     payload_part,
     stream_error,
     stream_exception,
+    wire_summary,
 )
 from botocore.config import Config as BotoConfig
 from botocore.retries.standard import ExponentialBackoff
@@ -192,27 +192,6 @@ SCENARIOS = [
     model_only_parameter,
 ]
 
-_VOLATILE = {
-    "user-agent",
-    "x-amz-date",
-    "authorization",
-    "amz-sdk-invocation-id",
-    "accept-encoding",
-}
-
-
-def _wire(requests: list[Recorded]) -> list[Any]:
-    return [
-        (
-            r.method,
-            r.path,
-            r.body,
-            r.signature_ok,
-            sorted((k.lower(), v) for k, v in r.headers if k.lower() not in _VOLATILE),
-        )
-        for r in requests
-    ]
-
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SigV4Server]:
@@ -232,7 +211,7 @@ def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def _run(scenario: Scenario, client: Any, server: SigV4Server) -> tuple[Any, list[Any]]:
     server.reset()
     result = scenario(client, server)
-    return result, _wire(server.requests)
+    return result, wire_summary(server.requests)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.__name__ for s in SCENARIOS])
