@@ -10,6 +10,7 @@ retries and parsing are shared and written once.
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 from types import SimpleNamespace, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
     from ._bidi_async import AsyncBidirectionalStream
     from ._bidi_sync import BidirectionalStream
     from ._response_stream import ResponseStreamDecoder
+
+#: ``Config(tcp_keepalive=True)``: TCP keep-alive probes on every connection, as botocore.
+_KEEPALIVE = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
 
 __all__ = ["AsyncSageMakerRuntime", "ClientMeta", "SageMakerRuntime"]
 
@@ -269,7 +273,12 @@ class SageMakerRuntime(_Shell[httpx.Client]):
     """
 
     def _new_http(self) -> httpx.Client:
-        return httpx.Client(mounts=self._proxy_mounts(httpx.HTTPTransport), **self._http_options())
+        options = self._http_options()
+        if self._resolved.tcp_keepalive:
+            options["transport"] = httpx.HTTPTransport(
+                verify=options["verify"], limits=options["limits"], socket_options=_KEEPALIVE
+            )
+        return httpx.Client(mounts=self._proxy_mounts(httpx.HTTPTransport), **options)
 
     def _call(self, operation: Operation, params: dict[str, Any]) -> dict[str, Any]:
         serialized = self._serialize(operation, params)
@@ -339,10 +348,17 @@ class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient]):
 
     def _new_http(self) -> httpx.AsyncClient:
         options = self._http_options()
+        keepalive = _KEEPALIVE if self._resolved.tcp_keepalive else None
         if self._resolved.max_pool_connections > CONNECTIONS_PER_POOL:
             # Many concurrent calls: small pools side by side (see _transport.py).
             options["transport"] = PooledAsyncTransport(
-                max_connections=self._resolved.max_pool_connections, verify=options["verify"]
+                max_connections=self._resolved.max_pool_connections,
+                verify=options["verify"],
+                socket_options=keepalive,
+            )
+        elif keepalive is not None:
+            options["transport"] = httpx.AsyncHTTPTransport(
+                verify=options["verify"], limits=options["limits"], socket_options=keepalive
             )
         return httpx.AsyncClient(mounts=self._proxy_mounts(httpx.AsyncHTTPTransport), **options)
 

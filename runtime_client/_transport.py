@@ -11,7 +11,7 @@ with the fewest requests in flight; a request is counted until its response is c
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import httpx
 
@@ -43,13 +43,20 @@ class _CountedStream(httpx.AsyncByteStream):
 class PooledAsyncTransport(httpx.AsyncBaseTransport):
     """``max_connections`` spread over pools of at most ``CONNECTIONS_PER_POOL``."""
 
-    def __init__(self, *, max_connections: int, verify: ssl.SSLContext | bool) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int,
+        verify: ssl.SSLContext | bool,
+        socket_options: Sequence[tuple[int, int, int]] | None = None,
+    ) -> None:
         pools = max(1, -(-max_connections // CONNECTIONS_PER_POOL))
         sizes = [max_connections // pools + (i < max_connections % pools) for i in range(pools)]
         self._transports = [
             httpx.AsyncHTTPTransport(
                 verify=verify,
                 limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                socket_options=socket_options,
             )
             for size in sizes
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,6 +11,7 @@ import anyio
 import httpx
 import pytest
 
+from runtime_client import AsyncSageMakerRuntime, Config, SageMakerRuntime
 from runtime_client._transport import CONNECTIONS_PER_POOL, PooledAsyncTransport
 
 pytestmark = pytest.mark.anyio
@@ -91,3 +93,43 @@ async def test_a_failed_request_does_not_stay_counted() -> None:
         with pytest.raises(httpx.ConnectError):
             await client.post("http://127.0.0.1:9/", content=b"x")  # discard port: refused
     assert transport._counts == [0, 0]
+
+
+def _keepalive_of(body: object) -> int:
+    response = body._response  # type: ignore[attr-defined]
+    sock = response.extensions["network_stream"].get_extra_info("socket")
+    return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
+
+
+@pytest.mark.parametrize("keepalive", [False, True])
+def test_tcp_keepalive_option_reaches_the_socket_sync(
+    server: tuple[str, set[int]], keepalive: bool
+) -> None:
+    url, _ = server
+    with SageMakerRuntime(
+        region_name="us-east-1",
+        endpoint_url=url.rstrip("/"),
+        aws_access_key_id="AKID",
+        aws_secret_access_key="secret",
+        config=Config(tcp_keepalive=keepalive),
+    ) as client:
+        answer = client.invoke_endpoint(EndpointName="ep", Body=b"x")
+        assert _keepalive_of(answer["Body"]) == int(keepalive)
+        assert answer["Body"].read() == b"ok"
+
+
+@pytest.mark.parametrize("pool_size", [2, 16])
+async def test_tcp_keepalive_option_reaches_the_socket_async(
+    server: tuple[str, set[int]], pool_size: int
+) -> None:
+    url, _ = server
+    async with AsyncSageMakerRuntime(
+        region_name="us-east-1",
+        endpoint_url=url.rstrip("/"),
+        aws_access_key_id="AKID",
+        aws_secret_access_key="secret",
+        config=Config(tcp_keepalive=True, max_pool_connections=pool_size),
+    ) as client:
+        answer = await client.invoke_endpoint(EndpointName="ep", Body=b"x")
+        assert _keepalive_of(answer["Body"]) == 1
+        assert await answer["Body"].read() == b"ok"
