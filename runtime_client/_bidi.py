@@ -10,6 +10,7 @@ side) carrying one stream. Like h2 itself it never touches a socket or a clock::
     input_pending             bytes still queued (the sender waits for a WINDOW_UPDATE)
     data_to_send()            bytes for the socket (frames, acknowledgements, pings)
     receive_data(bytes)       frames from the socket; receive_eof(), receive_transport_error()
+    receive_write_error(exc)  writing failed; the answer may still be read (input_stalled)
     next_event()              {'PayloadPart': {...}} | NEED_DATA | END, or raises the error
     initial_response()        {'InvokedProductionVariant', 'ResponseMetadata'} | None, or raises
 
@@ -28,6 +29,13 @@ InternalServerError 500, ServiceUnavailableError 503, ...) becomes the modeled
 exception event (ModelStreamError with its ErrorCode, InternalStreamFailure) is raised by
 ``next_event`` after the events before it. A reset stream, a GOAWAY, corrupt bytes or an
 early EOF raise ``ResponseStreamingError``. Nothing is ever retried.
+
+A failed write does not end the call at once: a server may send its complete answer (an
+early 424 while the input is still open, say) and then close the connection, so writing
+fails while that answer still waits in the socket. After ``receive_write_error`` nothing
+more is sent, ``input_stalled`` tells the sender to wait for the reader, and the error is
+what reading ends with: the answer's own error if it was complete, else
+``ResponseStreamingError``.
 """
 
 from __future__ import annotations
@@ -207,6 +215,7 @@ class BidiConnection:
         self._ended = False
         self._error: Exception | None = None
         self._eof = False
+        self._write_error: BaseException | None = None
 
     def __repr__(self) -> str:
         return (
@@ -232,8 +241,10 @@ class BidiConnection:
         conn.send_headers(self._stream_id, self.request.h2_headers, end_stream=False)
 
     def data_to_send(self) -> bytes:
-        """Bytes for the socket, in order; send them before asking again."""
-        return self._h2.data_to_send()
+        """Bytes for the socket, in order; send them before asking again. Nothing once
+        writing has failed."""
+        data = self._h2.data_to_send()
+        return b"" if self._write_error is not None else data
 
     # ------------------------------------------------------------------ input
 
@@ -249,6 +260,12 @@ class BidiConnection:
     def input_pending(self) -> int:
         """Queued input bytes not yet handed to h2 (0 once everything is out)."""
         return self._pending
+
+    @property
+    def input_stalled(self) -> bool:
+        """Writing failed and the answer is still being read: a sender waits for the
+        reader (``finished``), then :meth:`flush_input` raises what the call ended with."""
+        return self._write_error is not None and not self.finished
 
     def send_event(self, event: object, time: datetime) -> None:
         """Validate, encode and sign one ``{'PayloadPart': {...}}`` event and queue it.
@@ -272,6 +289,8 @@ class BidiConnection:
         self._input_closed = True
 
     def _queue(self, payload: bytes, time: datetime) -> None:
+        if self._write_error is not None:  # nothing more can be sent
+            return
         signed = self._signer.sign(payload, time)
         outer = encode_message(signed.headers, payload)
         self._outbox.append(outer)
@@ -280,7 +299,14 @@ class BidiConnection:
     def flush_input(self) -> None:
         """Hand queued input to h2 within the flow-control windows (frames of at most the
         peer's maximum frame size); END_STREAM goes with the last byte after close. Raises
-        the stream's error only while there is input left to send."""
+        the stream's error only while there is input left to send, or once writing
+        failed and the answer is over (``ResponseStreamingError`` if it ended well: the
+        input was not delivered); nothing while ``input_stalled``."""
+        if self._write_error is not None:
+            if self.finished:
+                self._check()
+                raise ResponseStreamingError(self.endpoint_url, self._write_error)
+            return
         if not self._outbox and (self._end_sent or not self._input_closed):
             return
         self._check()
@@ -388,10 +414,26 @@ class BidiConnection:
             )
 
     def receive_transport_error(self, exc: BaseException) -> None:
-        """Reading or writing the socket failed."""
+        """Reading the socket failed (or a shell stops waiting after a write error)."""
         self._eof = True
         if not self._ended:
             self._fail(ResponseStreamingError(self.endpoint_url, exc))
+
+    def receive_write_error(self, exc: BaseException) -> None:
+        """Writing the socket failed: nothing more is sent (queued input is dropped). The
+        stream does not fail yet: the server may have answered before it closed the
+        connection, and the reader may still find that answer in the socket. The error is
+        what reading ends with (see ``input_stalled``)."""
+        if self._write_error is None:
+            self._write_error = exc
+        self._outbox.clear()
+        self._pending = 0
+
+    def give_up_reading(self) -> None:
+        """After a write error, the answer did not end in time: fail with the write
+        error."""
+        if self._write_error is not None:
+            self.receive_transport_error(self._write_error)
 
     def fail(self, error: Exception) -> None:
         """Record an error found outside the protocol (a bad input event from ``Body``);

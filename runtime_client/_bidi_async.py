@@ -58,6 +58,9 @@ __all__ = [
 
 _READ_SIZE = 65536
 _CLOSE_GRACE = 1.0
+#: After a failed write, how long a sender waits for the reader to find the answer (a
+#: server that answered early and closed the connection) before the write error stands.
+_ANSWER_GRACE = 5.0
 
 
 class BidirectionalInputStream:
@@ -216,7 +219,7 @@ class AsyncBidirectionalStream:
                     return
                 await self._socket.send(data)
         except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError) as e:
-            self._conn.receive_transport_error(e)
+            self._conn.receive_write_error(e)  # the reader may still find the answer
             self._notify()
         finally:
             self._writing = False
@@ -279,11 +282,25 @@ class AsyncBidirectionalStream:
                 changed = self._changed
                 self._conn.flush_input()  # raises the stream's error while input waits
                 await self._flush()
+                if self._conn.input_stalled:  # the write failed: wait for the reader
+                    await self._await_reader()
+                    continue  # flush_input raises what the call ended with
                 if not self._conn.input_pending:
                     return  # handed over (END_STREAM too, after close): a later error
                     # belongs to the next call, not to this one
                 await changed.wait()
         raise self._timeout_error("no flow-control window from the service in time")
+
+    async def _await_reader(self) -> None:
+        """After a write error, wait (a bounded grace) until reading ends: the service
+        may have answered before it closed the connection. Then the call fails with the
+        answer's error, or with the write error."""
+        with anyio.move_on_after(_ANSWER_GRACE):
+            while self._conn.input_stalled:  # each wait ends at the reader's next change
+                await self._wait()
+        if self._conn.input_stalled:
+            self._conn.give_up_reading()
+            self._notify()
 
     # ------------------------------------------------------------------ receiving
 

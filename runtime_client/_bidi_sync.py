@@ -56,6 +56,9 @@ __all__ = [
 
 _READ_SIZE = 65536
 _WRITE_SIZE = 65536
+#: After a failed write, how long a sender reads on for the answer (a server that answered
+#: early and closed the connection) before the write error stands.
+_ANSWER_GRACE = 5.0
 _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
@@ -193,9 +196,9 @@ class BidirectionalStream:
                 except _WOULD_BLOCK:
                     continue
                 except OSError as exc:
-                    self._conn.receive_transport_error(exc)
+                    self._conn.receive_write_error(exc)  # the answer may still be read
                     self._out.clear()
-                    return
+                    continue
                 del self._out[:sent]
 
     # ------------------------------------------------------------------ sending
@@ -219,12 +222,32 @@ class BidirectionalStream:
     def _drain(self) -> None:
         deadline = self._deadline()
         what = "no flow-control window from the service in time"
+        written = False
         while True:
             self._conn.flush_input()  # raises the stream's error while input waits
-            if not self._conn.input_pending:
-                self._pump(deadline, read=False, what=what)
+            if self._conn.input_stalled:  # the write failed: read on for the answer
+                self._await_reader(deadline, what)  # then flush_input raises the error
+            elif self._conn.input_pending:
+                self._pump(deadline, read=True, what=what)
+            elif written:
                 return
-            self._pump(deadline, read=True, what=what)
+            else:
+                self._pump(deadline, read=False, what=what)
+                written = True
+
+    def _await_reader(self, deadline: float | None, what: str) -> None:
+        """After a write error, read until the answer ends (a bounded grace): the service
+        may have answered before it closed the connection. Then the call fails with the
+        answer's error, or with the write error. ``ReadTimeoutError`` at the deadline."""
+        grace = time.monotonic() + _ANSWER_GRACE
+        limit = grace if deadline is None else min(grace, deadline)
+        try:
+            while self._conn.input_stalled:  # bounded by the limit
+                self._pump(limit, read=True, what=what)
+        except ReadTimeoutError:
+            if limit != grace:
+                raise
+            self._conn.give_up_reading()
 
     def _feed_body(self) -> None:
         """Send the next ``Body`` event if the previous one is out (never blocks on the

@@ -566,6 +566,52 @@ def test_connection_sends_only_within_the_window() -> None:
     assert conn.next_event() is NEED_DATA
 
 
+def _answered_early(answer: bool) -> BidiConnection:
+    """A connection whose server answered 424 (when ``answer``) and closed the connection
+    while the input was open, seen through a write that failed first: the answer is still
+    in the socket when the sender learns that writing broke."""
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    request = build_bidi_request(
+        "http://127.0.0.1:1", {"EndpointName": "ep"}, credentials=_creds(), region=REGION, time=now
+    )
+    conn = BidiConnection(request, endpoint_url="http://127.0.0.1:1")
+    conn.start()
+    conn.send_event(part(b"x" * 20000), now)
+    conn.flush_input()
+    peer = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    peer.initiate_connection()
+    peer.receive_data(conn.data_to_send())
+    if answer:
+        body = b'{"Message": "model is not ready for streams"}'
+        headers = [(":status", "424"), ("x-amzn-errortype", "ModelError")]
+        peer.send_headers(1, [*headers, ("content-length", str(len(body)))])
+        peer.send_data(1, body, end_stream=True)
+    conn.send_event(part(b"x" * 20000), now)
+    conn.flush_input()
+    conn.receive_write_error(BrokenPipeError(32, "Broken pipe"))  # the server hung up
+    assert conn.input_stalled  # not failed yet: the answer may still be read
+    assert conn.data_to_send() == b""
+    conn.flush_input()  # nothing to do, nothing raised while the reader reads on
+    conn.receive_data(peer.data_to_send())
+    conn.receive_eof()
+    assert conn.finished  # reading is over: no longer stalled
+    return conn
+
+
+def test_an_answer_read_after_a_write_error_is_the_error() -> None:
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    conn = _answered_early(answer=True)
+    with pytest.raises(_errors.ModelError) as info:
+        conn.flush_input()
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 424
+    with pytest.raises(_errors.ModelError):
+        conn.send_event(part(b"more"), now)
+    # Without an answer, the write error stands.
+    conn = _answered_early(answer=False)
+    with pytest.raises(_errors.ResponseStreamingError):
+        conn.flush_input()
+
+
 # --------------------------------------------------------------------- blocking form
 
 
