@@ -230,6 +230,36 @@ def _is_late_data(exc: BaseException | None) -> bool:
     return filename.endswith(os.path.join("hypercorn", "protocol", "h2.py"))
 
 
+def _ignore_late_data() -> None:
+    """Make hypercorn's HTTP/2 protocol drop DATA for a stream it has already answered
+    (acknowledging it for flow control) instead of failing on it with a KeyError and
+    closing the whole connection. A server answers a bidirectional call early (424, or a
+    bad event signature) while the caller is still sending; closing the connection then can
+    destroy the answer before the caller has read it. Applied once, at the first start;
+    a no-op where hypercorn's internals are not as expected."""
+    try:
+        import h2.events
+        from hypercorn.protocol.h2 import H2Protocol
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        return
+    original = getattr(H2Protocol, "_handle_events", None)
+    if original is None or getattr(original, "_drops_late_data", False):
+        return
+
+    async def _handle_events(self: Any, events: list[Any]) -> None:
+        for event in events:  # in order: a batch may open a stream, then carry its DATA
+            if isinstance(event, h2.events.DataReceived) and event.stream_id not in self.streams:
+                self.connection.acknowledge_received_data(
+                    event.flow_controlled_length, event.stream_id
+                )
+            else:
+                await original(self, [event])
+        await original(self, [])  # sends what is pending (the acknowledgements)
+
+    _handle_events._drops_late_data = True  # type: ignore[attr-defined]
+    setattr(H2Protocol, "_handle_events", _handle_events)  # noqa: B010
+
+
 def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     if _is_late_data(context.get("exception")):
         _log.debug("HTTP/2 DATA after a stream's complete answer: the connection was closed")
@@ -240,6 +270,7 @@ def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
 async def _serve(prepared: _Prepared, stop: asyncio.Event | None) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
 
+    _ignore_late_data()
     asyncio.get_running_loop().set_exception_handler(_exception_handler)
     trigger = None if stop is None else stop.wait
     await hypercorn_serve(cast(Any, prepared.app), prepared.config, shutdown_trigger=trigger)
