@@ -9,31 +9,19 @@ Each scenario touches the client only the way boto3 documents it: keyword argume
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import boto3
+import _parity
 import pytest
-from _sigv4_server import KEYS, Reply, SigV4Server, wire_summary
-from botocore.config import Config as BotoConfig
-from botocore.retries.standard import ExponentialBackoff
-
-from runtime_client._client import SageMakerRuntime
-
-Scenario = Callable[[Any, SigV4Server], Any]
-
-
-def _meta(meta: dict[str, Any]) -> dict[str, Any]:
-    headers = {k: v for k, v in meta["HTTPHeaders"].items() if k != "date"}
-    return {**meta, "HTTPHeaders": headers}
+from _parity import Scenario, assert_same_as_boto3, response_metadata
+from _sigv4_server import Reply, SigV4Server
 
 
 def _result(resp: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in resp.items() if k not in ("Body", "ResponseMetadata")}
     if "Body" in resp:
         out["Body"] = resp["Body"].read()
-    out["ResponseMetadata"] = _meta(resp["ResponseMetadata"])
+    out["ResponseMetadata"] = response_metadata(resp["ResponseMetadata"])
     return out
 
 
@@ -41,7 +29,10 @@ def _error(e: Any) -> dict[str, Any]:
     return {
         "str": str(e),
         "operation": e.operation_name,
-        "response": {**e.response, "ResponseMetadata": _meta(e.response["ResponseMetadata"])},
+        "response": {
+            **e.response,
+            "ResponseMetadata": response_metadata(e.response["ResponseMetadata"]),
+        },
     }
 
 
@@ -214,46 +205,10 @@ SCENARIOS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SigV4Server]:
-    with SigV4Server() as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    # Retry without waiting in both SDKs (backoff is tested elsewhere).
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
-
-
-def _run(scenario: Scenario, client: Any, server: SigV4Server) -> tuple[Any, list[Any]]:
-    server.reset()
-    result = scenario(client, server)
-    return result, wire_summary(server.requests)
+server = _parity.server
+parity_environment = _parity.parity_environment
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.__name__ for s in SCENARIOS])
 def test_same_results_as_boto3(scenario: Scenario, server: SigV4Server) -> None:
-    creds: dict[str, Any] = {
-        "region_name": "us-east-1",
-        "endpoint_url": server.url,
-        "aws_access_key_id": "AKIDEXAMPLE",
-        "aws_secret_access_key": KEYS["AKIDEXAMPLE"][0],
-    }
-    boto = boto3.client(
-        "sagemaker-runtime",
-        config=BotoConfig(retries={"mode": "standard"}, read_timeout=70),
-        **creds,
-    )
-    expected, expected_wire = _run(scenario, boto, server)
-    # The one line a boto3 user changes:
-    with SageMakerRuntime(**creds) as ours:
-        ours._ctx.retry_policy._random = lambda: 0.0
-        actual, actual_wire = _run(scenario, ours, server)
-    boto.close()
-    assert actual == expected
-    assert actual_wire == expected_wire
+    assert_same_as_boto3(scenario, server)

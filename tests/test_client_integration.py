@@ -10,14 +10,15 @@ from __future__ import annotations
 import io
 import re
 import socket
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import _drivers
 import httpx
 import pytest
+from _drivers import ClientDriver, make_fixture, reset_environment
 from _sigv4_server import KEYS, Drop, Reply, SigV4Server
 
 from runtime_client._client import AsyncSageMakerRuntime, SageMakerRuntime
@@ -40,62 +41,21 @@ from runtime_client._errors import (
     ValidationError,
 )
 
-MODES = [("sync", "asyncio"), ("async", "asyncio"), ("async", "trio")]
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SigV4Server]:
-    with SigV4Server() as srv:
-        yield srv
+server = _drivers.server
+mode = _drivers.mode
+anyio_backend = _drivers.anyio_backend
+client = _drivers.client
 
 
 @pytest.fixture(autouse=True)
 def _clean(server: SigV4Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    server.reset()
-    for name in (
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_MAX_ATTEMPTS",
-        "AWS_RETRY_MODE",
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    reset_environment(server, monkeypatch, tmp_path, CREDENTIAL_VARIABLES)
 
 
-@pytest.fixture(params=MODES, ids=["sync", "async-asyncio", "async-trio"])
-def mode(request: pytest.FixtureRequest) -> tuple[str, str]:
-    value: tuple[str, str] = request.param
-    return value
-
-
-@pytest.fixture
-def anyio_backend(mode: tuple[str, str]) -> str:
-    return mode[1]
-
-
-class Harness:
-    """One client of either kind behind one awaitable API."""
-
-    def __init__(self, kind: str, server: SigV4Server, **kwargs: Any) -> None:
-        self.kind = kind
-        options: dict[str, Any] = {
-            "region_name": "us-east-1",
-            "endpoint_url": server.url,
-            "aws_access_key_id": "AKIDEXAMPLE",
-            "aws_secret_access_key": KEYS["AKIDEXAMPLE"][0],
-            **kwargs,
-        }
-        cls = SageMakerRuntime if kind == "sync" else AsyncSageMakerRuntime
-        self.client: Any = cls(**options)
-        # Retries without waiting (the backoff itself is tested in test_retry.py).
-        self.client._ctx.retry_policy._random = lambda: 0.0
+class Harness(ClientDriver):
+    """The driver with what these scenarios call."""
 
     async def call(self, method: str, **params: Any) -> Any:
         result = getattr(self.client, method)(**params)
@@ -111,31 +71,8 @@ class Harness:
             return list(body.iter_lines())
         return [line async for line in body.aiter_lines()]
 
-    async def close(self) -> None:
-        if self.kind == "sync":
-            self.client.close()
-        else:
-            await self.client.aclose()
 
-
-@pytest.fixture
-async def make(mode: tuple[str, str], server: SigV4Server) -> AsyncIterator[Any]:
-    made: list[Harness] = []
-
-    def factory(**kwargs: Any) -> Harness:
-        harness = Harness(mode[0], server, **kwargs)
-        made.append(harness)
-        return harness
-
-    yield factory
-    for harness in made:
-        await harness.close()
-
-
-@pytest.fixture
-def client(make: Any) -> Harness:
-    harness: Harness = make()
-    return harness
+make = make_fixture(Harness)
 
 
 ALL_INVOKE = {

@@ -11,12 +11,11 @@ the scenario records only what both promise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import boto3
+import _parity
 import pytest
+from _parity import Scenario, assert_same_as_boto3, response_metadata
 from _sigv4_server import (
     KEYS,
     Cut,
@@ -26,25 +25,15 @@ from _sigv4_server import (
     payload_part,
     stream_error,
     stream_exception,
-    wire_summary,
 )
-from botocore.config import Config as BotoConfig
-from botocore.retries.standard import ExponentialBackoff
 
 from runtime_client._client import SageMakerRuntime
 from runtime_client._eventstream import encode_message
 
-Scenario = Callable[[Any, SigV4Server], Any]
-
-
-def _meta(meta: dict[str, Any]) -> dict[str, Any]:
-    headers = {k: v for k, v in meta["HTTPHeaders"].items() if k != "date"}
-    return {**meta, "HTTPHeaders": headers}
-
 
 def _fields(resp: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in resp.items() if k not in ("Body", "ResponseMetadata")}
-    out["ResponseMetadata"] = _meta(resp["ResponseMetadata"])
+    out["ResponseMetadata"] = response_metadata(resp["ResponseMetadata"])
     return out
 
 
@@ -156,7 +145,7 @@ def validation_error(client: Any, server: SigV4Server) -> Any:
     try:
         client.invoke_endpoint_with_response_stream(EndpointName="e", Body=b"x")
     except client.exceptions.ValidationError as e:
-        return e.response["Error"], str(e), _meta(e.response["ResponseMetadata"])
+        return e.response["Error"], str(e), response_metadata(e.response["ResponseMetadata"])
     raise AssertionError("no ValidationError")
 
 
@@ -193,47 +182,13 @@ SCENARIOS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SigV4Server]:
-    with SigV4Server() as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
-
-
-def _run(scenario: Scenario, client: Any, server: SigV4Server) -> tuple[Any, list[Any]]:
-    server.reset()
-    result = scenario(client, server)
-    return result, wire_summary(server.requests)
+server = _parity.server
+parity_environment = _parity.parity_environment
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.__name__ for s in SCENARIOS])
 def test_same_results_as_boto3(scenario: Scenario, server: SigV4Server) -> None:
-    creds: dict[str, Any] = {
-        "region_name": "us-east-1",
-        "endpoint_url": server.url,
-        "aws_access_key_id": "AKIDEXAMPLE",
-        "aws_secret_access_key": KEYS["AKIDEXAMPLE"][0],
-    }
-    boto = boto3.client(
-        "sagemaker-runtime",
-        config=BotoConfig(retries={"mode": "standard"}, read_timeout=70),
-        **creds,
-    )
-    expected, expected_wire = _run(scenario, boto, server)
-    with SageMakerRuntime(**creds) as ours:
-        ours._ctx.retry_policy._random = lambda: 0.0
-        actual, actual_wire = _run(scenario, ours, server)
-    boto.close()
-    assert actual == expected
-    assert actual_wire == expected_wire
+    assert_same_as_boto3(scenario, server)
 
 
 def test_model_stream_error_keeps_error_code_that_boto3_drops(server: SigV4Server) -> None:

@@ -15,23 +15,26 @@ import hashlib
 import json
 import re
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
+from _signing_suite import (
+    MODES,
+    SUITE,
+    load_case,
+    params_for,
+    signable_request,
+    signed_request_text,
+)
+from _signing_suite import read_expected as read_suite_expected
 
 from sigv4 import (
     Credentials,
-    PathNormalization,
-    PayloadHashHeader,
-    SessionTokenMode,
     SignableRequest,
     SignatureLocation,
     SigningError,
     SigningParams,
-    SigningResult,
     SigningSettings,
 )
 from sigv4._sigv4a import (
@@ -48,10 +51,8 @@ pytest.importorskip(
     "(pip install 'sagemaker-runtime-lite[sigv4a]')",
 )
 
-SUITE = Path(__file__).resolve().parents[1].parent / "shared" / "aws-signing-test-suite"
 V4A = SUITE / "v4a"
 EXPECTED_CASE_COUNT = 40
-MODES = ("header", "query")
 TIME = datetime(2015, 8, 30, 12, 36, tzinfo=timezone.utc)
 CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 
@@ -81,93 +82,8 @@ needs_suite = pytest.mark.skipif(
 )
 
 
-@dataclass(frozen=True)
-class RawRequest:
-    """A request as written in ``request.txt``: the request line's parts, the header
-    lines as written after the first ``:`` (continuation lines joined with ``\\n``) and the
-    body."""
-
-    method: str
-    target: str
-    version: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-def parse_request(raw: bytes) -> RawRequest:
-    head_bytes, separator, body = raw.partition(b"\n\n")
-    if not separator:
-        head_bytes, body = raw.rstrip(b"\n"), b""
-    request_line, *header_lines = head_bytes.decode("utf-8").split("\n")
-    method, rest = request_line.split(" ", 1)
-    target, version = rest.rsplit(" ", 1)
-    headers: list[tuple[str, str]] = []
-    for line in header_lines:
-        if line[:1] in (" ", "\t"):  # a folded continuation of the header before
-            name, value = headers[-1]
-            headers[-1] = (name, f"{value}\n{line}")
-        else:
-            name, colon, value = line.partition(":")
-            assert colon, f"header line without ':': {line!r}"
-            headers.append((name, value))
-    return RawRequest(method, target, version, tuple(headers), body)
-
-
-def load_case(case: str) -> tuple[RawRequest, dict[str, Any]]:
-    folder = V4A / case
-    context: dict[str, Any] = json.loads((folder / "context.json").read_text("utf-8"))
-    return parse_request((folder / "request.txt").read_bytes()), context
-
-
-def params_for(context: dict[str, Any], mode: str) -> SigningParams:
-    creds = context["credentials"]
-    settings = SigningSettings(
-        signature_location=(
-            SignatureLocation.HEADERS if mode == "header" else SignatureLocation.QUERY_STRING
-        ),
-        path_normalization=(
-            PathNormalization.NORMALIZE if context["normalize"] else PathNormalization.KEEP
-        ),
-        session_token=(
-            SessionTokenMode.AFTER_SIGNING
-            if context.get("omit_session_token", False)
-            else SessionTokenMode.SIGNED
-        ),
-        payload_hash_header=(
-            PayloadHashHeader.INCLUDE if context.get("sign_body", False) else PayloadHashHeader.OMIT
-        ),
-        expires_in=int(context.get("expiration_in_seconds", 900)),
-    )
-    return SigningParams(
-        credentials=Credentials(
-            creds["access_key_id"], creds["secret_access_key"], session_token=creds.get("token")
-        ),
-        region=context["region"],
-        service=context["service"],
-        time=datetime.strptime(context["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=timezone.utc
-        ),
-        settings=settings,
-    )
-
-
-def signed_request_text(raw: RawRequest, result: SigningResult, mode: str) -> str:
-    """The signed request as the suite writes it: the request line (plus the signing query
-    parameters in query mode), the original headers, the signer's headers, a blank line
-    and the body."""
-    target = raw.target
-    if mode == "query":
-        added = "&".join(f"{name}={value}" for name, value in result.query)
-        target = f"{target}{'&' if '?' in target else '?'}{added}"
-    lines = [f"{raw.method} {target} {raw.version}"]
-    lines += [f"{name}:{value}" for name, value in raw.headers]
-    lines += [f"{name}:{value}" for name, value in result.headers]
-    return "\n".join(lines) + "\n\n" + raw.body.decode("utf-8")
-
-
 def read_expected(case: str, mode: str, step: str) -> str:
-    text = (V4A / case / f"{mode}-{step}.txt").read_text("utf-8")
-    return text[:-1] if text.endswith("\n") and step != "signed-request" else text
+    return read_suite_expected(V4A, case, mode, step)
 
 
 def expected(case: str, mode: str, step: str) -> str:
@@ -187,7 +103,7 @@ def expected(case: str, mode: str, step: str) -> str:
         head = text.rsplit("\n", 1)[0]
         return f"{head}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
     if step == "signed-request":
-        raw, _ = load_case(case)
+        raw, _ = load_case(V4A, case)
         request_line, rest = text.split("\n", 1)
         method, target, version = request_line.split(" ")
         target = raw.target + (target[1:].replace("?", "&", 1) if mode == "query" else "")
@@ -212,15 +128,15 @@ def test_suite_has_every_case() -> None:
     )
     complete = [case for case in CASES if (V4A / case / "public-key.json").is_file()]
     assert sorted(set(CASES) - set(complete)) == sorted(HAND_DERIVED)
-    vanilla_context = load_case("get-vanilla")[1]
+    vanilla_context = load_case(V4A, "get-vanilla")[1]
     for case in HAND_DERIVED:
-        assert load_case(case)[1] == vanilla_context, f"{case} no longer matches get-vanilla"
+        assert load_case(V4A, case)[1] == vanilla_context, f"{case} no longer matches get-vanilla"
 
 
 @needs_suite
 @pytest.mark.parametrize("case", CASES)
 def test_derived_public_key_matches_the_suite(case: str) -> None:
-    _, context = load_case(case)
+    _, context = load_case(V4A, case)
     credentials = params_for(context, "header").credentials
     assert v4a_public_key_xy(credentials) == suite_public_key(case)
 
@@ -229,11 +145,9 @@ def test_derived_public_key_matches_the_suite(case: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("case", CASES)
 def test_conformance(case: str, mode: str) -> None:
-    raw, context = load_case(case)
+    raw, context = load_case(V4A, case)
     params = params_for(context, mode)
-    request = SignableRequest(
-        method=raw.method, url=raw.target, headers=list(raw.headers), body=raw.body
-    )
+    request = signable_request(raw)
     result = sign_v4a(request, params)
 
     assert str(result.canonical_request) == expected(case, mode, "canonical-request"), (
