@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._bidi import END, NEED_DATA, BidiConnection, check_bidi_call, prepare_bidi_call
+from ._closing import ClosesOnExit
 from ._errors import (
     ConnectTimeoutError,
     EndpointConnectionError,
@@ -87,7 +88,7 @@ class SyncBidirectionalInputStream:
             self.close()
 
 
-class BidirectionalStream:
+class BidirectionalStream(ClosesOnExit):
     """The blocking twin of :class:`~runtime_client._bidi_async.AsyncBidirectionalStream`:
     ``input_stream.send/close``, ``receive()`` / iteration, ``await_output()`` (here
     ``output()``), ``close()`` and ``with``. Same errors, same timeouts."""
@@ -112,17 +113,6 @@ class BidirectionalStream:
 
     def __repr__(self) -> str:
         return f"BidirectionalStream({self._conn!r})"
-
-    def __enter__(self) -> BidirectionalStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Say goodbye (RST_STREAM, GOAWAY; best effort) and close the socket."""

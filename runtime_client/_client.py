@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-from types import SimpleNamespace, TracebackType
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
@@ -20,6 +20,7 @@ import httpx
 from sigv4 import Credentials
 
 from . import _errors
+from ._closing import AsyncClosesOnExit, ClosesOnExit
 from ._config import Config, ResolvedConfig, resolve_client_config
 from ._credentials import (
     CredentialsProvider,
@@ -265,7 +266,7 @@ def _async_event_stream(response: httpx.Response, decoder: ResponseStreamDecoder
     return AsyncEventStream(response, decoder)
 
 
-class SageMakerRuntime(_Shell[httpx.Client]):
+class SageMakerRuntime(_Shell[httpx.Client], ClosesOnExit):
     """A blocking SageMaker Runtime client, used like ``boto3.client("sagemaker-runtime")``.
 
     ``http_client`` lends an ``httpx.Client`` (proxies, mTLS, a shared pool); the client is
@@ -328,19 +329,8 @@ class SageMakerRuntime(_Shell[httpx.Client]):
         if self._owns_http:
             self._http.close()
 
-    def __enter__(self) -> SageMakerRuntime:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient]):
+class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient], AsyncClosesOnExit):
     """The async twin of :class:`SageMakerRuntime` (asyncio or trio); methods are awaited.
 
     ``Body`` of an InvokeEndpoint answer is an :class:`AsyncStreamingBody`.
@@ -406,14 +396,3 @@ class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient]):
             await self._http.aclose()
 
     close = aclose
-
-    async def __aenter__(self) -> AsyncSageMakerRuntime:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

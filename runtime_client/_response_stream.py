@@ -33,11 +33,11 @@ import enum
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from types import TracebackType
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 import httpx
 
+from ._closing import AsyncClosesOnExit, ClosesOnExit
 from ._errors import (
     MODELED_ERRORS,
     ClientError,
@@ -296,7 +296,7 @@ class StreamCursor(Generic[T]):
         return self._ready.popleft()
 
 
-class EventStream:
+class EventStream(ClosesOnExit):
     """The ``Body`` of a blocking InvokeEndpointWithResponseStream answer.
 
     Iterate it for boto3's events (``{'PayloadPart': {'Bytes': b'...'}}``), or use
@@ -368,22 +368,11 @@ class EventStream:
         self._decoder.close()
         self._response.close()
 
-    def __enter__(self) -> EventStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"<EventStream {self._decoder.operation_name}>"
 
 
-class AsyncEventStream:
+class AsyncEventStream(AsyncClosesOnExit):
     """The ``Body`` of an async answer: ``async for event in body``, ``aiter_lines``,
     ``aiter_text``, ``await body.aclose()`` (also spelled ``close``), ``async with``."""
 
@@ -454,17 +443,6 @@ class AsyncEventStream:
         await self._response.aclose()
 
     close = aclose  # aiobotocore code awaits ``close()``
-
-    async def __aenter__(self) -> AsyncEventStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"<AsyncEventStream {self._decoder.operation_name}>"

@@ -12,10 +12,10 @@ operation decodes events from the same raw chunk source (``_response_stream``).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from types import TracebackType
 
 import httpx
 
+from ._closing import AsyncClosesOnExit, ClosesOnExit
 from ._errors import (
     HTTPClientError,
     IncompleteReadError,
@@ -125,7 +125,7 @@ def _content_length(response: httpx.Response) -> int | None:
         return None
 
 
-class StreamingBody:
+class StreamingBody(ClosesOnExit):
     """A blocking streamed response body (botocore's ``StreamingBody`` API)."""
 
     def __init__(self, response: httpx.Response, endpoint_url: str = "") -> None:
@@ -178,22 +178,11 @@ class StreamingBody:
     def close(self) -> None:
         self._response.close()
 
-    def __enter__(self) -> StreamingBody:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"<StreamingBody content_length={self._reader.expected}>"
 
 
-class AsyncStreamingBody:
+class AsyncStreamingBody(AsyncClosesOnExit):
     """The async twin of :class:`StreamingBody` (``aread``, ``aiter_chunks``, ...)."""
 
     def __init__(self, response: httpx.Response, endpoint_url: str = "") -> None:
@@ -248,17 +237,6 @@ class AsyncStreamingBody:
         await self._response.aclose()
 
     close = aclose
-
-    async def __aenter__(self) -> AsyncStreamingBody:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"<AsyncStreamingBody content_length={self._reader.expected}>"

@@ -23,11 +23,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 from typing import Any, cast
 
 from sigv4 import Credentials
 
+from .._closing import ClosesOnExit
 from ._app import DEFAULT_VARIANT, EmulatorApp
 from ._container import ContainerModel
 from ._models import EchoModel, Model, TokenStreamModel
@@ -276,7 +276,7 @@ async def _serve(prepared: _Prepared, stop: asyncio.Event | None) -> None:
     await hypercorn_serve(cast(Any, prepared.app), prepared.config, shutdown_trigger=trigger)
 
 
-class LocalEndpoint:
+class LocalEndpoint(ClosesOnExit):
     """A running emulator (see :func:`serve`). Close it, or use it as a context manager.
 
     ``url``, ``host``, ``port``, ``region``, ``data_dir`` and ``credentials`` (the first
@@ -379,17 +379,6 @@ class LocalEndpoint:
         owned = self._prepared.owned_dir
         if owned is not None and not self._thread.is_alive():
             shutil.rmtree(owned, ignore_errors=True)
-
-    def __enter__(self) -> LocalEndpoint:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def serve(

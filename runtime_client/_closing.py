@@ -1,0 +1,48 @@
+"""``with`` and ``async with`` for the objects that own a connection: leaving the block
+closes the object, however the block ends. Written once for the clients, bodies and streams."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TypeVar
+
+__all__ = ["AsyncClosesOnExit", "ClosesOnExit"]
+
+_S = TypeVar("_S", bound="ClosesOnExit")
+_A = TypeVar("_A", bound="AsyncClosesOnExit")
+
+
+class ClosesOnExit:
+    """``with obj:`` calls ``obj.close()`` on the way out."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClosesOnExit:
+    """``async with obj:`` awaits ``obj.aclose()`` on the way out."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self: _A) -> _A:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
