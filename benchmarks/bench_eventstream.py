@@ -23,8 +23,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from runtime_client._eventstream import encode_message
-from runtime_client._eventstream_decoder import EventStreamDecoder
+from runtime_client.eventstream import EventStreamDecoder, encode_message
 
 SAGEMAKER_HEADERS = {
     ":message-type": "event",

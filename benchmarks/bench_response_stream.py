@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from runtime_client._eventstream import encode_message
 from runtime_client._response_stream import (
     END,
     NEED_DATA,
@@ -31,6 +30,7 @@ from runtime_client._response_stream import (
     StreamCursor,
     TextOutput,
 )
+from runtime_client.eventstream import encode_message
 
 HEADERS = {
     ":event-type": "PayloadPart",

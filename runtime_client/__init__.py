@@ -4,7 +4,10 @@
 >>> client = SageMakerRuntime(region_name="us-east-1")  # doctest: +SKIP
 >>> client.invoke_endpoint(EndpointName="my-ep", Body=b"{}")["Body"].read()  # doctest: +SKIP
 
-The exception tree is documented in ``runtime_client._errors``.
+The exception tree is documented in ``runtime_client._errors``. Subpackages:
+``runtime_client.credentials`` (providers, the default chain), ``runtime_client.eventstream``
+(the event-stream codec), ``runtime_client.bidi`` (InvokeEndpointWithBidirectionalStream),
+``runtime_client.local`` (a local endpoint) and ``runtime_client.cli`` (the command line).
 
 Importing the package is cheap: each public name loads its private module on first
 access (PEP 562 ``__getattr__``), so ``from runtime_client import SageMakerRuntime``
@@ -17,23 +20,9 @@ import typing as _typing
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
-    from ._awsconfig import ConfigFileError, ProfileNotFoundError, load_profile_config
-    from ._bidi_async import AsyncBidirectionalStream, BidirectionalInputStream
-    from ._bidi_sync import BidirectionalStream, SyncBidirectionalInputStream
     from ._client import AsyncSageMakerRuntime, SageMakerRuntime
     from ._config import Config, InvalidConfigError, NoRegionError
-    from ._credentials import (
-        CredentialsProvider,
-        default_credentials_provider,
-        static_credentials_provider,
-    )
-    from ._credentials_errors import (
-        CredentialsConfigError,
-        CredentialsError,
-        CredentialsRetrievalError,
-        NoCredentialsError,
-        PartialCredentialsError,
-    )
+    from ._config_files import ConfigFileError, ProfileNotFoundError, load_profile_config
     from ._endpoints import EndpointResolutionError
     from ._errors import (
         AccessDeniedException,
@@ -64,31 +53,55 @@ if _typing.TYPE_CHECKING:
         UnrecognizedClientException,
         ValidationError,
     )
+    from ._response_body import AsyncStreamingBody, StreamingBody
     from ._response_stream import AsyncEventStream, EventStream
-    from ._streaming import AsyncStreamingBody, StreamingBody
+    from .bidi import (
+        AsyncBidirectionalInputStream,
+        AsyncBidirectionalStream,
+        BidirectionalInputStream,
+        BidirectionalStream,
+        SyncBidirectionalInputStream,
+    )
+    from .credentials import (
+        CredentialsConfigError,
+        CredentialsError,
+        CredentialsProvider,
+        CredentialsRetrievalError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        default_credentials_provider,
+        static_credentials_provider,
+    )
 
 #: Public names that load their module on first access: name -> private module.
 _LAZY = {
     **dict.fromkeys(
-        ("ConfigFileError", "ProfileNotFoundError", "load_profile_config"), "._awsconfig"
+        ("ConfigFileError", "ProfileNotFoundError", "load_profile_config"), "._config_files"
     ),
-    **dict.fromkeys(("AsyncBidirectionalStream", "BidirectionalInputStream"), "._bidi_async"),
-    **dict.fromkeys(("BidirectionalStream", "SyncBidirectionalInputStream"), "._bidi_sync"),
+    **dict.fromkeys(
+        (
+            "AsyncBidirectionalInputStream",
+            "AsyncBidirectionalStream",
+            "BidirectionalInputStream",
+            "BidirectionalStream",
+            "SyncBidirectionalInputStream",
+        ),
+        ".bidi",
+    ),
     **dict.fromkeys(("AsyncSageMakerRuntime", "SageMakerRuntime"), "._client"),
     **dict.fromkeys(("Config", "InvalidConfigError", "NoRegionError"), "._config"),
-    **dict.fromkeys(
-        ("CredentialsProvider", "default_credentials_provider", "static_credentials_provider"),
-        "._credentials",
-    ),
     **dict.fromkeys(
         (
             "CredentialsConfigError",
             "CredentialsError",
+            "CredentialsProvider",
             "CredentialsRetrievalError",
             "NoCredentialsError",
             "PartialCredentialsError",
+            "default_credentials_provider",
+            "static_credentials_provider",
         ),
-        "._credentials_errors",
+        ".credentials",
     ),
     "EndpointResolutionError": "._endpoints",
     **dict.fromkeys(
@@ -124,7 +137,7 @@ _LAZY = {
         "._errors",
     ),
     **dict.fromkeys(("AsyncEventStream", "EventStream"), "._response_stream"),
-    **dict.fromkeys(("AsyncStreamingBody", "StreamingBody"), "._streaming"),
+    **dict.fromkeys(("AsyncStreamingBody", "StreamingBody"), "._response_body"),
 }
 
 
@@ -143,6 +156,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AccessDeniedException",
+    "AsyncBidirectionalInputStream",
     "AsyncBidirectionalStream",
     "AsyncEventStream",
     "AsyncSageMakerRuntime",

@@ -1,10 +1,11 @@
-"""``python -m runtime_client``: the ``sagemaker-runtime`` command line (see ``_cli``)."""
+"""``python -m runtime_client``: the ``sagemaker-runtime`` command line
+(see :mod:`runtime_client.cli`)."""
 
 from __future__ import annotations
 
 import sys
 
-from ._cli import main
+from .cli import main
 
 __all__: list[str] = []
 

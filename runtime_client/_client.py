@@ -22,12 +22,8 @@ from sigv4 import Credentials
 from . import _errors
 from ._closing import AsyncClosesOnExit, ClosesOnExit
 from ._config import Config, ResolvedConfig, resolve_client_config
-from ._credentials import (
-    CredentialsProvider,
-    default_credentials_provider,
-    static_credentials_provider,
-)
-from ._flow import ClockSkew, FlowContext, operation_flow
+from ._flow import run_async, run_sync
+from ._httpx import CONNECTIONS_PER_POOL, PooledAsyncTransport
 from ._model import (
     INVOKE_ENDPOINT,
     INVOKE_ENDPOINT_ASYNC,
@@ -36,15 +32,19 @@ from ._model import (
     SerializedRequest,
     serialize_request,
 )
+from ._operation import ClockSkew, FlowContext, operation_flow
+from ._response_body import AsyncStreamingBody, StreamingBody
 from ._retry import RetryPolicy
-from ._sansio import run_async, run_sync
-from ._streaming import AsyncStreamingBody, StreamingBody
-from ._transport import CONNECTIONS_PER_POOL, PooledAsyncTransport
+from .credentials._provider import (
+    CredentialsProvider,
+    default_credentials_provider,
+    static_credentials_provider,
+)
 
 if TYPE_CHECKING:
-    from ._bidi_async import AsyncBidirectionalStream
-    from ._bidi_sync import BidirectionalStream
     from ._response_stream import ResponseStreamDecoder
+    from .bidi._async import AsyncBidirectionalStream
+    from .bidi._sync import BidirectionalStream
 
 #: ``Config(tcp_keepalive=True)``: TCP keep-alive probes on every connection, as botocore.
 _KEEPALIVE = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
@@ -319,7 +319,7 @@ class SageMakerRuntime(_Shell[httpx.Client], ClosesOnExit):
         form: returns a :class:`BidirectionalStream` to use with ``with``; send with
         ``stream.input_stream.send(...)``, read with ``stream.receive()`` or iteration.
         One thread drives it; nothing is retried."""
-        from ._bidi_sync import invoke_endpoint_with_bidirectional_stream_sync
+        from .bidi._sync import invoke_endpoint_with_bidirectional_stream_sync
 
         return invoke_endpoint_with_bidirectional_stream_sync(self, **kwargs)
 
@@ -340,7 +340,7 @@ class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient], AsyncClosesOnExit):
         options = self._http_options()
         keepalive = _KEEPALIVE if self._resolved.tcp_keepalive else None
         if self._resolved.max_pool_connections > CONNECTIONS_PER_POOL:
-            # Many concurrent calls: small pools side by side (see _transport.py).
+            # Many concurrent calls: small pools side by side (see _httpx.py).
             options["transport"] = PooledAsyncTransport(
                 max_connections=self._resolved.max_pool_connections,
                 verify=options["verify"],
@@ -384,8 +384,8 @@ class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient], AsyncClosesOnExit):
     ) -> AsyncBidirectionalStream:
         """InvokeEndpointWithBidirectionalStream over HTTP/2 (the ``http2`` extra): a
         full-duplex stream to use with ``async with``; see
-        :func:`runtime_client._bidi_async.invoke_endpoint_with_bidirectional_stream`."""
-        from ._bidi_async import invoke_endpoint_with_bidirectional_stream
+        :func:`runtime_client.bidi._async.invoke_endpoint_with_bidirectional_stream`."""
+        from .bidi._async import invoke_endpoint_with_bidirectional_stream
 
         return await invoke_endpoint_with_bidirectional_stream(self, **kwargs)
 

@@ -528,12 +528,12 @@ def resolve_client_config(
     """Combine the client arguments, ``config``, the environment and the profile.
 
     ``environ`` defaults to ``os.environ``; ``profile_config`` defaults to the settings of
-    the selected profile (``runtime_client._awsconfig.load_profile_config``), which is only
+    the selected profile (``runtime_client._config_files.load_profile_config``), which is only
     read when ``profile_config`` is None.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
     if profile_config is None:
-        from ._awsconfig import load_profile_config
+        from ._config_files import load_profile_config
 
         profile_config = load_profile_config(profile_name, env)
     if config is None:

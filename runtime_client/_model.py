@@ -22,8 +22,8 @@ from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import quote
 
-from ._body import RequestBody, check_body, prepare_body
 from ._errors import ParamValidationError
+from ._request_body import RequestBody, check_body, prepare_body
 
 __all__ = [
     "INVOKE_ENDPOINT",

@@ -44,9 +44,8 @@ from ._errors import (
     ResponseStreamingError,
     error_class_for_code,
 )
-from ._eventstream import CorruptMessageError, EventStreamMessage
-from ._eventstream_decoder import EventStreamDecoder
-from ._streaming import LineSplitter, translate_read_error
+from ._response_body import LineSplitter, translate_read_error
+from .eventstream import CorruptMessageError, EventStreamDecoder, EventStreamMessage
 
 __all__ = [
     "END",

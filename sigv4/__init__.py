@@ -20,7 +20,7 @@ from ._canonical import (
     normalize_path,
     uri_encode,
 )
-from ._credentials import Credentials
+from ._credentials import Credentials, CredentialsProvider
 from ._errors import SigningError, VerificationError
 from ._hashing import EMPTY_SHA256, STREAMING_EVENTS_PAYLOAD, UNSIGNED_PAYLOAD, hash_payload
 from ._settings import (
@@ -46,7 +46,7 @@ from ._signer import (
 )
 
 if _typing.TYPE_CHECKING:
-    from ._auth import CredentialsProvider, CredentialsSource, SigV4Auth
+    from ._auth import CredentialsSource, SigV4Auth
     from ._eventsign import (
         EVENT_ALGORITHM,
         EventSigner,
@@ -69,7 +69,7 @@ if _typing.TYPE_CHECKING:
 
 #: Public names that load their module on first access: name -> private module.
 _LAZY = {
-    **dict.fromkeys(("CredentialsProvider", "CredentialsSource", "SigV4Auth"), "._auth"),
+    **dict.fromkeys(("CredentialsSource", "SigV4Auth"), "._auth"),
     **dict.fromkeys(
         (
             "EVENT_ALGORITHM",

@@ -6,26 +6,16 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from datetime import datetime, timezone
-from typing import Protocol, runtime_checkable
 
 import httpx
 
-from ._credentials import Credentials
+from ._credentials import Credentials, CredentialsProvider
 from ._errors import SigningError
 from ._hashing import hash_payload
 from ._settings import SigningParams, SigningSettings
 from ._signer import SignableRequest, sign
 
 __all__ = ["CredentialsProvider", "CredentialsSource", "SigV4Auth"]
-
-
-@runtime_checkable
-class CredentialsProvider(Protocol):
-    """An object that hands out (possibly refreshed) credentials, sync and async."""
-
-    def get_credentials(self) -> Credentials: ...
-
-    async def aget_credentials(self) -> Credentials: ...
 
 
 CredentialsSource = (

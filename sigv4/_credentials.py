@@ -1,13 +1,15 @@
-"""AWS credentials as a value whose repr never shows a secret."""
+"""AWS credentials as a value whose repr never shows a secret, and the interface of an
+object that hands them out (and refreshes them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from ._errors import SigningError
 
-__all__ = ["Credentials"]
+__all__ = ["Credentials", "CredentialsProvider"]
 
 
 @dataclass(frozen=True)
@@ -44,3 +46,20 @@ class Credentials:
         )
 
     __str__ = __repr__
+
+
+@runtime_checkable
+class CredentialsProvider(Protocol):
+    """An object that hands out (possibly refreshed) credentials, sync and async.
+
+    The one interface for ``SigV4Auth`` and the ``runtime_client`` clients: implement
+    both methods (``aget_credentials`` must not block the event loop).
+    """
+
+    def get_credentials(self) -> Credentials:
+        """Current credentials (thread-safe; may block while refreshing)."""
+        ...
+
+    async def aget_credentials(self) -> Credentials:
+        """Current credentials, without blocking the event loop (asyncio or trio)."""
+        ...

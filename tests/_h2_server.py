@@ -9,7 +9,7 @@ blocking socket with short timeouts. For each request it:
   standing for ``Host`` and ``STREAMING-AWS4-HMAC-SHA256-EVENTS`` as the payload hash), and
   answers 403 if it fails;
 * verifies every input message against the chain seeded by the request's signature
-  (:class:`runtime_client._bidi_events.EventChainVerifier`), recording the inner messages;
+  (:class:`runtime_client.bidi._events.EventChainVerifier`), recording the inner messages;
 * acts out the request's :class:`Script` (chosen per endpoint name): echo each PayloadPart
   back at once, answer an early error while the input is open, send an exception event
   after N echoes, or hold the 200 headers back until the first input message.
@@ -39,9 +39,8 @@ import h2.connection
 import h2.events
 import h2.exceptions
 
-from runtime_client._bidi_events import EventChainVerifier
-from runtime_client._eventstream import EventStreamMessage, encode_message
-from runtime_client._eventstream_decoder import EventStreamDecoder
+from runtime_client.bidi._events import EventChainVerifier
+from runtime_client.eventstream import EventStreamDecoder, EventStreamMessage, encode_message
 from sigv4 import Credentials, SignableRequest, SignatureCheckError, verify_request
 
 __all__ = ["KEYS", "REGION", "H2BidiServer", "Script", "StreamLog", "make_tls_files"]

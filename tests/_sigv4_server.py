@@ -38,7 +38,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from runtime_client._eventstream import encode_message
+from runtime_client.eventstream import encode_message
 
 __all__ = [
     "KEYS",

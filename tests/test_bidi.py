@@ -21,23 +21,22 @@ import pytest
 from _h2_server import KEYS, REGION, H2BidiServer, Script, make_tls_files
 
 from runtime_client import _errors
-from runtime_client._bidi import NEED_DATA, BidiConnection
-from runtime_client._bidi_async import (
+from runtime_client._client import AsyncSageMakerRuntime, SageMakerRuntime
+from runtime_client._config import Config
+from runtime_client.bidi._async import (
     AsyncBidirectionalStream,
 )
-from runtime_client._bidi_events import (
+from runtime_client.bidi._connection import NEED_DATA, BidiConnection
+from runtime_client.bidi._events import (
     EventChainVerifier,
     build_bidi_request,
     event_from_message,
     verify_event_chain,
 )
-from runtime_client._bidi_sync import (
+from runtime_client.bidi._sync import (
     BidirectionalStream,
 )
-from runtime_client._client import AsyncSageMakerRuntime, SageMakerRuntime
-from runtime_client._config import Config
-from runtime_client._eventstream import EventStreamMessage
-from runtime_client._eventstream_decoder import EventStreamDecoder
+from runtime_client.eventstream import EventStreamDecoder, EventStreamMessage
 from sigv4 import Credentials, SignatureCheckError
 
 TIMEOUT = 10.0

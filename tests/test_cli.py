@@ -33,8 +33,8 @@ from typing import IO, Any
 import pytest
 from _container_server import ContainerServer
 
-from runtime_client._cli import build_parser, make_client, redact
 from runtime_client._model import OPERATIONS
+from runtime_client.cli._main import build_parser, make_client, redact
 from runtime_client.local import (
     DEMO_ACCESS_KEY_ID,
     DEMO_SECRET_ACCESS_KEY,
@@ -196,13 +196,13 @@ def test_help_imports_no_server_and_nothing_beyond_the_package(aws_files: Path) 
     env = clean_env(aws_files)
     help_modules = _imported("-m", "runtime_client", "--help", env=env)
     package_modules = _imported("-c", "import runtime_client", env=env)
-    assert "runtime_client._cli" in help_modules
+    assert "runtime_client.cli._main" in help_modules
     loaded_servers = {
         m for m in help_modules if m.split(".")[0] in ("hypercorn", "h2", "h11", "wsproto")
     }
     assert loaded_servers == set()
     assert not any(
-        m.startswith(("runtime_client.local", "runtime_client._cli_local")) for m in help_modules
+        m.startswith(("runtime_client.local", "runtime_client.cli._local")) for m in help_modules
     )
     added_by_cli = {m.split(".")[0] for m in help_modules - package_modules}
     assert added_by_cli & {"anyio", "httpx", "httpcore", "sniffio", "asyncio"} == set()

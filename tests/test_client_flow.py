@@ -26,16 +26,16 @@ from runtime_client._errors import (
     ValidationError,
     parse_error_response,
 )
-from runtime_client._flow import ClockSkew, FlowContext, operation_flow
+from runtime_client._flow import Call, Flow, Read, Send, Sleep
 from runtime_client._model import (
     INVOKE_ENDPOINT,
     INVOKE_ENDPOINT_ASYNC,
     Operation,
     serialize_request,
 )
+from runtime_client._operation import ClockSkew, FlowContext, operation_flow
+from runtime_client._response_body import LineSplitter, StreamingBody
 from runtime_client._retry import RetryPolicy, RetryQuota
-from runtime_client._sansio import Call, Flow, Read, Send, Sleep
-from runtime_client._streaming import LineSplitter, StreamingBody
 from sigv4 import Credentials
 
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from runtime_client._body import FileByteStream
 from runtime_client._errors import ParamValidationError
+from runtime_client._httpx import FileByteStream
 from runtime_client._model import INVOKE_ENDPOINT, INVOKE_ENDPOINT_ASYNC, serialize_request
 
 

@@ -23,9 +23,9 @@ from _credential_servers import (
     serve,
 )
 
-from runtime_client._awsconfig import ProfileNotFoundError
-from runtime_client._credentials import default_credentials_provider
-from runtime_client._credentials_errors import CredentialsError, NoCredentialsError
+from runtime_client._config_files import ProfileNotFoundError
+from runtime_client.credentials._errors import CredentialsError, NoCredentialsError
+from runtime_client.credentials._provider import default_credentials_provider
 
 ORDER = [
     "env",
@@ -254,13 +254,10 @@ def test_secrets_stay_out_of_reprs(tmp_path: Path) -> None:
 
 
 def test_secrets_stay_out_of_internal_reprs(tmp_path: Path) -> None:
-    from runtime_client._awsconfig import load_aws_config
-    from runtime_client._credentials_chain import (
-        ChainContext,
-        container_step,
-        env_step,
-        shared_file_step,
-    )
+    from runtime_client._config_files import load_aws_config
+    from runtime_client.credentials._context import ChainContext
+    from runtime_client.credentials._local import env_step, shared_file_step
+    from runtime_client.credentials._metadata import container_step
 
     env = aws_env(
         tmp_path,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime_client._awsconfig import (
+from runtime_client._config_files import (
     ConfigFileError,
     ProfileNotFoundError,
     expand_home,

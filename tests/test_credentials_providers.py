@@ -14,22 +14,24 @@ import httpx
 import pytest
 from _credential_servers import ContainerApp, ImdsApp, aws_env, creds_json, serve
 
-from runtime_client._awsconfig import load_aws_config
-from runtime_client._credentials import default_credentials_provider
-from runtime_client._credentials_chain import ChainContext, container_step, imds_step
-from runtime_client._credentials_errors import (
+from runtime_client._config_files import load_aws_config
+from runtime_client._flow import Send, run_sync
+from runtime_client.credentials._context import ChainContext
+from runtime_client.credentials._errors import (
     CredentialsConfigError,
     CredentialsRetrievalError,
     NoCredentialsError,
     PartialCredentialsError,
 )
-from runtime_client._credentials_http import (
+from runtime_client.credentials._metadata import (
     ContainerSource,
     ImdsSource,
-    parse_timestamp,
+    container_step,
+    imds_step,
     validate_container_uri,
 )
-from runtime_client._sansio import Send, run_sync
+from runtime_client.credentials._provider import default_credentials_provider
+from runtime_client.credentials._source import parse_timestamp
 
 
 @pytest.fixture(autouse=True)

@@ -15,13 +15,13 @@ import pytest
 import trio
 from _credential_servers import ContainerApp, ImdsApp, aws_env, creds_json, serve
 
-from runtime_client._credentials import (
+from runtime_client._flow import Flow
+from runtime_client.credentials._errors import CredentialsRetrievalError, NoCredentialsError
+from runtime_client.credentials._provider import (
     RefreshingCredentialsProvider,
     default_credentials_provider,
     static_credentials_provider,
 )
-from runtime_client._credentials_errors import CredentialsRetrievalError, NoCredentialsError
-from runtime_client._sansio import Flow
 from sigv4 import Credentials
 
 T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from _credential_servers import LoopbackServer, SsoApp, StsApp, aws_env, iso, serve
 
-from runtime_client._awsconfig import load_aws_config
-from runtime_client._credentials import default_credentials_provider
-from runtime_client._credentials_chain import ChainContext, service_endpoint, web_identity_step
-from runtime_client._credentials_errors import CredentialsConfigError, CredentialsRetrievalError
-from runtime_client._credentials_sts import WebIdentitySource, sts_endpoint
+from runtime_client._config_files import load_aws_config
+from runtime_client.credentials._context import ChainContext, service_endpoint
+from runtime_client.credentials._errors import CredentialsConfigError, CredentialsRetrievalError
+from runtime_client.credentials._provider import default_credentials_provider
+from runtime_client.credentials._roles import web_identity_step
+from runtime_client.credentials._sts import WebIdentitySource, sts_endpoint
 
 
 @pytest.fixture(autouse=True)

@@ -23,11 +23,12 @@ from botocore.eventstream import EventStreamBuffer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime_client._eventstream import (
+from runtime_client.eventstream import (
     DEFAULT_MAX_HEADERS_LENGTH,
     DEFAULT_MAX_PAYLOAD_LENGTH,
     ChecksumMismatchError,
     CorruptMessageError,
+    EventStreamDecoder,
     EventStreamError,
     EventStreamMessage,
     HeaderInput,
@@ -42,7 +43,6 @@ from runtime_client._eventstream import (
     encode_headers,
     encode_message,
 )
-from runtime_client._eventstream_decoder import EventStreamDecoder
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

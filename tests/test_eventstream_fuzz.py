@@ -18,14 +18,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime_client._eventstream import (
+from runtime_client.eventstream import (
     CorruptMessageError,
+    EventStreamDecoder,
     EventStreamMessage,
     HeaderValue,
     encode_headers,
     encode_message,
 )
-from runtime_client._eventstream_decoder import EventStreamDecoder
 
 FUZZ = settings(
     max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow], database=None

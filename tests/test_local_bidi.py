@@ -30,18 +30,18 @@ from _container_server import ContainerServer
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 
-from runtime_client import _bidi, _errors
-from runtime_client._bidi_async import (
-    AsyncBidirectionalStream,
-)
-from runtime_client._bidi_events import build_bidi_request
-from runtime_client._bidi_sync import (
-    BidirectionalStream,
-)
+from runtime_client import _errors
 from runtime_client._client import AsyncSageMakerRuntime, SageMakerRuntime
 from runtime_client._config import Config
-from runtime_client._eventstream import EventStreamMessage, encode_message
-from runtime_client._eventstream_decoder import EventStreamDecoder
+from runtime_client.bidi import _connection as _bidi
+from runtime_client.bidi._async import (
+    AsyncBidirectionalStream,
+)
+from runtime_client.bidi._events import build_bidi_request
+from runtime_client.bidi._sync import (
+    BidirectionalStream,
+)
+from runtime_client.eventstream import EventStreamDecoder, EventStreamMessage, encode_message
 from runtime_client.local import EchoModel, LocalEndpoint, ModelFailure, serve
 from runtime_client.local._bidi_models import BidiInvocation, BidiPart
 from sigv4 import Credentials, EventSigner, SignedEvent

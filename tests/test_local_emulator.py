@@ -27,8 +27,7 @@ import pytest
 from _container_server import ContainerServer
 
 import runtime_client.local as local
-from runtime_client._eventstream import EventStreamMessage
-from runtime_client._eventstream_decoder import EventStreamDecoder
+from runtime_client.eventstream import EventStreamDecoder, EventStreamMessage
 from runtime_client.local import (
     ContainerModel,
     LocalEndpoint,

@@ -16,10 +16,23 @@ from types import ModuleType
 import pytest
 
 import runtime_client
+import runtime_client.bidi
+import runtime_client.cli
+import runtime_client.credentials
+import runtime_client.eventstream
 import runtime_client.local
 import sigv4
 
-PACKAGES = [sigv4, runtime_client, runtime_client.local]
+#: Distributions' top-level packages (each ships py.typed).
+TOP_LEVEL = [sigv4, runtime_client]
+PACKAGES = [
+    *TOP_LEVEL,
+    runtime_client.bidi,
+    runtime_client.cli,
+    runtime_client.credentials,
+    runtime_client.eventstream,
+    runtime_client.local,
+]
 
 
 def _ids(package: ModuleType) -> str:
@@ -93,7 +106,7 @@ def test_each_package_has_private_modules() -> None:
         assert _private_modules(package), f"{package.__name__} has no private modules"
 
 
-@pytest.mark.parametrize("package", PACKAGES, ids=_ids)
+@pytest.mark.parametrize("package", TOP_LEVEL, ids=_ids)
 def test_py_typed_ships(package: ModuleType) -> None:
     marker = importlib.resources.files(package.__name__).joinpath("py.typed")
     assert marker.is_file(), f"{package.__name__} lacks py.typed (PEP 561 marker)"

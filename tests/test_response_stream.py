@@ -38,7 +38,7 @@ from runtime_client._errors import (
     ServiceUnavailable,
     ValidationError,
 )
-from runtime_client._eventstream import ChecksumMismatchError
+from runtime_client.eventstream import ChecksumMismatchError
 
 OP = "InvokeEndpointWithResponseStream"
 

@@ -18,11 +18,7 @@ from runtime_client._errors import (
     ModelStreamError,
     ResponseStreamingError,
 )
-from runtime_client._eventstream import (
-    ChecksumMismatchError,
-    TruncatedStreamError,
-    encode_message,
-)
+from runtime_client._response_body import LineSplitter
 from runtime_client._response_stream import (
     END,
     NEED_DATA,
@@ -31,7 +27,11 @@ from runtime_client._response_stream import (
     StreamCursor,
     TextOutput,
 )
-from runtime_client._streaming import LineSplitter
+from runtime_client.eventstream import (
+    ChecksumMismatchError,
+    TruncatedStreamError,
+    encode_message,
+)
 
 OP = "InvokeEndpointWithResponseStream"
 URL = "http://127.0.0.1:1"

@@ -28,7 +28,7 @@ from _sigv4_server import (
 )
 
 from runtime_client._client import SageMakerRuntime
-from runtime_client._eventstream import encode_message
+from runtime_client.eventstream import encode_message
 
 
 def _fields(resp: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from runtime_client import AsyncSageMakerRuntime, Config, SageMakerRuntime
-from runtime_client._transport import CONNECTIONS_PER_POOL, PooledAsyncTransport
+from runtime_client._httpx import CONNECTIONS_PER_POOL, PooledAsyncTransport
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ body while it writes the answer, in this order::
 
 Meanwhile an input task decodes the body (event-stream), checks each outer message's
 ``:date`` (within the clock tolerance) and ``:chunk-signature`` through the chain seeded by
-the request signature (:class:`runtime_client._bidi_events.EventChainVerifier`), unwraps
+the request signature (:class:`runtime_client.bidi._events.EventChainVerifier`), unwraps
 the inner ``PayloadPart`` and hands it to the model. A bad message stops the call:
 before the 200 headers it is a rest-json error (403 InvalidSignatureException, 400
 SerializationException, ...); after them, one ``error`` message (``:error-code`` and
@@ -59,9 +59,13 @@ from sigv4 import (
     verify_request,
 )
 
-from .._bidi_events import EventChainVerifier
-from .._eventstream import CorruptMessageError, EventStreamMessage, encode_message
-from .._eventstream_decoder import EventStreamDecoder
+from ..bidi._events import EventChainVerifier
+from ..eventstream import (
+    CorruptMessageError,
+    EventStreamDecoder,
+    EventStreamMessage,
+    encode_message,
+)
 from ._bidi_models import BidiInvocation, BidiOpener, BidiPart
 from ._models import ModelFailure
 from ._responses import EVENT_STREAM, Reply, error_reply, model_error_reply, stream_exception

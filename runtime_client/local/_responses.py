@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .._eventstream import encode_message
+from ..eventstream import encode_message
 from ._models import ModelFailure
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The command line's local commands: ``serve-local`` (the emulator, blocking) and ``demo``.
 
-Imported only when one of them runs (see ``_cli``); they need the ``local`` extra
+Imported only when one of them runs (see ``_main``); they need the ``local`` extra
 (hypercorn), which ``runtime_client.local`` loads when the server starts.
 
 ``demo`` is a transcript on stdout of three calls made through the real client
@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 if TYPE_CHECKING:
-    from .local import LocalEndpoint, ServerInfo
+    from ..local import LocalEndpoint, ServerInfo
 
 __all__ = ["DEMO_ENDPOINT", "DEMO_PROMPTS", "demo", "serve_local"]
 
@@ -70,7 +70,7 @@ def _own_credentials() -> dict[str, str]:
 
 def _announce(info: ServerInfo, *, demo_key: bool, model: str) -> None:
     """What ``serve-local`` prints once it accepts requests (stdout, flushed)."""
-    from .local import DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY
+    from ..local import DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY
 
     lines = [
         f"SageMaker Runtime emulator listening on {info.url}",
@@ -97,7 +97,7 @@ def _announce(info: ServerInfo, *, demo_key: bool, model: str) -> None:
 
 def serve_local(args: argparse.Namespace) -> int:
     """``serve-local``: run the emulator in this process until SIGINT or SIGTERM."""
-    from .local import run
+    from ..local import run
 
     credentials = _own_credentials() if args.credentials_from_env else None
     if args.debug or not args.no_access_log:
@@ -161,7 +161,7 @@ def _await_file(output: Path, failure: Path) -> tuple[bool, bytes]:
 
 
 def _run_demo(endpoint: LocalEndpoint, say: Any) -> None:
-    from ._client import SageMakerRuntime
+    from .._client import SageMakerRuntime
 
     creds = endpoint.credentials
     say(f"Emulator   {endpoint.url}   model: stream (a text-generation stand-in)")
@@ -236,7 +236,7 @@ def _run_demo(endpoint: LocalEndpoint, say: Any) -> None:
 
 def demo(args: argparse.Namespace) -> int:
     """``demo``: start the emulator on a free loopback port, call it, print a transcript."""
-    from .local import serve
+    from ..local import serve
 
     def say(text: str, end: str = "\n") -> None:
         print(text, end=end, flush=True)

@@ -1,27 +1,15 @@
 """Errors raised while finding or refreshing AWS credentials.
 
-Exception tree::
-
-    SageMakerRuntimeError
-     └── CredentialsError                 base of every credentials failure
-          ├── NoCredentialsError          no source in the chain had credentials;
-          │                               the message lists every source tried and why
-          ├── PartialCredentialsError     a source sets some keys but not all (names them)
-          ├── CredentialsConfigError      inconsistent settings (also a ValueError): a role
-          │                               profile without a source, a source_profile loop,
-          │                               a container URI that is not allowed, ...
-          └── CredentialsRetrievalError   a configured source failed: an HTTP error, a bad
-                                          response, a credential_process failure, ...
-
-Messages name the source, the setting and the rule; they never carry a secret key,
-a session token or a bearer token.
+The tree is in the package's docstring (:mod:`runtime_client.credentials`). Messages name
+the source, the setting and the rule; they never carry a secret key, a session token or a
+bearer token.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._errors import SageMakerRuntimeError
+from .._errors import SageMakerRuntimeError
 
 __all__ = [
     "CredentialsConfigError",

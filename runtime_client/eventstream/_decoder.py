@@ -1,4 +1,4 @@
-"""The incremental decoder of the AWS event stream codec, without I/O.
+"""The incremental event-stream decoder, without I/O.
 
 :class:`EventStreamDecoder` is a push decoder in the manner of h11:
 :meth:`~EventStreamDecoder.feed` it bytes as they arrive and it returns the messages they
@@ -6,15 +6,10 @@ complete; call :meth:`~EventStreamDecoder.end` when the transport closes, which 
 message was cut short (a cut stream is an error, never a short answer). The decoder checks
 each prelude (CRC, then size limits) as soon as its 12 bytes are in, so a peer cannot make
 it hold more than one message of the allowed size.
-
-The framing, :class:`~runtime_client._eventstream.EventStreamMessage`, the errors (those
-raised here are :class:`~runtime_client._eventstream.CorruptMessageError` subclasses) and the
-encoder are in :mod:`runtime_client._eventstream`.
 """
 
 from __future__ import annotations
 
-import struct
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
@@ -22,34 +17,38 @@ from types import MappingProxyType
 from typing import NoReturn
 from zlib import crc32
 
-from ._eventstream import (
-    _EMPTY_HEADERS,
-    _EMPTY_TYPED,
-    _EPOCH,
-    _I64,
-    _INTS,
-    _OVERHEAD,
-    _PRELUDE_LENGTH,
-    _U16,
-    _U32,
-    DEFAULT_MAX_HEADERS_LENGTH,
-    DEFAULT_MAX_PAYLOAD_LENGTH,
+from ._errors import (
     ChecksumMismatchError,
     CorruptMessageError,
-    EventStreamMessage,
-    HeaderType,
-    HeaderValue,
     InvalidHeaderError,
     InvalidPreludeError,
     MessageTooLargeError,
-    PlainHeaderValue,
     TruncatedStreamError,
+)
+from ._format import (
+    DEFAULT_MAX_HEADERS_LENGTH,
+    DEFAULT_MAX_PAYLOAD_LENGTH,
+    EPOCH,
+    I64,
+    INTS,
+    OVERHEAD,
+    PRELUDE,
+    PRELUDE_LENGTH,
+    U16,
+    U32,
+    HeaderType,
+)
+from ._message import (
+    EMPTY_HEADERS,
+    EMPTY_TYPED,
+    EventStreamMessage,
+    HeaderValue,
+    PlainHeaderValue,
 )
 
 __all__ = ["EventStreamDecoder"]
 
 _U32_MAX = 0xFFFFFFFF
-_PRELUDE = struct.Struct(">III")
 
 # A per-decoder cache of parsed header blocks: a stream repeats the same few blocks
 # (SageMaker sends identical headers on every PayloadPart), and parsing is the costly part.
@@ -76,8 +75,8 @@ def _make_message(
 
 
 _ParsedHeaders = tuple[Mapping[str, PlainHeaderValue], Mapping[str, HeaderValue]]
-_FIXED = {kind: packer for kind, (packer, _, _) in _INTS.items()}
-_FIXED[HeaderType.TIMESTAMP] = _I64
+_FIXED = {kind: packer for kind, (packer, _, _) in INTS.items()}
+_FIXED[HeaderType.TIMESTAMP] = I64
 _SIZES = {kind: packer.size for kind, packer in _FIXED.items()}
 _SIZES.update({HeaderType.TRUE: 0, HeaderType.FALSE: 0, HeaderType.UUID: 16})
 
@@ -107,7 +106,7 @@ def _parse_headers(block: bytes) -> _ParsedHeaders:
             raise InvalidHeaderError(f"header {name!r} has unknown type {code}")
         kind = HeaderType(code)
         if kind is HeaderType.BYTES or kind is HeaderType.STRING:
-            size = _U16.unpack_from(block, i)[0] if i + 2 <= end else end
+            size = U16.unpack_from(block, i)[0] if i + 2 <= end else end
             i += 2
         else:
             size = _SIZES[kind]
@@ -120,7 +119,7 @@ def _parse_headers(block: bytes) -> _ParsedHeaders:
                 number: int = _FIXED[kind].unpack_from(block, at)[0]
                 value = number
                 if kind is HeaderType.TIMESTAMP:
-                    value = _EPOCH + timedelta(milliseconds=number)
+                    value = EPOCH + timedelta(milliseconds=number)
             elif kind is HeaderType.STRING:
                 value = block[at:i].decode("utf-8")
             elif kind is HeaderType.BYTES:
@@ -177,9 +176,9 @@ class EventStreamDecoder:
         ):
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
                 raise ValueError(f"{param} must be an int >= 0")
-        if max_headers_length + max_payload_length > _U32_MAX - _OVERHEAD:
+        if max_headers_length + max_payload_length > _U32_MAX - OVERHEAD:
             raise ValueError(
-                f"max_headers_length + max_payload_length must be <= {_U32_MAX - _OVERHEAD}"
+                f"max_headers_length + max_payload_length must be <= {_U32_MAX - OVERHEAD}"
             )
         self._max_headers = max_headers_length
         self._max_payload = max_payload_length
@@ -199,7 +198,7 @@ class EventStreamDecoder:
     @property
     def max_message_length(self) -> int:
         """The largest message the limits allow; :attr:`buffered` stays below it."""
-        return _OVERHEAD + self._max_headers + self._max_payload
+        return OVERHEAD + self._max_headers + self._max_payload
 
     @property
     def buffered(self) -> int:
@@ -247,7 +246,7 @@ class EventStreamDecoder:
         buffer = self._buffer
         if buffer:  # first finish the message that earlier chunks left unfinished
             if self._pending is None:  # its prelude is not all in yet
-                pos = _PRELUDE_LENGTH - len(buffer)
+                pos = PRELUDE_LENGTH - len(buffer)
                 if pos > size:
                     buffer += view
                     return
@@ -279,12 +278,12 @@ class EventStreamDecoder:
         pending = None
         max_headers, max_payload, cache = self._max_headers, self._max_payload, self._cache
         append, make = out.append, _make_message
-        while size - pos >= _PRELUDE_LENGTH:
-            total, headers_length, expected = _PRELUDE.unpack_from(view, pos)
+        while size - pos >= PRELUDE_LENGTH:
+            total, headers_length, expected = PRELUDE.unpack_from(view, pos)
             prelude_crc = crc32(view[pos : pos + 8])
             if prelude_crc != expected:
                 raise ChecksumMismatchError("prelude", expected, prelude_crc)
-            payload_length = total - _OVERHEAD - headers_length
+            payload_length = total - OVERHEAD - headers_length
             if payload_length < 0 or headers_length > max_headers or payload_length > max_payload:
                 self._reject(total, headers_length)
             end = pos + total
@@ -292,13 +291,13 @@ class EventStreamDecoder:
                 pending = total
                 break
             crc_at = end - 4
-            (expected,) = _U32.unpack_from(view, crc_at)
+            (expected,) = U32.unpack_from(view, crc_at)
             actual = crc32(view[pos + 8 : crc_at], prelude_crc)  # carries on from the prelude
             if actual != expected:
                 raise ChecksumMismatchError("message", expected, actual)
-            payload_at = pos + _PRELUDE_LENGTH + headers_length
+            payload_at = pos + PRELUDE_LENGTH + headers_length
             if headers_length:
-                block = view[pos + _PRELUDE_LENGTH : payload_at].tobytes()
+                block = view[pos + PRELUDE_LENGTH : payload_at].tobytes()
                 parsed = cache.get(block)
                 if parsed is None:
                     parsed = _parse_headers(block)
@@ -308,21 +307,21 @@ class EventStreamDecoder:
                         cache[block] = parsed
                 headers, typed = parsed
             else:
-                headers, typed = _EMPTY_HEADERS, _EMPTY_TYPED
+                headers, typed = EMPTY_HEADERS, EMPTY_TYPED
             append(make(headers, view[payload_at:crc_at].tobytes(), typed))
             pos = end
         self._pending = pending
         return pos
 
     def _reject(self, total: int, headers_length: int) -> NoReturn:
-        if total < _OVERHEAD:
+        if total < OVERHEAD:
             raise InvalidPreludeError(
-                f"a prelude gives a total length of {total}, under the minimum of {_OVERHEAD}"
+                f"a prelude gives a total length of {total}, under the minimum of {OVERHEAD}"
             )
         if headers_length > self._max_headers:
             raise MessageTooLargeError("headers", headers_length, self._max_headers)
-        if total - _OVERHEAD < headers_length:
+        if total - OVERHEAD < headers_length:
             raise InvalidPreludeError(
                 f"a prelude gives {headers_length} bytes of headers in a {total}-byte message"
             )
-        raise MessageTooLargeError("payload", total - _OVERHEAD - headers_length, self._max_payload)
+        raise MessageTooLargeError("payload", total - OVERHEAD - headers_length, self._max_payload)

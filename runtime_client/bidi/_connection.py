@@ -65,7 +65,21 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 from sigv4 import Credentials, EventSigner
 
-from ._bidi_events import (
+from .._errors import (
+    ClientError,
+    HTTPClientError,
+    ResponseStreamingError,
+    error_class_for_code,
+    parse_error_response,
+)
+from .._model import response_metadata
+from ..eventstream import (
+    CorruptMessageError,
+    EventStreamDecoder,
+    EventStreamMessage,
+    encode_message,
+)
+from ._events import (
     BIDI_OPERATION_NAME,
     BidiRequest,
     build_bidi_request,
@@ -73,19 +87,9 @@ from ._bidi_events import (
     event_from_message,
     validate_bidi_params,
 )
-from ._errors import (
-    ClientError,
-    HTTPClientError,
-    ResponseStreamingError,
-    error_class_for_code,
-    parse_error_response,
-)
-from ._eventstream import CorruptMessageError, EventStreamMessage, encode_message
-from ._eventstream_decoder import EventStreamDecoder
-from ._model import response_metadata
 
 if TYPE_CHECKING:
-    from ._client import _Shell
+    from .._client import _Shell
 
 __all__ = [
     "DEFAULT_WINDOW",

@@ -1,8 +1,7 @@
-"""Credential sources that talk HTTP, each written once as a sans-IO flow.
+"""The compute platform's credential endpoints: EC2 instance metadata (IMDS) and the
+container endpoint (ECS, EKS Pod Identity), each written once as a sans-IO flow.
 
-Every source here has a ``name`` (botocore's method name, used in messages and logs)
-and a ``fetch()`` generator that yields :mod:`._sansio` steps and returns
-:class:`sigv4.Credentials`, or raises :class:`CredentialsRetrievalError`. Each request
+Each request
 carries its own timeout (``request.extensions["timeout"]``), so one client of any kind
 can drive every flow: IMDS asks for 1 s, the container endpoint for 2 s.
 
@@ -16,167 +15,42 @@ Wire formats:
 * Container: ``GET`` the full URI, ``Authorization: TOKEN`` when a token is configured;
   JSON: AccessKeyId, SecretAccessKey, Token, Expiration.
 
-STS and SSO, which call AWS APIs, live in :mod:`._credentials_sts`.
+STS and SSO, which call AWS APIs, live in :mod:`._sts`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Protocol
 
 import httpx
 
 from sigv4 import Credentials
 
-from ._credentials_errors import CredentialsConfigError, CredentialsRetrievalError
-from ._sansio import Call, Flow, Send, Sleep
+from .._flow import Call, Flow
+from ._context import TRUE, ChainContext, number_setting
+from ._errors import CredentialsConfigError, CredentialsRetrievalError
+from ._source import (
+    Source,
+    credentials_from,
+    json_body,
+    read_text,
+    request_timeout,
+    send_with_retries,
+)
 
 __all__ = [
-    "Clock",
     "ContainerSource",
     "ImdsSource",
-    "Source",
-    "StaticSource",
-    "credentials_from",
-    "describe",
-    "json_body",
-    "parse_timestamp",
-    "read_text",
-    "request_timeout",
-    "send_with_retries",
-    "utcnow",
+    "container_source",
+    "container_step",
+    "imds_source",
+    "imds_step",
     "validate_container_uri",
 ]
 
-Clock = Callable[[], datetime]
-
 IMDS_TOKEN_TTL = "21600"
 IMDS_ROLE_PATH = "/latest/meta-data/iam/security-credentials/"
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class Source(Protocol):
-    """Something that can be asked, again and again, for fresh credentials."""
-
-    @property
-    def name(self) -> str: ...
-
-    def fetch(self) -> Flow[Credentials]: ...
-
-
-@dataclass
-class StaticSource:
-    """Credentials already known (from a file or the environment)."""
-
-    name: str
-    credentials: Credentials
-
-    def fetch(self) -> Flow[Credentials]:
-        yield from ()  # a flow with no steps
-        return self.credentials
-
-
-# --- small helpers --------------------------------------------------------------------
-
-
-def read_text(path: str) -> str:
-    """Read a whole text file (blocking: always yielded through ``Call``)."""
-    with open(path, encoding="utf-8") as f:
-        return f.read()
-
-
-def parse_timestamp(value: object, source: str, what: str) -> datetime:
-    """Parse an ISO 8601 timestamp (``Z``, offsets, ``UTC`` suffix) or epoch milliseconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.endswith("UTC"):
-            text = text[:-3] + "+00:00"
-        elif text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        if "." in text:  # Python 3.10 accepts only 3 or 6 fractional digits
-            head, _, tail = text.partition(".")
-            digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
-            text = head + "." + (digits + "000000")[:6] + tail[len(digits) :]
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    raise CredentialsRetrievalError(source, f"{what} is not a valid timestamp")
-
-
-def request_timeout(seconds: float) -> dict[str, Any]:
-    return {"timeout": httpx.Timeout(seconds).as_dict()}
-
-
-def describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def credentials_from(source: str, data: object, keys: tuple[str, str, str, str]) -> Credentials:
-    """Build credentials from a decoded JSON object, naming only missing *keys*."""
-    if not isinstance(data, Mapping):
-        raise CredentialsRetrievalError(source, "response is not a JSON object")
-    key_id, secret, token, expiry = keys
-    for required in (key_id, secret):
-        if not isinstance(data.get(required), str) or not data[required]:
-            raise CredentialsRetrievalError(source, f"response has no {required}")
-    session_token = data.get(token)
-    expiration = data.get(expiry)
-    return Credentials(
-        access_key_id=data[key_id],
-        secret_access_key=data[secret],
-        session_token=session_token if isinstance(session_token, str) else None,
-        expiration=None
-        if expiration in (None, "")
-        else parse_timestamp(expiration, source, expiry),
-    )
-
-
-def json_body(source: str, response: httpx.Response) -> object:
-    try:
-        return json.loads(response.content)
-    except ValueError:  # never echo the body: it may hold a secret
-        raise CredentialsRetrievalError(source, "response is not valid JSON") from None
-
-
-def send_with_retries(
-    build: Callable[[], httpx.Request],
-    source: str,
-    *,
-    attempts: int,
-    delay: float,
-    retry: Callable[[httpx.Response], bool],
-) -> Flow[httpx.Response]:
-    """Send with up to ``attempts`` tries, retrying transport errors and ``retry(response)``."""
-    problem = ""
-    for attempt in range(attempts):
-        if attempt and delay > 0:
-            yield Sleep(delay * 2 ** (attempt - 1))
-        request = build()
-        try:
-            response: httpx.Response = yield Send(request)
-        except httpx.TransportError as exc:
-            problem = (
-                f"{request.method} {request.url.copy_with(query=None)} failed: {describe(exc)}"
-            )
-            continue
-        if attempt + 1 < attempts and retry(response):
-            problem = f"HTTP {response.status_code}"
-            continue
-        return response
-    tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
-    raise CredentialsRetrievalError(source, f"{problem} (after {tries})")
 
 
 # --- EC2 instance metadata (IMDS) -------------------------------------------------------
@@ -364,3 +238,61 @@ def validate_container_uri(uri: str) -> str:
         f"AWS_CONTAINER_CREDENTIALS_FULL_URI host {host!r} is not allowed over http: use https, "
         "a loopback address, 169.254.170.2, 169.254.170.23 or fd00:ec2::23"
     )
+
+
+def container_source(ctx: ChainContext) -> ContainerSource | None:
+    relative = ctx.environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+    full = ctx.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    if relative:
+        url = "http://169.254.170.2" + ("" if relative.startswith("/") else "/") + relative
+    elif full:
+        url = validate_container_uri(full)
+    else:
+        return None
+    token_file = ctx.environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") or None
+    return ContainerSource(
+        url=url,
+        token=None if token_file else ctx.environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+        token_file=token_file,
+        retry_delay=ctx.container_retry_delay,
+    )
+
+
+def imds_source(ctx: ChainContext) -> ImdsSource:
+    endpoint = ctx.setting("ec2_metadata_service_endpoint", "AWS_EC2_METADATA_SERVICE_ENDPOINT")
+    if endpoint is None:
+        mode = (
+            ctx.setting(
+                "ec2_metadata_service_endpoint_mode", "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"
+            )
+            or "IPv4"
+        )
+        if mode.lower() not in ("ipv4", "ipv6"):
+            raise CredentialsConfigError(
+                f"ec2_metadata_service_endpoint_mode must be IPv4 or IPv6, got {mode!r}"
+            )
+        endpoint = "http://[fd00:ec2::254]" if mode.lower() == "ipv6" else "http://169.254.169.254"
+    v1_disabled = ctx.setting("ec2_metadata_v1_disabled", "AWS_EC2_METADATA_V1_DISABLED")
+    return ImdsSource(
+        endpoint=endpoint,
+        v1_disabled=(v1_disabled or "").lower() == TRUE,
+        timeout=number_setting(
+            ctx, "metadata_service_timeout", "AWS_METADATA_SERVICE_TIMEOUT", 1.0
+        ),
+        attempts=int(
+            number_setting(
+                ctx, "metadata_service_num_attempts", "AWS_METADATA_SERVICE_NUM_ATTEMPTS", 1
+            )
+        ),
+    )
+
+
+def container_step(ctx: ChainContext) -> Source | str:
+    found = container_source(ctx)
+    return found or "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and _FULL_URI are not set"
+
+
+def imds_step(ctx: ChainContext) -> Source | str:
+    if ctx.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == TRUE:
+        return "disabled by AWS_EC2_METADATA_DISABLED"
+    return imds_source(ctx)

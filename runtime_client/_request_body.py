@@ -3,13 +3,10 @@
 A body is checked before anything is sent (:func:`check_body`), then frozen into a
 :class:`RequestBody` (:func:`prepare_body`). A file body remembers the position it was
 given at; each attempt streams ``length`` bytes from there (so a retry rewinds it), and
-the payload hash is computed in O(chunk) memory. :class:`FileByteStream` is both an
-``httpx.SyncByteStream`` and an ``httpx.AsyncByteStream``, so the same body object serves
-``httpx.Client`` and ``httpx.AsyncClient``; under async, disk reads run in a worker thread.
+the payload hash is computed in O(chunk) memory.
 
 Checking a body needs no HTTP stack, so httpx is imported only when a request is built
-(``FileByteStream`` lives in ``_body_stream`` and is re-exported here on first access):
-``python -m runtime_client --help`` validates nothing and loads no httpx.
+(the stream of a file body, ``FileByteStream``, is in :mod:`._httpx`).
 """
 
 from __future__ import annotations
@@ -22,20 +19,10 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-    from ._body_stream import FileByteStream
-
-__all__ = ["CHUNK_SIZE", "FileByteStream", "RequestBody", "check_body", "prepare_body"]
+__all__ = ["CHUNK_SIZE", "RequestBody", "check_body", "prepare_body"]
 
 #: Bytes read from a file body per chunk (also the hashing granularity).
 CHUNK_SIZE = 64 * 1024
-
-
-def __getattr__(name: str) -> object:
-    if name == "FileByteStream":
-        from ._body_stream import FileByteStream
-
-        return FileByteStream
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _file_extent(value: Any) -> tuple[int, int] | str:
@@ -91,7 +78,7 @@ class RequestBody:
     def stream(self) -> httpx.SyncByteStream | httpx.AsyncByteStream:
         """A fresh stream for one attempt (valid for both sync and async clients)."""
         if self.file is not None:
-            from ._body_stream import FileByteStream
+            from ._httpx import FileByteStream
 
             return FileByteStream(self.file, self.start, self.length)
         import httpx

@@ -1,8 +1,8 @@
 """The async shell of InvokeEndpointWithBidirectionalStream (asyncio or trio, via anyio).
 
-It only moves bytes between a socket and :class:`~runtime_client._bidi.BidiConnection` and
-wakes up whoever waits: a *reader task* reads the socket, feeds the connection and sends
-what the protocol owes (acknowledgements, SETTINGS and PING answers); ``send`` queues a
+It only moves bytes between a socket and :class:`~._connection.BidiConnection` and wakes up
+whoever waits: a *reader task* reads the socket, feeds the connection and sends what the
+protocol owes (acknowledgements, SETTINGS and PING answers); ``send`` queues a
 signed event and waits while the flow-control window is shut; ``receive`` waits for the
 next event. Every state change wakes every waiter, who then looks again.
 
@@ -38,20 +38,20 @@ import anyio
 import anyio.abc
 import anyio.streams.tls
 
-from ._bidi import END, NEED_DATA, BidiConnection, check_bidi_call, prepare_bidi_call
-from ._errors import (
+from .._errors import (
     ConnectTimeoutError,
     EndpointConnectionError,
     ReadTimeoutError,
     SageMakerRuntimeError,
 )
+from ._connection import END, NEED_DATA, BidiConnection, check_bidi_call, prepare_bidi_call
 
 if TYPE_CHECKING:
-    from ._client import AsyncSageMakerRuntime
+    from .._client import AsyncSageMakerRuntime
 
 __all__ = [
     "AsyncBidirectionalStream",
-    "BidirectionalInputStream",
+    "AsyncBidirectionalInputStream",
     "invoke_endpoint_with_bidirectional_stream",
     "open_bidi_connection",
 ]
@@ -63,7 +63,7 @@ _CLOSE_GRACE = 1.0
 _ANSWER_GRACE = 5.0
 
 
-class BidirectionalInputStream:
+class AsyncBidirectionalInputStream:
     """The sending side: ``await send(event)`` and ``await close()``.
 
     ``send`` takes ``{'PayloadPart': {'Bytes': b'...', 'DataType': 'UTF8' | 'BINARY',
@@ -85,7 +85,7 @@ class BidirectionalInputStream:
 
     aclose = close
 
-    async def __aenter__(self) -> BidirectionalInputStream:
+    async def __aenter__(self) -> AsyncBidirectionalInputStream:
         return self
 
     async def __aexit__(
@@ -105,7 +105,7 @@ class AsyncBidirectionalStream:
     ``Body``, a task that sends it and then closes the input); leaving the block tears the
     connection down, whatever happened. Inside:
 
-    * ``input_stream`` (:class:`BidirectionalInputStream`): ``send(event)``, ``close()``;
+    * ``input_stream`` (:class:`AsyncBidirectionalInputStream`): ``send(event)``, ``close()``;
     * ``receive()`` / ``async for event in stream``: ``{'PayloadPart': {'Bytes': b'...',
       'DataType': ..., 'CompletionState': ...}}`` events in order; the end of the
       service's answer ends the iteration (``receive()`` then returns None). A modeled
@@ -141,7 +141,7 @@ class AsyncBidirectionalStream:
         self._task_group: anyio.abc.TaskGroup | None = None
         self._entered = False
         self._closed = False
-        self.input_stream = BidirectionalInputStream(self)
+        self.input_stream = AsyncBidirectionalInputStream(self)
 
     def __repr__(self) -> str:
         return f"AsyncBidirectionalStream({self._conn!r})"

@@ -8,7 +8,7 @@ answer is a stream of unsigned events. Everything here is pure:
 * :func:`build_bidi_request` lays them out and signs the request headers (the payload-hash
   line is ``STREAMING-AWS4-HMAC-SHA256-EVENTS``; its signature seeds the event chain);
 * :func:`encode_input_event` turns ``{'PayloadPart': {...}}`` into the inner message that
-  :class:`~runtime_client._bidi.BidiConnection` then signs and wraps;
+  :class:`~runtime_client.bidi._connection.BidiConnection` then signs and wraps;
 * :func:`event_from_message` turns a received message into boto3's event shape or the
   modeled exception;
 * :class:`EventChainVerifier` / :func:`verify_event_chain` are the server's side of the
@@ -49,18 +49,18 @@ from sigv4 import (
     sign_event,
 )
 
-from ._errors import (
+from .._errors import (
     ClientError,
     ParamValidationError,
 )
-from ._eventstream import (
+from .._response_stream import error_from_message
+from ..eventstream import (
     DEFAULT_MAX_PAYLOAD_LENGTH,
     CorruptMessageError,
+    EventStreamDecoder,
     EventStreamMessage,
     encode_message,
 )
-from ._eventstream_decoder import EventStreamDecoder
-from ._response_stream import error_from_message
 
 __all__ = [
     "BIDI_OPERATION_NAME",

@@ -8,7 +8,7 @@
   ``x-amz-sso_bearer_token`` (the token ``aws sso login`` cached); JSON
   ``roleCredentials`` with the expiry in epoch milliseconds.
 
-Like the sources in :mod:`._credentials_http`, each is a flow with a ``fetch()``.
+Like the sources in :mod:`._metadata`, each is a flow with a ``fetch()``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import httpx
 
 from sigv4 import Credentials
 
-from ._credentials_errors import CredentialsRetrievalError
-from ._credentials_http import (
+from .._flow import Call, Flow
+from ._errors import CredentialsRetrievalError
+from ._source import (
     Clock,
     Source,
     credentials_from,
@@ -36,7 +37,6 @@ from ._credentials_http import (
     send_with_retries,
     utcnow,
 )
-from ._sansio import Call, Flow
 
 __all__ = ["AssumeRoleSource", "SsoSource", "WebIdentitySource", "sts_endpoint"]
 

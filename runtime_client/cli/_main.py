@@ -34,7 +34,7 @@ Exit codes (the AWS CLI's where it has one)::
     255  transport: could not connect, timed out, the connection broke
 
 Startup is kept short: this module imports only argparse and the service model; each
-command imports what it needs (``serve-local`` and ``demo`` are in ``_cli_local``), so
+command imports what it needs (``serve-local`` and ``demo`` are in ``_local``), so
 ``--help`` never loads hypercorn.
 """
 
@@ -50,17 +50,17 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from ._model import (
+from .._model import (
     INVOKE_ENDPOINT,
     INVOKE_ENDPOINT_ASYNC,
     INVOKE_ENDPOINT_WITH_RESPONSE_STREAM,
     Member,
     Operation,
 )
-from ._version import __version__
+from .._version import __version__
 
 if TYPE_CHECKING:
-    from ._client import SageMakerRuntime
+    from .._client import SageMakerRuntime
 
 __all__ = [
     "EXIT_CONFIG",
@@ -308,10 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _lazy(name: str) -> Command:
-    """A command of ``_cli_local``, imported only when it runs."""
+    """A command of ``_local``, imported only when it runs."""
 
     def run(args: argparse.Namespace) -> int:
-        from . import _cli_local
+        from . import _local as _cli_local
 
         command: Command = getattr(_cli_local, name)
         return command(args)
@@ -324,8 +324,8 @@ def _lazy(name: str) -> Command:
 
 def make_client(args: argparse.Namespace) -> SageMakerRuntime:
     """A client from the global options (the rest comes from the environment and profile)."""
-    from ._client import SageMakerRuntime
-    from ._config import Config
+    from .._client import SageMakerRuntime
+    from .._config import Config
 
     options: dict[str, Any] = {}
     if args.cli_read_timeout is not None:
@@ -418,11 +418,11 @@ def _invoker(operation: Operation) -> Command:
 def classify_error(exc: BaseException) -> tuple[int, str]:
     """The exit code for ``exc`` and the one message to print (never a secret: the
     project's exceptions keep secrets out of their text)."""
-    from . import _errors
-    from ._awsconfig import ConfigFileError, ProfileNotFoundError
-    from ._config import InvalidConfigError, NoRegionError
-    from ._credentials_errors import CredentialsError
-    from ._endpoints import EndpointResolutionError
+    from .. import _errors
+    from .._config import InvalidConfigError, NoRegionError
+    from .._config_files import ConfigFileError, ProfileNotFoundError
+    from .._endpoints import EndpointResolutionError
+    from ..credentials._errors import CredentialsError
 
     if isinstance(exc, _errors.ParamValidationError):
         return EXIT_USAGE, str(exc)

@@ -36,19 +36,20 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ._bidi import END, NEED_DATA, BidiConnection, check_bidi_call, prepare_bidi_call
-from ._closing import ClosesOnExit
-from ._errors import (
+from .._closing import ClosesOnExit
+from .._errors import (
     ConnectTimeoutError,
     EndpointConnectionError,
     ParamValidationError,
     ReadTimeoutError,
 )
+from ._connection import END, NEED_DATA, BidiConnection, check_bidi_call, prepare_bidi_call
 
 if TYPE_CHECKING:
-    from ._client import SageMakerRuntime
+    from .._client import SageMakerRuntime
 
 __all__ = [
+    "BidirectionalInputStream",
     "BidirectionalStream",
     "SyncBidirectionalInputStream",
     "connect_bidi_socket",
@@ -63,7 +64,7 @@ _ANSWER_GRACE = 5.0
 _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
-class SyncBidirectionalInputStream:
+class BidirectionalInputStream:
     """``send(event)`` and ``close()`` of :class:`BidirectionalStream`; ``with`` closes."""
 
     def __init__(self, owner: BidirectionalStream) -> None:
@@ -75,7 +76,7 @@ class SyncBidirectionalInputStream:
     def close(self) -> None:
         self._owner._close_input()
 
-    def __enter__(self) -> SyncBidirectionalInputStream:
+    def __enter__(self) -> BidirectionalInputStream:
         return self
 
     def __exit__(
@@ -88,8 +89,12 @@ class SyncBidirectionalInputStream:
             self.close()
 
 
+#: Its name in 0.1 (kept, so that old imports keep working).
+SyncBidirectionalInputStream = BidirectionalInputStream
+
+
 class BidirectionalStream(ClosesOnExit):
-    """The blocking twin of :class:`~runtime_client._bidi_async.AsyncBidirectionalStream`:
+    """The blocking twin of :class:`~runtime_client.bidi._async.AsyncBidirectionalStream`:
     ``input_stream.send/close``, ``receive()`` / iteration, ``await_output()`` (here
     ``output()``), ``close()`` and ``with``. Same errors, same timeouts."""
 
@@ -109,7 +114,7 @@ class BidirectionalStream(ClosesOnExit):
         self._body: Iterator[Any] | None = iter(body) if body is not None else None
         self._out = bytearray()
         self._closed = False
-        self.input_stream = SyncBidirectionalInputStream(self)
+        self.input_stream = BidirectionalInputStream(self)
 
     def __repr__(self) -> str:
         return f"BidirectionalStream({self._conn!r})"

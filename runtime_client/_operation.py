@@ -1,0 +1,365 @@
+"""The operation flow: one generator per call, driven by the sync or the async shell.
+
+``operation_flow`` is written once and knows nothing of sockets, threads or event loops::
+
+    hash the body (a file body through a Call step: blocking disk reads)
+    for each attempt:
+        read the clock (shell-supplied) + the learned clock-skew offset
+        build the request, sign it afresh (a new X-Amz-Date and signature every attempt)
+        yield Send(request, stream=True)            <- a transport failure is thrown in here
+        success  -> parse headers (and the JSON body through Read), return boto3's dict
+        error    -> yield Read(response), parse the error (``_errors.parse_error_response``)
+        skewed   -> learn the offset from the Date header, retry once, outside the budget
+        otherwise ask the retry policy: a delay -> yield Sleep(delay) and go again,
+                   None -> raise the modeled ClientError / the transport error
+
+Everything the flow needs from the outside comes in explicitly: the credentials (resolved by
+the shell, which knows whether to block or await), the clock, the retry policy, the body
+wrappers (``StreamingBody`` or ``AsyncStreamingBody``; ``EventStream`` or
+``AsyncEventStream`` for the response-stream operation) and the invocation id. A streamed
+answer is returned as soon as its headers arrive: from then on nothing is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from sigv4 import Credentials, SignableRequest, SigningParams, hash_payload, sign
+
+from ._errors import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    ReadTimeoutError,
+    error_class_for_code,
+    parse_error_response,
+)
+from ._flow import Call, Flow, Read, Send, Sleep
+from ._model import (
+    Operation,
+    SerializedRequest,
+    parse_header_members,
+    parse_json_output,
+    response_metadata,
+)
+from ._retry import AttemptOutcome, RetryKind, RetryPolicy, TransportFailure
+
+if TYPE_CHECKING:
+    from ._response_stream import ResponseStreamDecoder
+
+__all__ = [
+    "SIGNING_SERVICE",
+    "ClockSkew",
+    "FlowContext",
+    "classify_transport_error",
+    "is_clock_skew_error",
+    "operation_flow",
+    "skew_from_date_header",
+]
+
+SIGNING_SERVICE = "sagemaker"
+
+# Headers that go on the wire but are not signed (proxies and the HTTP stack may touch them,
+# and the retry headers change per attempt without meaning anything to the service).
+_UNSIGNED = frozenset({"user-agent", "content-length", "amz-sdk-invocation-id", "amz-sdk-request"})
+
+_SKEW_CODES = frozenset({"RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture"})
+_SKEW_MESSAGES = ("Signature expired", "Signature not yet current")
+
+
+@dataclass
+class ClockSkew:
+    """The offset (server clock minus local clock) learned from a skew error; per client.
+
+    Writing one float is atomic, so a sync client shared by threads needs no lock here.
+    """
+
+    offset: timedelta = field(default_factory=timedelta)
+
+
+@dataclass(frozen=True)
+class FlowContext:
+    """What every call of a client shares (set up once by the shell)."""
+
+    endpoint_url: str
+    region: str
+    user_agent: str
+    retry_policy: RetryPolicy
+    timeout: httpx.Timeout | None = None
+    #: Seconds the transport waits for an answer; with the server's clock it gives the
+    #: ``ttl=`` of ``amz-sdk-request`` on retries (as botocore). None: no ttl.
+    read_timeout: float | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    skew: ClockSkew = field(default_factory=ClockSkew)
+    #: Derived once per client, so that no call parses a URL or copies the timeouts:
+    #: the ``Host`` header value, the ``timeout`` extension, and per request path the
+    #: absolute URL as text (signed) and as an ``httpx.URL`` (sent).
+    host: str = field(init=False, repr=False, compare=False)
+    timeout_extension: dict[str, float | None] | None = field(init=False, repr=False, compare=False)
+    _urls: dict[str, tuple[str, httpx.URL]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        host = httpx.URL(self.endpoint_url).netloc.decode("ascii")
+        object.__setattr__(self, "host", host)
+        timeout = None if self.timeout is None else self.timeout.as_dict()
+        object.__setattr__(self, "timeout_extension", timeout)
+
+    def url_for(self, path: str) -> tuple[str, httpx.URL]:
+        """The absolute URL of ``path`` on the endpoint: ``(text, httpx.URL)``, cached."""
+        found = self._urls.get(path)
+        if found is None:
+            text = self.endpoint_url.rstrip("/") + path
+            found = (text, httpx.URL(text))
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()  # many endpoint names: start over rather than grow
+            self._urls[path] = found
+        return found
+
+
+#: Request paths (one per endpoint name and operation) whose parsed URL a client keeps.
+_URL_CACHE_SIZE = 256
+
+
+def classify_transport_error(
+    exc: Exception, endpoint_url: str
+) -> tuple[TransportFailure, HTTPClientError]:
+    """``(kind, error)``: the retry kind of a transport failure and the error a user sees.
+
+    Kinds: ``CONNECT`` (nothing reached the service), ``READ_TIMEOUT`` (the service may be
+    running the inference: retried only on opt-in), ``OTHER`` (the connection broke after
+    the request may have been sent).
+    """
+    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return TransportFailure.CONNECT, ConnectTimeoutError(endpoint_url, exc)
+    if isinstance(exc, httpx.ConnectError):
+        return TransportFailure.CONNECT, EndpointConnectionError(endpoint_url, exc)
+    if isinstance(exc, httpx.ReadTimeout):
+        return TransportFailure.READ_TIMEOUT, ReadTimeoutError(endpoint_url, exc)
+    if isinstance(exc, httpx.TimeoutException):  # WriteTimeout
+        return TransportFailure.OTHER, ReadTimeoutError(endpoint_url, exc)
+    return TransportFailure.OTHER, ConnectionClosedError(endpoint_url, exc)
+
+
+def is_clock_skew_error(status: int, error: dict[str, Any]) -> bool:
+    """A signature refused because our clock is off (boto3 never corrects this)."""
+    code = error.get("Error", {}).get("Code", "")
+    message = str(error.get("Error", {}).get("Message", ""))
+    if code in _SKEW_CODES:
+        return True
+    return (
+        status == 403
+        and code in ("InvalidSignatureException", "403")
+        and any(text in message for text in _SKEW_MESSAGES)
+    )
+
+
+def skew_from_date_header(date_header: str | None, local_now: datetime) -> timedelta | None:
+    """Server time (from an HTTP ``Date`` header) minus ``local_now``, or None if unusable."""
+    if not date_header:
+        return None
+    import email.utils  # only on an error answer: not worth its import time up front
+
+    try:
+        server = email.utils.parsedate_to_datetime(date_header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if server.tzinfo is None:
+        server = server.replace(tzinfo=timezone.utc)
+    return server - local_now
+
+
+def _signed_request(
+    ctx: FlowContext,
+    operation: Operation,
+    serialized: SerializedRequest,
+    *,
+    credentials: Credentials,
+    payload_hash: str,
+    invocation_id: str,
+    attempt: int,
+    max_attempts: int,
+    ttl: str,
+) -> httpx.Request:
+    url, parsed_url = ctx.url_for(serialized.path)
+    signed = [("Host", ctx.host)]
+    signed += serialized.headers
+    if any(name.lower() in _UNSIGNED for name, _ in serialized.headers):
+        signed = [(k, v) for k, v in signed if k.lower() not in _UNSIGNED]
+    signable = SignableRequest(
+        method=operation.method, url=url, headers=signed, payload_hash=payload_hash
+    )
+    now = ctx.clock() + ctx.skew.offset
+    result = sign(signable, SigningParams(credentials, ctx.region, SIGNING_SERVICE, now))
+    headers = [
+        ("Host", ctx.host),
+        *serialized.headers,
+        ("Content-Length", str(serialized.body.length)),
+        ("User-Agent", ctx.user_agent),
+        ("amz-sdk-invocation-id", invocation_id),
+        ("amz-sdk-request", f"{ttl}attempt={attempt}; max={max(max_attempts, attempt)}"),
+        *result.headers,
+    ]
+    timeout = ctx.timeout_extension
+    return httpx.Request(
+        operation.method,
+        parsed_url,
+        headers=headers,
+        stream=serialized.body.stream(),
+        extensions={} if timeout is None else {"timeout": timeout},
+    )
+
+
+def operation_flow(
+    ctx: FlowContext,
+    operation: Operation,
+    serialized: SerializedRequest,
+    *,
+    credentials: Credentials,
+    invocation_id: str,
+    wrap_body: Callable[[httpx.Response, str], Any],
+    wrap_events: Callable[[httpx.Response, ResponseStreamDecoder], Any] | None = None,
+) -> Flow[dict[str, Any]]:
+    """Run one call of ``operation`` (already validated and serialized) to its parsed result.
+
+    A streamed answer's ``Body`` is ``wrap_body(response, endpoint_url)`` for a blob and
+    ``wrap_events(response, decoder)`` for an event stream, where ``decoder`` is the pure
+    :class:`~._response_stream.ResponseStreamDecoder` of this call (it knows the operation
+    and the ``ResponseMetadata`` that its in-stream errors carry).
+    """
+    body = serialized.body
+    if body.file is not None:
+        payload_hash: str = yield Call(hash_payload, (body.file,))
+    else:
+        payload_hash = hash_payload(body.data or b"")
+    policy = ctx.retry_policy
+    state = policy.start()
+    attempt = 1  # on the wire (amz-sdk-request, RetryAttempts)
+    skew_retries = 0  # attempts outside the retry budget: at most one clock-skew correction
+    server_skew: timedelta | None = None  # estimated from the last answer's Date header
+    while True:
+        wait = state.send_delay()
+        if wait > 0:
+            yield Sleep(wait)
+        request = _signed_request(
+            ctx,
+            operation,
+            serialized,
+            credentials=credentials,
+            payload_hash=payload_hash,
+            invocation_id=invocation_id,
+            attempt=attempt,
+            max_attempts=policy.total_max_attempts + skew_retries,
+            ttl=_ttl(ctx, server_skew),
+        )
+        try:
+            response: httpx.Response = yield Send(request, stream=True)
+        except httpx.TransportError as exc:
+            failure, error = classify_transport_error(exc, ctx.endpoint_url)
+            outcome = AttemptOutcome(attempt=attempt - skew_retries, transport_failure=failure)
+            delay = state.decide(outcome)
+            if delay is None:
+                raise error from exc
+            yield Sleep(delay)
+            attempt += 1
+            continue
+
+        if 200 <= response.status_code < 300:
+            state.decide(
+                AttemptOutcome(attempt=attempt - skew_retries, status=response.status_code)
+            )
+            metadata = response_metadata(response.status_code, response.headers, attempt - 1)
+            # HTTPHeaders: the answer's headers once, lower-cased (no more httpx lookups).
+            parsed = parse_header_members(operation, metadata["HTTPHeaders"])
+            if _max_attempts_reached(policy, attempt - skew_retries, retryable=False):
+                metadata["MaxAttemptsReached"] = True
+            if operation.output_payload == "blob":
+                parsed["Body"] = wrap_body(response, ctx.endpoint_url)
+            elif operation.output_payload == "eventstream":
+                # From here on nothing is retried: the stream's errors reach the user.
+                if wrap_events is None:
+                    raise TypeError(f"{operation.name} needs wrap_events (an event stream reader)")
+                from ._response_stream import ResponseStreamDecoder
+
+                decoder = ResponseStreamDecoder(operation.name, ctx.endpoint_url, metadata)
+                parsed["Body"] = wrap_events(response, decoder)
+            else:
+                response = yield from _read(response, ctx.endpoint_url)
+                parsed.update(parse_json_output(operation, response.content))
+            parsed["ResponseMetadata"] = metadata
+            return parsed
+
+        received_at = ctx.clock()
+        server_skew = skew_from_date_header(response.headers.get("date"), received_at)
+        response = yield from _read(response, ctx.endpoint_url)
+        error_response = parse_error_response(
+            response.status_code, response.headers, response.content
+        )
+        if (
+            not skew_retries
+            and server_skew is not None
+            and is_clock_skew_error(response.status_code, error_response)
+        ):
+            ctx.skew.offset = server_skew
+            skew_retries = 1
+            attempt += 1
+            continue
+        code = error_response["Error"]["Code"]
+        outcome = AttemptOutcome(
+            attempt=attempt - skew_retries,
+            status=response.status_code,
+            error_code=code,
+            retry_after=response.headers.get("x-amz-retry-after"),
+        )
+        delay = state.decide(outcome)
+        if delay is not None:
+            yield Sleep(delay)
+            attempt += 1
+            continue
+        full = dict(error_response)
+        full["ResponseMetadata"] = {
+            **response_metadata(response.status_code, response.headers, attempt - 1),
+            **error_response["ResponseMetadata"],
+        }
+        retryable = policy.classify(outcome) in (RetryKind.THROTTLING, RetryKind.TRANSIENT)
+        if _max_attempts_reached(policy, outcome.attempt, retryable=retryable):
+            full["ResponseMetadata"]["MaxAttemptsReached"] = True
+        raise _error(code, full, operation.name)
+
+
+def _max_attempts_reached(policy: RetryPolicy, attempt: int, *, retryable: bool) -> bool:
+    """botocore's ``MaxAttemptsReached`` metadata: standard and adaptive modes set it on any
+    answer to the last allowed attempt (even a success); legacy mode only when a retryable
+    answer could not be retried."""
+    if attempt < policy.total_max_attempts:
+        return False
+    return retryable or policy.mode != "legacy"
+
+
+def _ttl(ctx: FlowContext, server_skew: timedelta | None) -> str:
+    """``ttl=...; `` for amz-sdk-request: when the caller stops waiting, in server time."""
+    if server_skew is None or ctx.read_timeout is None:
+        return ""
+    ttl = ctx.clock() + timedelta(seconds=ctx.read_timeout) + server_skew
+    return f"ttl={ttl.astimezone(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}; "
+
+
+def _error(code: str, response: dict[str, Any], operation_name: str) -> ClientError:
+    return error_class_for_code(code)(response, operation_name)
+
+
+def _read(response: httpx.Response, endpoint_url: str) -> Flow[httpx.Response]:
+    """Read a streamed response's body, translating a transport failure."""
+    try:
+        result: httpx.Response = yield Read(response)
+    except httpx.TransportError as exc:
+        raise classify_transport_error(exc, endpoint_url)[1] from exc
+    return result

@@ -1,0 +1,47 @@
+"""InvokeEndpointWithBidirectionalStream: full-duplex event streams over HTTP/2.
+
+The operation (service "SageMaker Runtime HTTP2") sends *signed* event-stream messages and
+receives unsigned ones on one HTTP/2 stream, both at once. It needs the ``http2`` extra
+(``h2``). Call it through a client (``client.invoke_endpoint_with_bidirectional_stream``);
+this package holds what that returns and what it is made of::
+
+    _events       the request (signed headers), input events, answers: pure
+    _connection   BidiConnection: one call on one h2 connection, bytes in and out (sans-IO)
+    _sync         BidirectionalStream, BidirectionalInputStream (blocking, one thread)
+    _async        AsyncBidirectionalStream, AsyncBidirectionalInputStream (asyncio, trio)
+
+Names load on first access, so that the blocking client never imports the async machinery.
+"""
+
+import importlib as _importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from ._async import AsyncBidirectionalInputStream, AsyncBidirectionalStream
+    from ._sync import BidirectionalInputStream, BidirectionalStream, SyncBidirectionalInputStream
+
+_LAZY = {
+    "AsyncBidirectionalInputStream": "._async",
+    "AsyncBidirectionalStream": "._async",
+    "BidirectionalInputStream": "._sync",
+    "BidirectionalStream": "._sync",
+    "SyncBidirectionalInputStream": "._sync",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "AsyncBidirectionalInputStream",
+    "AsyncBidirectionalStream",
+    "BidirectionalInputStream",
+    "BidirectionalStream",
+    "SyncBidirectionalInputStream",
+]

@@ -1,0 +1,192 @@
+"""Credential sources on this machine: environment variables, the shared files' static
+keys, and ``credential_process`` (a command that prints credentials as JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sigv4 import Credentials
+
+from .._config_files import Section
+from .._flow import Call, Flow
+from ._context import ChainContext, profile_str
+from ._errors import CredentialsConfigError, CredentialsRetrievalError, PartialCredentialsError
+from ._source import Source, StaticSource, parse_timestamp
+
+if TYPE_CHECKING:
+    import subprocess
+
+__all__ = [
+    "EnvSource",
+    "ProcessSource",
+    "config_file_step",
+    "env_step",
+    "file_source",
+    "has_role",
+    "has_static_keys",
+    "process_step",
+    "shared_file_step",
+]
+
+
+def _static_from(
+    values: Mapping[str, object], source: str, keys: tuple[str, str, str, str]
+) -> Credentials | None:
+    key_id, secret, token, alt_token = keys
+    access = values.get(key_id)
+    if not isinstance(access, str) or not access:
+        return None
+    secret_value = values.get(secret)
+    if not isinstance(secret_value, str) or not secret_value:
+        raise PartialCredentialsError(source, secret)
+    session = values.get(token) or values.get(alt_token)
+    return Credentials(access, secret_value, session if isinstance(session, str) else None)
+
+
+_FILE_KEYS = (
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+)
+
+
+_ENV_KEYS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+)
+
+
+@dataclass
+class EnvSource:
+    """Credentials from environment variables, read again on every fetch."""
+
+    environ: Mapping[str, str] = field(repr=False)
+    name: str = "env"
+
+    def read(self) -> Credentials | None:
+        creds = _static_from(self.environ, self.name, _ENV_KEYS)
+        expiry = self.environ.get("AWS_CREDENTIAL_EXPIRATION")
+        if creds is None or not expiry:
+            return creds
+        expiration = parse_timestamp(expiry, self.name, "AWS_CREDENTIAL_EXPIRATION")
+        return Credentials(
+            creds.access_key_id, creds.secret_access_key, creds.session_token, expiration
+        )
+
+    def fetch(self) -> Flow[Credentials]:
+        yield from ()  # a flow with no steps
+        creds = self.read()
+        if creds is None:
+            raise CredentialsRetrievalError(self.name, "AWS_ACCESS_KEY_ID is no longer set")
+        return creds
+
+
+def has_static_keys(section: Section) -> bool:
+    return bool(profile_str(section, "aws_access_key_id"))
+
+
+def has_role(section: Section) -> bool:
+    return bool(profile_str(section, "role_arn")) and not profile_str(
+        section, "web_identity_token_file"
+    )
+
+
+def file_source(section: Section, name: str) -> Source | None:
+    creds = _static_from(section, name, _FILE_KEYS)
+    return None if creds is None else StaticSource(name, creds)
+
+
+def _run_process(argv: list[str]) -> subprocess.CompletedProcess[bytes]:
+    import subprocess
+
+    return subprocess.run(argv, capture_output=True, check=False, shell=False)
+
+
+@dataclass
+class ProcessSource:
+    """``credential_process``: run the command (no shell), read JSON ``Version: 1``."""
+
+    command: str
+    name: str = "custom-process"
+
+    def fetch(self) -> Flow[Credentials]:
+        import shlex
+
+        try:
+            argv = shlex.split(self.command)
+        except ValueError as exc:
+            raise CredentialsConfigError(f"credential_process cannot be parsed: {exc}") from None
+        if not argv:
+            raise CredentialsConfigError("credential_process is empty")
+        try:
+            result = yield Call(_run_process, (argv,))
+        except OSError as exc:
+            raise CredentialsRetrievalError(
+                self.name, f"cannot run {argv[0]!r}: {type(exc).__name__}: {exc.strerror}"
+            ) from None
+        if result.returncode != 0:
+            stderr = result.stderr.decode("utf-8", "replace").strip()[:500]
+            raise CredentialsRetrievalError(
+                self.name, f"{argv[0]!r} exited with status {result.returncode}: {stderr}"
+            )
+        try:
+            data = json.loads(result.stdout)
+        except ValueError:  # never echo the output: it holds secrets
+            raise CredentialsRetrievalError(self.name, "output is not valid JSON") from None
+        if not isinstance(data, dict) or data.get("Version") != 1:
+            raise CredentialsRetrievalError(
+                self.name, 'output must be a JSON object with "Version": 1'
+            )
+        for key in ("AccessKeyId", "SecretAccessKey"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise CredentialsRetrievalError(self.name, f"output has no {key}")
+        expiry = data.get("Expiration")
+        token = data.get("SessionToken")
+        return Credentials(
+            data["AccessKeyId"],
+            data["SecretAccessKey"],
+            token if isinstance(token, str) else None,
+            parse_timestamp(expiry, self.name, "Expiration") if expiry else None,
+        )
+
+
+def env_step(ctx: ChainContext) -> Source | str:
+    if ctx.profile_from_argument:
+        return "skipped: a profile was given explicitly"
+    source = EnvSource(ctx.environ)
+    return source if source.read() is not None else "AWS_ACCESS_KEY_ID is not set"
+
+
+def shared_file_step(ctx: ChainContext) -> Source | str:
+    section = ctx.config.credential_profiles.get(ctx.profile_name)
+    if section is None:
+        return f"no [{ctx.profile_name}] section in {ctx.config.credentials_file}"
+    found = file_source(section, "shared-credentials-file")
+    return (
+        found or f"[{ctx.profile_name}] in {ctx.config.credentials_file} has no aws_access_key_id"
+    )
+
+
+def process_step(ctx: ChainContext) -> Source | str:
+    command = profile_str(ctx.profile, "credential_process")
+    if command is None:
+        return f"profile {ctx.profile_name!r} has no credential_process"
+    return ProcessSource(command)
+
+
+def config_file_step(ctx: ChainContext) -> Source | str:
+    section = ctx.config.profiles.get(ctx.profile_name)
+    if section is None:
+        return f"no profile {ctx.profile_name!r} in {ctx.config.config_file}"
+    found = file_source(section, "config-file")
+    return (
+        found
+        or f"profile {ctx.profile_name!r} in {ctx.config.config_file} has no aws_access_key_id"
+    )
