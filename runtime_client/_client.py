@@ -9,9 +9,12 @@ retries and parsing are shared and written once.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import ssl
+from collections.abc import Iterable
+from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -27,13 +30,13 @@ from ._httpx import CONNECTIONS_PER_POOL, PooledAsyncTransport
 from ._model import (
     INVOKE_ENDPOINT,
     INVOKE_ENDPOINT_ASYNC,
+    INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM,
     INVOKE_ENDPOINT_WITH_RESPONSE_STREAM,
     Operation,
-    SerializedRequest,
-    serialize_request,
 )
 from ._operation import ClockSkew, FlowContext, operation_flow
 from ._response_body import AsyncStreamingBody, StreamingBody
+from ._restjson import SerializedRequest, serialize_request
 from ._retry import RetryPolicy
 from .credentials._provider import (
     CredentialsProvider,
@@ -44,6 +47,7 @@ from .credentials._provider import (
 if TYPE_CHECKING:
     from ._response_stream import ResponseStreamDecoder
     from .bidi._async import AsyncBidirectionalStream
+    from .bidi._connection import BidiCall, BidiSettings
     from .bidi._sync import BidirectionalStream
 
 #: ``Config(tcp_keepalive=True)``: TCP keep-alive probes on every connection, as botocore.
@@ -163,6 +167,7 @@ class _Shell(Generic[H]):
         self._owns_http = http_client is None
         self._verify: bool | str = verify if verify is not None else (resolved.ca_bundle or True)
         self._closed = False
+        self._bidi: BidiSettings | None = None
         self._http = http_client if http_client is not None else self._new_http()
 
     def _new_http(self) -> H:
@@ -229,6 +234,43 @@ class _Shell(Generic[H]):
             pattern = scheme if "://" in scheme else f"{scheme}://"
             mounts[pattern] = transport(proxy=url, verify=self._ssl())
         return mounts
+
+    def _prepare_bidi(
+        self, serialized: SerializedRequest, body: Any, credentials: Credentials
+    ) -> BidiCall:
+        """The signed, started call of InvokeEndpointWithBidirectionalStream (no I/O)."""
+        from .bidi._connection import prepare_bidi_call
+
+        return prepare_bidi_call(self._bidi_settings(), serialized, body, credentials)
+
+    def _bidi_settings(self) -> BidiSettings:
+        settings = self._bidi
+        if settings is None:
+            from .bidi._connection import BidiSettings
+
+            ctx = self._ctx
+
+            def clock() -> datetime:
+                return ctx.clock() + ctx.skew.offset
+
+            @functools.cache
+            def tls() -> ssl.SSLContext:
+                verify = self._ssl()
+                return (
+                    verify if isinstance(verify, ssl.SSLContext) else ssl.create_default_context()
+                )
+
+            resolved = self._resolved
+            settings = self._bidi = BidiSettings(
+                endpoint_url=resolved.http2_endpoint_url,
+                region=resolved.region,
+                user_agent=resolved.user_agent,
+                clock=clock,
+                ssl_context=tls,
+                connect_timeout=resolved.connect_timeout,
+                read_timeout=resolved.read_timeout,
+            )
+        return settings
 
     def _serialize(self, operation: Operation, params: dict[str, Any]) -> SerializedRequest:
         if self._closed:
@@ -318,10 +360,19 @@ class SageMakerRuntime(_Shell[httpx.Client], ClosesOnExit):
         """InvokeEndpointWithBidirectionalStream over HTTP/2 (the ``http2`` extra), blocking
         form: returns a :class:`BidirectionalStream` to use with ``with``; send with
         ``stream.input_stream.send(...)``, read with ``stream.receive()`` or iteration.
-        One thread drives it; nothing is retried."""
-        from .bidi._sync import invoke_endpoint_with_bidirectional_stream_sync
+        ``Body``, if given, is an iterable of events. One thread drives it; nothing is
+        retried. The parameters are those of the async form
+        (:meth:`AsyncSageMakerRuntime.invoke_endpoint_with_bidirectional_stream`)."""
+        serialized = self._serialize(INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM, kwargs)
+        body = kwargs.get("Body")
+        if body is not None and not isinstance(body, Iterable):
+            raise _errors.ParamValidationError(
+                [("Body", "the blocking client takes an iterable of events, not an async iterable")]
+            )
+        from .bidi._sync import open_bidirectional_stream
 
-        return invoke_endpoint_with_bidirectional_stream_sync(self, **kwargs)
+        credentials = self._credentials.get_credentials()
+        return open_bidirectional_stream(self._prepare_bidi(serialized, body, credentials))
 
     def close(self) -> None:
         """Close the owned httpx client (a lent one stays open)."""
@@ -382,12 +433,35 @@ class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient], AsyncClosesOnExit):
     async def invoke_endpoint_with_bidirectional_stream(
         self, **kwargs: Any
     ) -> AsyncBidirectionalStream:
-        """InvokeEndpointWithBidirectionalStream over HTTP/2 (the ``http2`` extra): a
-        full-duplex stream to use with ``async with``; see
-        :func:`runtime_client.bidi._async.invoke_endpoint_with_bidirectional_stream`."""
-        from .bidi._async import invoke_endpoint_with_bidirectional_stream
+        """InvokeEndpointWithBidirectionalStream: open a full-duplex HTTP/2 stream (the
+        ``http2`` extra).
 
-        return await invoke_endpoint_with_bidirectional_stream(self, **kwargs)
+        Parameters: ``EndpointName`` (required), ``Body`` (optional: an async iterable or
+        an iterable of ``{'PayloadPart': {...}}`` events, sent by a task of the stream,
+        which then closes the input), ``TargetVariant``, ``ModelInvocationPath`` (<= 100
+        characters), ``ModelQueryString`` (<= 2048). Without ``Body``, send with
+        ``stream.input_stream``.
+
+        The endpoint is the client's HTTP/2 endpoint (``runtime.sagemaker.{region}...:8443``,
+        or the custom ``endpoint_url``; ``http://`` means cleartext h2c with prior
+        knowledge). Returns an :class:`AsyncBidirectionalStream` to use with ``async with``::
+
+            stream = await client.invoke_endpoint_with_bidirectional_stream(EndpointName="ep")
+            async with stream:
+                await stream.input_stream.send({"PayloadPart": {"Bytes": b"hi"}})
+                print(await stream.receive())
+                await stream.input_stream.close()
+                async for event in stream:
+                    ...
+
+        The call returns once the request is on the wire; nothing is retried.
+        """
+        serialized = self._serialize(INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM, kwargs)
+        from .bidi._async import open_bidirectional_stream
+
+        credentials = await self._credentials.aget_credentials()
+        call = self._prepare_bidi(serialized, kwargs.get("Body"), credentials)
+        return await open_bidirectional_stream(call)
 
     async def aclose(self) -> None:
         """Close the owned httpx client (a lent one stays open)."""

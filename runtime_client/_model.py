@@ -1,47 +1,49 @@
-"""The service model as data, with pure request serialization and response parsing.
+"""The service model as data: the four operations, their members and rules.
 
-Every constraint below was taken from botocore's ``sagemaker-runtime`` 2017-05-13
-``service-2.json`` at development time (botocore is not a run-time dependency). The
+The three classic operations' constraints were taken from botocore's ``sagemaker-runtime``
+2017-05-13 ``service-2.json`` at development time (botocore is not a run-time
+dependency); InvokeEndpointWithBidirectionalStream is from the service "SageMaker Runtime
+HTTP2" (2025-10-01), which boto3 does not have. The
 model's Java-flavoured patterns are translated to Python regular expressions that must
 match the *whole* value; ``\\p{Print}`` is printable ASCII and ``\\p{ASCII}`` is checked
 as "printable ASCII or tab", since a header value may carry no control character (no CR,
 no LF) and no non-ASCII character.
 
-Nothing here touches the network: :func:`validate_params` and :func:`serialize_request`
-turn keyword arguments into a :class:`SerializedRequest`; :func:`parse_headers_output`
-and :func:`response_metadata` turn an answer into boto3's dict shape.
+The model is read by the client (:mod:`._validate` checks keyword arguments,
+:mod:`._restjson` lays them out and parses answers) and by the local endpoint
+(``local/_validation`` checks what it receives): every rule is written here once.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
-from urllib.parse import quote
-
-from ._errors import ParamValidationError
-from ._request_body import RequestBody, check_body, prepare_body
 
 __all__ = [
+    "EVENT_STREAM_CONTENT_TYPE",
     "INVOKE_ENDPOINT",
     "INVOKE_ENDPOINT_ASYNC",
+    "INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM",
     "INVOKE_ENDPOINT_WITH_RESPONSE_STREAM",
+    "MAX_PART_BYTES",
     "OPERATIONS",
+    "PAYLOAD_PART",
+    "SIGNING_NAME",
+    "EventShape",
     "Member",
     "Operation",
-    "SerializedRequest",
-    "parse_header_members",
-    "parse_headers_output",
-    "parse_json_output",
-    "response_metadata",
-    "serialize_request",
-    "validate_params",
+    "pattern_text",
 ]
 
-Kind = Literal["string", "integer", "blob"]
+#: The SigV4 signing name of every operation (not ``runtime.sagemaker``, the endpoint prefix).
+SIGNING_NAME = "sagemaker"
+EVENT_STREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
+
+#: "eventstream" is an input stream of events (the bidirectional operation's ``Body``).
+Kind = Literal["string", "integer", "blob", "eventstream"]
 Location = Literal["uri", "header", "payload", "json"]
 
 # Patterns (whole-value match). Comments give the model's original text.
@@ -55,6 +57,7 @@ _FILENAME = r"(?!.*\..*\.)[a-zA-Z0-9][a-zA-Z0-9_.\-]*"  # ^(?!.*\..*\.)[a-zA-Z0-
 _INPUT_LOCATION = r"(https|s3)://([^/]+)/?(.*)"  # ^(https|s3)://([^/]+)/?(.*)$
 _S3_EXTENSION = r"(?!s3:|https:)[a-zA-Z0-9!_.*'()/-]+"  # ^(?!s3:|https:)[a-zA-Z0-9!_.*'()/-]+$
 _ANY = r"[\t\x20-\x7e]*"  # .*  (as a header: printable ASCII)
+_PRINTABLE = r"[\x20-\x7e]*"  # the HTTP2 service's path and query string headers
 
 _PATTERN_TEXT = {
     _NAME: "^[a-zA-Z0-9](-*[a-zA-Z0-9])*$",
@@ -66,6 +69,7 @@ _PATTERN_TEXT = {
     _FILENAME: "^(?!.*\\..*\\.)[a-zA-Z0-9][a-zA-Z0-9-_\\.]*$",
     _INPUT_LOCATION: "^(https|s3)://([^/]+)/?(.*)$",
     _S3_EXTENSION: "^(?!s3:|https:)[a-zA-Z0-9!_.*'()/-]+$",
+    _PRINTABLE: "printable ASCII (no control characters, CR or LF)",
 }
 
 
@@ -81,6 +85,8 @@ class Member:
     max: int | None = None
     pattern: str | None = None
     sensitive: bool = False
+    #: The allowed values of an enum member (a string that must be one of them).
+    enum: frozenset[str] | None = None
 
     @property
     def compiled(self) -> re.Pattern[str] | None:
@@ -99,6 +105,12 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return regex
 
 
+def pattern_text(member: Member) -> str:
+    """The rule of ``member``'s pattern as the model (and the service's messages) write it."""
+    assert member.pattern is not None
+    return _PATTERN_TEXT.get(member.pattern, f"^{member.pattern}$")
+
+
 @dataclass(frozen=True)
 class Operation:
     """An operation of the service model."""
@@ -112,6 +124,8 @@ class Operation:
     outputs: tuple[Member, ...]
     #: "blob" (a streaming body), "eventstream", or None (output members in a JSON body).
     output_payload: Literal["blob", "eventstream"] | None
+    #: The HTTP/2 service's operation (its own endpoint, port 8443) rather than the classic one.
+    http2: bool = False
 
     def input(self, name: str) -> Member | None:
         return self.inputs_by_name.get(name)
@@ -266,176 +280,70 @@ INVOKE_ENDPOINT_WITH_RESPONSE_STREAM = Operation(
     output_payload="eventstream",
 )
 
+INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM = Operation(
+    name="InvokeEndpointWithBidirectionalStream",
+    method="POST",
+    uri="/endpoints/{EndpointName}/invocations-bidirectional-stream",
+    success_status=200,
+    inputs=(
+        _ENDPOINT_NAME,
+        # Optional here: without it the caller sends through ``stream.input_stream``.
+        Member("Body", "eventstream", "payload", sensitive=True),
+        _TARGET_VARIANT,
+        _h(
+            "ModelInvocationPath",
+            "X-Amzn-SageMaker-Model-Invocation-Path",
+            max=100,
+            pattern=_PRINTABLE,
+        ),
+        _h("ModelQueryString", "X-Amzn-SageMaker-Model-Query-String", max=2048, pattern=_PRINTABLE),
+    ),
+    required=frozenset({"EndpointName"}),
+    outputs=(_OUT_VARIANT,),
+    output_payload="eventstream",
+    http2=True,
+)
+
 OPERATIONS: Mapping[str, Operation] = {
     op.name: op
-    for op in (INVOKE_ENDPOINT, INVOKE_ENDPOINT_ASYNC, INVOKE_ENDPOINT_WITH_RESPONSE_STREAM)
+    for op in (
+        INVOKE_ENDPOINT,
+        INVOKE_ENDPOINT_ASYNC,
+        INVOKE_ENDPOINT_WITH_RESPONSE_STREAM,
+        INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM,
+    )
 }
+
+#: Largest ``Bytes`` of one PayloadPart of the bidirectional stream: the signed outer
+#: message (the inner message plus its headers) must fit the event-stream payload limit of
+#: 16 MiB.
+MAX_PART_BYTES = 16 * 1024 * 1024 - 1024
+
+_BIDI_DATA_TYPES = frozenset({"UTF8", "BINARY"})
+_COMPLETION_STATES = frozenset({"PARTIAL", "COMPLETE"})
 
 
 @dataclass(frozen=True)
-class SerializedRequest:
-    """The wire form of an operation call, before signing."""
+class EventShape:
+    """An event of an event stream: its ``:event-type`` and its members (the payload, or
+    event headers of their own names)."""
 
-    method: str
-    path: str
-    headers: tuple[tuple[str, str], ...] = field(repr=False)  # may hold sensitive values
-    body: RequestBody
+    name: str
+    members: tuple[Member, ...]
 
-
-def _shown(member: Member, value: object) -> str:
-    if member.sensitive:
-        return ""
-    text = repr(value)
-    return f", value: {text[:80]}{'...' if len(text) > 80 else ''}"
+    @cached_property
+    def members_by_name(self) -> dict[str, Member]:
+        return {member.name: member for member in self.members}
 
 
-def _check_string(member: Member, value: str, strict: bool) -> str | None:
-    problem = _string_problem(member, value, strict)
-    return None if problem is None else problem + _shown(member, value)
-
-
-def _string_problem(member: Member, value: str, strict: bool) -> str | None:
-    if member.location in ("header", "uri") and ("\r" in value or "\n" in value):
-        return "must not contain CR or LF characters"
-    if member.location == "header" and not value.isascii():
-        return "must be ASCII only (it is sent as an HTTP header)"
-    if not strict:
-        return None
-    if member.min is not None and len(value) < member.min:
-        return f"invalid length {len(value)}, valid min length: {member.min}"
-    if member.max is not None and len(value) > member.max:
-        return f"invalid length {len(value)}, valid max length: {member.max}"
-    if member.pattern is not None and _compiled(member.pattern).fullmatch(value) is None:
-        return f"does not match the pattern {_PATTERN_TEXT.get(member.pattern, member.pattern)}"
-    return None
-
-
-def _check_member(member: Member, value: object, strict: bool) -> str | None:
-    if member.kind == "blob":
-        return check_body(value, member.max if strict else None)
-    if member.kind == "integer":
-        if not isinstance(value, int) or isinstance(value, bool):
-            return f"invalid type {type(value).__name__}, valid types: int"
-        if not strict:
-            return None
-        if member.min is not None and value < member.min:
-            return f"invalid range {value}, valid min value: {member.min}"
-        if member.max is not None and value > member.max:
-            return f"invalid range {value}, valid max value: {member.max}"
-        return None
-    if not isinstance(value, str):
-        return f"invalid type {type(value).__name__}, valid types: str"
-    return _check_string(member, value, strict)
-
-
-def _valid(operation: Operation, params: Mapping[str, object], strict: bool) -> bool:
-    by_name = operation.inputs_by_name
-    for name, value in params.items():
-        member = by_name.get(name)
-        if member is None:
-            return False
-        if value is not None and _check_member(member, value, strict) is not None:
-            return False
-    return all(params.get(name) is not None for name in operation.required)
-
-
-def validate_params(
-    operation: Operation, params: Mapping[str, object], *, strict: bool = True
-) -> None:
-    """Check ``params`` against the model; raise :class:`ParamValidationError` listing all faults.
-
-    Like boto3, unknown names are refused with the list of valid ones and a required
-    member must be present (``None`` counts as absent for optional members).
-    ``strict=False`` (``Config(parameter_validation=False)``) skips the service's length,
-    range and pattern rules, but never the checks that keep the request well-formed:
-    names, required members, types, CR/LF and non-ASCII in headers, body kinds.
-    """
-    if _valid(operation, params, strict):
-        return  # the usual case, checked in one pass over the few given parameters
-    errors: list[tuple[str, str]] = []
-    names = [m.name for m in operation.inputs]
-    for name in params:
-        if operation.input(name) is None:
-            errors.append((name, f"unknown parameter, must be one of: {', '.join(names)}"))
-    for member in operation.inputs:
-        if member.name not in params or params[member.name] is None:
-            if member.name in operation.required:
-                errors.append((member.name, "missing required parameter"))
-            continue
-        problem = _check_member(member, params[member.name], strict)
-        if problem is not None:
-            errors.append((member.name, problem))
-    if errors:
-        raise ParamValidationError(errors)
-
-
-def serialize_request(
-    operation: Operation, params: Mapping[str, object], *, strict: bool = True
-) -> SerializedRequest:
-    """Validate, then lay the parameters out as path, headers and body (rest-json)."""
-    validate_params(operation, params, strict=strict)
-    headers: list[tuple[str, str]] = []
-    path = operation.uri
-    body: object = b""
-    for member in operation.inputs:
-        value = params.get(member.name)
-        if value is None:
-            continue
-        if member.location == "uri":
-            path = path.replace("{" + member.name + "}", quote(str(value), safe="-_.~"))
-        elif member.location == "header":
-            headers.append((member.wire_name, str(value)))
-        elif member.location == "payload":
-            body = value
-    return SerializedRequest(operation.method, path, tuple(headers), prepare_body(body))
-
-
-def parse_headers_output(operation: Operation, headers: Mapping[str, str]) -> dict[str, Any]:
-    """Output members carried in headers (``headers`` looked up case-insensitively)."""
-    parsed: dict[str, Any] = {}
-    for member in operation.outputs:
-        if member.location == "header" and member.wire_name in headers:
-            parsed[member.name] = headers[member.wire_name]
-    return parsed
-
-
-def parse_header_members(operation: Operation, lowered: Mapping[str, str]) -> dict[str, Any]:
-    """:func:`parse_headers_output` for headers already keyed by lower-case name (as
-    ``ResponseMetadata['HTTPHeaders']``, with repeated headers joined by ``", "``)."""
-    parsed: dict[str, Any] = {}
-    for name, wire in operation.header_outputs:
-        value = lowered.get(wire)
-        if value is not None:
-            parsed[name] = value
-    return parsed
-
-
-def parse_json_output(operation: Operation, body: bytes) -> dict[str, Any]:
-    """Output members carried in a JSON body; unknown keys are ignored, as boto3 does."""
-    if not body.strip():
-        return {}
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return {}
-    if not isinstance(document, dict):
-        return {}
-    parsed: dict[str, Any] = {}
-    for member in operation.outputs:
-        if member.location == "json" and member.wire_name in document:
-            parsed[member.name] = document[member.wire_name]
-    return parsed
-
-
-def response_metadata(
-    status_code: int, headers: Mapping[str, str], retry_attempts: int
-) -> dict[str, Any]:
-    """boto3's ``ResponseMetadata``: RequestId, HTTPStatusCode, HTTPHeaders, RetryAttempts."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    metadata: dict[str, Any] = {}
-    if "x-amzn-requestid" in lowered:
-        metadata["RequestId"] = lowered["x-amzn-requestid"]
-    metadata["HTTPStatusCode"] = status_code
-    metadata["HTTPHeaders"] = lowered
-    metadata["RetryAttempts"] = retry_attempts
-    return metadata
+#: The bidirectional stream's one event, both ways: ``{'PayloadPart': {'Bytes': b'...',
+#: 'DataType': 'UTF8', 'CompletionState': 'COMPLETE', 'P': '...'}}``, every member optional.
+PAYLOAD_PART = EventShape(
+    "PayloadPart",
+    (
+        Member("Bytes", "blob", "payload", max=MAX_PART_BYTES, sensitive=True),
+        Member("DataType", "string", "header", "DataType", enum=_BIDI_DATA_TYPES),
+        Member("CompletionState", "string", "header", "CompletionState", enum=_COMPLETION_STATES),
+        Member("P", "string", "header", "P", max=0xFFFF),
+    ),
+)

@@ -42,8 +42,8 @@ from ._errors import (
     parse_error_response,
 )
 from ._flow import Call, Flow, Read, Send, Sleep
-from ._model import (
-    Operation,
+from ._model import SIGNING_NAME, Operation
+from ._restjson import (
     SerializedRequest,
     parse_header_members,
     parse_json_output,
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
     from ._response_stream import ResponseStreamDecoder
 
 __all__ = [
-    "SIGNING_SERVICE",
     "ClockSkew",
     "FlowContext",
     "classify_transport_error",
@@ -63,8 +62,6 @@ __all__ = [
     "operation_flow",
     "skew_from_date_header",
 ]
-
-SIGNING_SERVICE = "sagemaker"
 
 # Headers that go on the wire but are not signed (proxies and the HTTP stack may touch them,
 # and the retry headers change per attempt without meaning anything to the service).
@@ -198,7 +195,7 @@ def _signed_request(
         method=operation.method, url=url, headers=signed, payload_hash=payload_hash
     )
     now = ctx.clock() + ctx.skew.offset
-    result = sign(signable, SigningParams(credentials, ctx.region, SIGNING_SERVICE, now))
+    result = sign(signable, SigningParams(credentials, ctx.region, SIGNING_NAME, now))
     headers = [
         ("Host", ctx.host),
         *serialized.headers,

@@ -23,6 +23,8 @@ from _h2_server import KEYS, REGION, H2BidiServer, Script, make_tls_files
 from runtime_client import _errors
 from runtime_client._client import AsyncSageMakerRuntime, SageMakerRuntime
 from runtime_client._config import Config
+from runtime_client._model import INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM
+from runtime_client._restjson import SerializedRequest, serialize_request
 from runtime_client.bidi._async import (
     AsyncBidirectionalStream,
 )
@@ -454,7 +456,7 @@ def _outer_messages(count: int) -> tuple[str, list[EventStreamMessage]]:
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     request = build_bidi_request(
         "https://runtime.sagemaker.us-east-1.amazonaws.com:8443",
-        {"EndpointName": "ep"},
+        _bidi_call({"EndpointName": "ep"}),
         credentials=_creds(),
         region=REGION,
         time=now,
@@ -482,7 +484,9 @@ def _outer_messages(count: int) -> tuple[str, list[EventStreamMessage]]:
 def test_request_keeps_port_and_encodes_label() -> None:
     request = build_bidi_request(
         "https://runtime.sagemaker.us-east-1.amazonaws.com:8443",
-        {"EndpointName": "ep-1", "ModelInvocationPath": "v1/chat", "ModelQueryString": "a=1"},
+        _bidi_call(
+            {"EndpointName": "ep-1", "ModelInvocationPath": "v1/chat", "ModelQueryString": "a=1"}
+        ),
         credentials=_creds(),
         region=REGION,
         time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
@@ -551,7 +555,11 @@ def test_response_events_and_exceptions() -> None:
 def test_connection_sends_only_within_the_window() -> None:
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     request = build_bidi_request(
-        "http://127.0.0.1:1", {"EndpointName": "ep"}, credentials=_creds(), region=REGION, time=now
+        "http://127.0.0.1:1",
+        _bidi_call({"EndpointName": "ep"}),
+        credentials=_creds(),
+        region=REGION,
+        time=now,
     )
     conn = BidiConnection(request, endpoint_url="http://127.0.0.1:1")
     conn.start()
@@ -571,7 +579,11 @@ def _answered_early(answer: bool) -> BidiConnection:
     in the socket when the sender learns that writing broke."""
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     request = build_bidi_request(
-        "http://127.0.0.1:1", {"EndpointName": "ep"}, credentials=_creds(), region=REGION, time=now
+        "http://127.0.0.1:1",
+        _bidi_call({"EndpointName": "ep"}),
+        credentials=_creds(),
+        region=REGION,
+        time=now,
     )
     conn = BidiConnection(request, endpoint_url="http://127.0.0.1:1")
     conn.start()
@@ -686,3 +698,8 @@ def test_sync_refuses_an_async_body(server: H2BidiServer) -> None:
     with pytest.raises(_errors.ParamValidationError, match="async iterable"):
         sync_call(server.url, EndpointName="ep", Body=body())
     assert server.connections == 0
+
+
+def _bidi_call(params: dict[str, str]) -> SerializedRequest:
+    """The operation's parameters laid out as the client sends them."""
+    return serialize_request(INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM, params)

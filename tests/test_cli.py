@@ -157,7 +157,20 @@ def test_help_lists_the_commands_and_exit_codes(aws_files: Path) -> None:
     assert "254 service error" in " ".join(result.text.split())
 
 
-@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+#: The operations ``aws sagemaker-runtime`` has (the CLI's shape); the HTTP/2 service's
+#: bidirectional stream has no command there.
+CLASSIC_OPERATIONS = sorted(name for name, op in OPERATIONS.items() if not op.http2)
+
+
+def test_the_classic_operations_are_three() -> None:
+    assert CLASSIC_OPERATIONS == [
+        "InvokeEndpoint",
+        "InvokeEndpointAsync",
+        "InvokeEndpointWithResponseStream",
+    ]
+
+
+@pytest.mark.parametrize("operation", CLASSIC_OPERATIONS)
 def test_every_input_of_the_operation_is_an_option(aws_files: Path, operation: str) -> None:
     command = re.sub(r"(?<!^)(?=[A-Z])", "-", operation).lower()
     result = run_cli(f"{command} --help", env=clean_env(aws_files))

@@ -27,14 +27,10 @@ from runtime_client._errors import (
     parse_error_response,
 )
 from runtime_client._flow import Call, Flow, Read, Send, Sleep
-from runtime_client._model import (
-    INVOKE_ENDPOINT,
-    INVOKE_ENDPOINT_ASYNC,
-    Operation,
-    serialize_request,
-)
+from runtime_client._model import INVOKE_ENDPOINT, INVOKE_ENDPOINT_ASYNC, Operation
 from runtime_client._operation import ClockSkew, FlowContext, operation_flow
 from runtime_client._response_body import LineSplitter, StreamingBody
+from runtime_client._restjson import serialize_request
 from runtime_client._retry import RetryPolicy, RetryQuota
 from sigv4 import Credentials
 

@@ -10,7 +10,8 @@ import pytest
 
 from runtime_client._errors import ParamValidationError
 from runtime_client._httpx import FileByteStream
-from runtime_client._model import INVOKE_ENDPOINT, INVOKE_ENDPOINT_ASYNC, serialize_request
+from runtime_client._model import INVOKE_ENDPOINT, INVOKE_ENDPOINT_ASYNC
+from runtime_client._restjson import serialize_request
 
 
 def test_every_invoke_endpoint_input_goes_to_its_header() -> None:

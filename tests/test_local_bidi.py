@@ -33,6 +33,8 @@ from hypercorn.config import Config as HypercornConfig
 from runtime_client import _errors
 from runtime_client._client import AsyncSageMakerRuntime, SageMakerRuntime
 from runtime_client._config import Config
+from runtime_client._model import INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM
+from runtime_client._restjson import SerializedRequest, serialize_request
 from runtime_client.bidi import _connection as _bidi
 from runtime_client.bidi._async import (
     AsyncBidirectionalStream,
@@ -492,7 +494,7 @@ def raw_call(
     frames, then END_STREAM; return the status, the decoded events (200) or the body."""
     now = datetime.now(timezone.utc)
     request = build_bidi_request(
-        endpoint.url, {"EndpointName": "ep"}, credentials=CREDS, region=REGION, time=now
+        endpoint.url, _bidi_call({"EndpointName": "ep"}), credentials=CREDS, region=REGION, time=now
     )
     conn = h2.connection.H2Connection(
         h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
@@ -594,3 +596,8 @@ async def test_early_rejection_reaches_a_flooding_sender_quietly(
                 with pytest.raises(_errors.ModelError):
                     await stream.await_output()
     assert [r for r in caplog.records if r.levelno >= 40] == []
+
+
+def _bidi_call(params: dict[str, str]) -> SerializedRequest:
+    """The operation's parameters laid out as the client sends them."""
+    return serialize_request(INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM, params)

@@ -32,7 +32,7 @@ import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -44,15 +44,12 @@ from .._errors import (
     ReadTimeoutError,
     SageMakerRuntimeError,
 )
-from ._connection import END, NEED_DATA, BidiConnection, check_bidi_call, prepare_bidi_call
-
-if TYPE_CHECKING:
-    from .._client import AsyncSageMakerRuntime
+from ._connection import END, NEED_DATA, BidiCall, BidiConnection
 
 __all__ = [
     "AsyncBidirectionalStream",
     "AsyncBidirectionalInputStream",
-    "invoke_endpoint_with_bidirectional_stream",
+    "open_bidirectional_stream",
     "open_bidi_connection",
 ]
 
@@ -391,31 +388,9 @@ async def open_bidi_connection(
     return stream
 
 
-async def invoke_endpoint_with_bidirectional_stream(
-    shell: AsyncSageMakerRuntime, **params: Any
-) -> AsyncBidirectionalStream:
-    """InvokeEndpointWithBidirectionalStream: open a full-duplex HTTP/2 stream.
-
-    Parameters: ``EndpointName`` (required), ``Body`` (optional: an async iterable or an
-    iterable of ``{'PayloadPart': {...}}`` events, sent by a task of the stream, which then
-    closes the input), ``TargetVariant``, ``ModelInvocationPath`` (<= 100 characters),
-    ``ModelQueryString`` (<= 2048). Without ``Body``, send with ``stream.input_stream``.
-
-    The endpoint is the client's HTTP/2 endpoint (``runtime.sagemaker.{region}...:8443``,
-    or the custom ``endpoint_url``; ``http://`` means cleartext h2c with prior knowledge).
-    Returns an :class:`AsyncBidirectionalStream` to use with ``async with``::
-
-        stream = await client.invoke_endpoint_with_bidirectional_stream(EndpointName="ep")
-        async with stream:
-            await stream.input_stream.send({"PayloadPart": {"Bytes": b"hi"}})
-            print(await stream.receive())
-            await stream.input_stream.close()
-            async for event in stream:
-                ...
-    """
-    check_bidi_call(shell, params)
-    credentials = await shell._credentials.aget_credentials()
-    call = prepare_bidi_call(shell, params, credentials)
+async def open_bidirectional_stream(call: BidiCall) -> AsyncBidirectionalStream:
+    """Connect and send the request of a prepared call; returns the stream (see
+    ``AsyncSageMakerRuntime.invoke_endpoint_with_bidirectional_stream``)."""
     endpoint_url = call.endpoint_url
     socket = await open_bidi_connection(
         endpoint_url, ssl_context=call.ssl_context, connect_timeout=call.connect_timeout

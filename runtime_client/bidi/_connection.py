@@ -48,7 +48,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 try:
     import h2.config
@@ -72,7 +72,7 @@ from .._errors import (
     error_class_for_code,
     parse_error_response,
 )
-from .._model import response_metadata
+from .._restjson import SerializedRequest, response_metadata
 from ..eventstream import (
     CorruptMessageError,
     EventStreamDecoder,
@@ -85,11 +85,7 @@ from ._events import (
     build_bidi_request,
     encode_input_event,
     event_from_message,
-    validate_bidi_params,
 )
-
-if TYPE_CHECKING:
-    from .._client import _Shell
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -97,8 +93,8 @@ __all__ = [
     "NEED_DATA",
     "BidiCall",
     "BidiConnection",
+    "BidiSettings",
     "Signal",
-    "check_bidi_call",
     "prepare_bidi_call",
 ]
 
@@ -121,6 +117,21 @@ Event = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class BidiSettings:
+    """What a client lends its bidirectional calls (made once per client): the HTTP/2
+    endpoint, the signing region, the user agent, the clock (with the learned skew), the
+    TLS context for https (built when first needed) and the timeouts."""
+
+    endpoint_url: str
+    region: str
+    user_agent: str
+    clock: Callable[[], datetime] = field(repr=False)
+    ssl_context: Callable[[], ssl.SSLContext] = field(repr=False)
+    connect_timeout: float | None
+    read_timeout: float | None
+
+
+@dataclass(frozen=True)
 class BidiCall:
     """What a shell needs to run one call: the started connection (its first bytes are
     queued), where to connect, how long to wait, the clock for event signatures."""
@@ -134,39 +145,23 @@ class BidiCall:
     body: Any = field(repr=False)
 
 
-def check_bidi_call(shell: _Shell[Any], params: Mapping[str, object]) -> None:
-    """Refuse a closed client or bad parameters before any I/O (credentials included)."""
-    if shell._closed:
-        raise RuntimeError("the client has been closed")
-    validate_bidi_params(params, strict=shell._resolved.parameter_validation)
-
-
 def prepare_bidi_call(
-    shell: _Shell[Any], params: Mapping[str, object], credentials: Credentials
+    settings: BidiSettings, serialized: SerializedRequest, body: Any, credentials: Credentials
 ) -> BidiCall:
-    """Sign the request with the client's region, endpoint, clock (with its learned skew)
-    and user agent, and start the connection; no I/O. The endpoint is the client's HTTP/2
-    endpoint (``resolved.http2_endpoint_url``): TLS with the client's ``verify`` and
-    client certificate for https, cleartext h2c for http."""
-    resolved = shell._resolved
-    ctx = shell._ctx
-
-    def clock() -> datetime:
-        return ctx.clock() + ctx.skew.offset
-
-    endpoint_url = resolved.http2_endpoint_url
+    """Sign the request (validated and laid out by the client) and start the connection;
+    no I/O. TLS with ALPN ``h2`` for an https endpoint, cleartext h2c for http."""
+    endpoint_url = settings.endpoint_url
     request = build_bidi_request(
         endpoint_url,
-        params,
+        serialized,
         credentials=credentials,
-        region=resolved.region,
-        time=clock(),
-        user_agent=resolved.user_agent,
+        region=settings.region,
+        time=settings.clock(),
+        user_agent=settings.user_agent,
     )
     context: ssl.SSLContext | None = None
     if endpoint_url.lower().startswith("https://"):
-        verify = shell._ssl()
-        context = verify if isinstance(verify, ssl.SSLContext) else ssl.create_default_context()
+        context = settings.ssl_context()
         context.set_alpn_protocols(["h2"])
     connection = BidiConnection(request, endpoint_url=endpoint_url)
     connection.start()
@@ -174,10 +169,10 @@ def prepare_bidi_call(
         connection=connection,
         endpoint_url=endpoint_url,
         ssl_context=context,
-        connect_timeout=resolved.connect_timeout,
-        read_timeout=resolved.read_timeout,
-        clock=clock,
-        body=params.get("Body"),
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        clock=settings.clock,
+        body=body,
     )
 
 

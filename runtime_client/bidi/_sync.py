@@ -33,27 +33,23 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from .._closing import ClosesOnExit
 from .._errors import (
     ConnectTimeoutError,
     EndpointConnectionError,
-    ParamValidationError,
     ReadTimeoutError,
 )
-from ._connection import END, NEED_DATA, BidiConnection, check_bidi_call, prepare_bidi_call
-
-if TYPE_CHECKING:
-    from .._client import SageMakerRuntime
+from ._connection import END, NEED_DATA, BidiCall, BidiConnection
 
 __all__ = [
     "BidirectionalInputStream",
     "BidirectionalStream",
     "SyncBidirectionalInputStream",
     "connect_bidi_socket",
-    "invoke_endpoint_with_bidirectional_stream_sync",
+    "open_bidirectional_stream",
 ]
 
 _READ_SIZE = 65536
@@ -351,19 +347,9 @@ def connect_bidi_socket(
     return sock
 
 
-def invoke_endpoint_with_bidirectional_stream_sync(
-    shell: SageMakerRuntime, **params: Any
-) -> BidirectionalStream:
-    """The blocking form of ``invoke_endpoint_with_bidirectional_stream`` (same
-    parameters; ``Body`` is an iterable). Returns a :class:`BidirectionalStream`."""
-    check_bidi_call(shell, params)
-    body = params.get("Body")
-    if body is not None and not isinstance(body, Iterable):
-        raise ParamValidationError(
-            [("Body", "the blocking client takes an iterable of events, not an async iterable")]
-        )
-    credentials = shell._credentials.get_credentials()
-    call = prepare_bidi_call(shell, params, credentials)
+def open_bidirectional_stream(call: BidiCall) -> BidirectionalStream:
+    """Connect and send the request of a prepared call; returns the stream (see
+    ``SageMakerRuntime.invoke_endpoint_with_bidirectional_stream``)."""
     sock = connect_bidi_socket(
         call.endpoint_url, ssl_context=call.ssl_context, connect_timeout=call.connect_timeout
     )

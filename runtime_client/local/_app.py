@@ -43,6 +43,7 @@ from .._model import (
     INVOKE_ENDPOINT,
     INVOKE_ENDPOINT_ASYNC,
     INVOKE_ENDPOINT_WITH_RESPONSE_STREAM,
+    SIGNING_NAME,
     Operation,
 )
 from ._bidi_endpoint import BIDI_ACTION, BidiEndpoint
@@ -308,7 +309,7 @@ class EmulatorApp:
                 SignableRequest(method, target, pairs, body),
                 self._secrets,
                 now=self.clock(),
-                service="sagemaker",
+                service=SIGNING_NAME,
                 tolerance=self.tolerance,
             )
         except SignatureCheckError as exc:

@@ -59,6 +59,7 @@ from sigv4 import (
     verify_request,
 )
 
+from .._model import INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM, PAYLOAD_PART, SIGNING_NAME
 from ..bidi._events import EventChainVerifier
 from ..eventstream import (
     CorruptMessageError,
@@ -69,6 +70,7 @@ from ..eventstream import (
 from ._bidi_models import BidiInvocation, BidiOpener, BidiPart
 from ._models import ModelFailure
 from ._responses import EVENT_STREAM, Reply, error_reply, model_error_reply, stream_exception
+from ._validation import RequestValidationError, validate_request
 
 __all__ = ["BIDI_ACTION", "BidiEndpoint"]
 
@@ -77,8 +79,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 BIDI_ACTION = "invocations-bidirectional-stream"
-_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*\Z")
-_PRINTABLE = re.compile(r"[\x20-\x7e]*\Z")
 _SIGNATURE = re.compile(r"Signature=([0-9a-f]{64})")
 _DEFAULT_INPUT_BUFFER = 64 * 1024 * 1024
 _log = logging.getLogger("runtime_client.local")
@@ -134,23 +134,24 @@ class _Inbox:
 
 
 def _part(inner: EventStreamMessage) -> BidiPart:
-    if inner.message_type != "event" or inner.event_type != "PayloadPart":
+    """The verified inner message as a model input part; its header members are checked
+    against the model's ``PAYLOAD_PART`` (the same rules the client applies)."""
+    if inner.message_type != "event" or inner.event_type != PAYLOAD_PART.name:
         raise _InputFault(
             "InputValidationError",
             f"Unsupported input event: :message-type {inner.message_type!r}, "
             f":event-type {inner.event_type!r} (only PayloadPart events are accepted).",
         )
     values: dict[str, str | None] = {}
-    for key, allowed in (
-        ("DataType", ("UTF8", "BINARY")),
-        ("CompletionState", ("PARTIAL", "COMPLETE")),
-    ):
+    for key in ("DataType", "CompletionState"):
+        member = PAYLOAD_PART.members_by_name[key]
+        assert member.enum is not None
         value = inner.headers.get(key)
-        if value is not None and value not in allowed:
+        if value is not None and value not in member.enum:
             raise _InputFault(
                 "InputValidationError",
                 f"Value {value!r} at 'PayloadPart.{key}' failed to satisfy constraint: "
-                f"Member must satisfy enum value set: [{', '.join(allowed)}]",
+                f"Member must satisfy enum value set: [{', '.join(sorted(member.enum))}]",
             )
         values[key] = value if isinstance(value, str) else None
     return BidiPart(inner.payload, values["DataType"], values["CompletionState"])
@@ -279,7 +280,7 @@ class BidiEndpoint:
                 SignableRequest("POST", target, pairs, payload_hash=STREAMING_EVENTS_PAYLOAD),
                 self._secrets,
                 now=self._clock(),
-                service="sagemaker",
+                service=SIGNING_NAME,
                 tolerance=self.tolerance,
             )
         except SignatureCheckError as exc:
@@ -323,26 +324,15 @@ class BidiEndpoint:
         )
 
     def _validate(self, name: str, headers: Mapping[str, str]) -> str | None:
-        faults: list[str] = []
-        if len(name) > 63 or not _NAME.match(name):
-            faults.append(
-                f"Value '{name}' at 'endpointName' failed to satisfy constraint: Member must "
-                "satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*$ and have "
-                "length less than or equal to 63"
+        try:
+            validate_request(
+                INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM,
+                labels={"EndpointName": name},
+                headers=headers,
+                body_length=0,
             )
-        for header, member, limit in (
-            ("x-amzn-sagemaker-model-invocation-path", "modelInvocationPath", 100),
-            ("x-amzn-sagemaker-model-query-string", "modelQueryString", 2048),
-        ):
-            value = headers.get(header)
-            if value is not None and (len(value) > limit or not _PRINTABLE.match(value)):
-                faults.append(
-                    f"Value at '{member}' failed to satisfy constraint: Member must have "
-                    f"length less than or equal to {limit} and be printable ASCII"
-                )
-        if faults:
-            noun = "error" if len(faults) == 1 else "errors"
-            return f"{len(faults)} validation {noun} detected: " + "; ".join(faults)
+        except RequestValidationError as exc:
+            return str(exc)
         if self.endpoint_name is not None and name != self.endpoint_name:
             return f"Endpoint {name} of account {self.account_id} not found."
         variant = headers.get("x-amzn-sagemaker-target-variant")

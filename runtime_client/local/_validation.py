@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from .. import _model
-from .._model import Member, Operation
+from .._model import Member, Operation, pattern_text
 
 __all__ = ["Fault", "RequestValidationError", "validate_request"]
 
@@ -54,19 +53,13 @@ class RequestValidationError(ValueError):
         super().__init__(f"{count} validation error{plural} detected: {text}")
 
 
-def _pattern_text(member: Member) -> str:
-    texts: Mapping[str, str] = getattr(_model, "_PATTERN_TEXT", {})
-    assert member.pattern is not None
-    return texts.get(member.pattern, f"^{member.pattern}$")
-
-
 def _check_string(member: Member, value: str) -> str | None:
     if member.min is not None and len(value) < member.min:
         return f"Member must have length greater than or equal to {member.min}"
     if member.max is not None and len(value) > member.max:
         return f"Member must have length less than or equal to {member.max}"
     if member.compiled is not None and member.compiled.fullmatch(value) is None:
-        return f"Member must satisfy regular expression pattern: {_pattern_text(member)}"
+        return f"Member must satisfy regular expression pattern: {pattern_text(member)}"
     return None
 
 
@@ -102,6 +95,8 @@ def validate_request(
     params: dict[str, str | int] = {}
     for member in operation.inputs:
         if member.location == "payload":
+            if member.kind == "eventstream":
+                continue  # its events are checked one by one as they arrive
             if member.max is not None and body_length > member.max:
                 faults.append(
                     Fault(

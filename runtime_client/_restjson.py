@@ -1,0 +1,111 @@
+"""The rest-json protocol of SageMaker Runtime, without I/O: keyword arguments laid out
+as a request (path label, headers, body), and answers read back into boto3's dicts.
+
+:func:`serialize_request` validates (:mod:`._validate`) and returns a
+:class:`SerializedRequest`; :func:`parse_header_members`, :func:`parse_json_output` and
+:func:`response_metadata` turn an answer's headers and body into boto3's shape. Error
+answers are parsed in :mod:`._errors`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from ._model import Operation
+from ._request_body import RequestBody, prepare_body
+from ._validate import validate_params
+
+__all__ = [
+    "SerializedRequest",
+    "parse_header_members",
+    "parse_headers_output",
+    "parse_json_output",
+    "response_metadata",
+    "serialize_request",
+]
+
+
+@dataclass(frozen=True)
+class SerializedRequest:
+    """The wire form of an operation call, before signing."""
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...] = field(repr=False)  # may hold sensitive values
+    body: RequestBody
+
+
+def serialize_request(
+    operation: Operation, params: Mapping[str, object], *, strict: bool = True
+) -> SerializedRequest:
+    """Validate, then lay the parameters out as path, headers and body (rest-json)."""
+    validate_params(operation, params, strict=strict)
+    headers: list[tuple[str, str]] = []
+    path = operation.uri
+    body: object = b""
+    for member in operation.inputs:
+        value = params.get(member.name)
+        if value is None:
+            continue
+        if member.location == "uri":
+            path = path.replace("{" + member.name + "}", quote(str(value), safe="-_.~"))
+        elif member.location == "header":
+            headers.append((member.wire_name, str(value)))
+        elif member.kind == "blob":  # the payload (an event stream is sent by its caller)
+            body = value
+    return SerializedRequest(operation.method, path, tuple(headers), prepare_body(body))
+
+
+def parse_headers_output(operation: Operation, headers: Mapping[str, str]) -> dict[str, Any]:
+    """Output members carried in headers (``headers`` looked up case-insensitively)."""
+    parsed: dict[str, Any] = {}
+    for member in operation.outputs:
+        if member.location == "header" and member.wire_name in headers:
+            parsed[member.name] = headers[member.wire_name]
+    return parsed
+
+
+def parse_header_members(operation: Operation, lowered: Mapping[str, str]) -> dict[str, Any]:
+    """:func:`parse_headers_output` for headers already keyed by lower-case name (as
+    ``ResponseMetadata['HTTPHeaders']``, with repeated headers joined by ``", "``)."""
+    parsed: dict[str, Any] = {}
+    for name, wire in operation.header_outputs:
+        value = lowered.get(wire)
+        if value is not None:
+            parsed[name] = value
+    return parsed
+
+
+def parse_json_output(operation: Operation, body: bytes) -> dict[str, Any]:
+    """Output members carried in a JSON body; unknown keys are ignored, as boto3 does."""
+    if not body.strip():
+        return {}
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    parsed: dict[str, Any] = {}
+    for member in operation.outputs:
+        if member.location == "json" and member.wire_name in document:
+            parsed[member.name] = document[member.wire_name]
+    return parsed
+
+
+def response_metadata(
+    status_code: int, headers: Mapping[str, str], retry_attempts: int
+) -> dict[str, Any]:
+    """boto3's ``ResponseMetadata``: RequestId, HTTPStatusCode, HTTPHeaders, RetryAttempts."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    metadata: dict[str, Any] = {}
+    if "x-amzn-requestid" in lowered:
+        metadata["RequestId"] = lowered["x-amzn-requestid"]
+    metadata["HTTPStatusCode"] = status_code
+    metadata["HTTPHeaders"] = lowered
+    metadata["RetryAttempts"] = retry_attempts
+    return metadata
