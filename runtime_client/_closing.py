@@ -1,12 +1,14 @@
 """``with`` and ``async with`` for the objects that own a connection: leaving the block
-closes the object, however the block ends. Written once for the clients, bodies and streams."""
+closes the object, however the block ends (a cancellation included). Written once for the
+clients, bodies and streams."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar
 
-__all__ = ["AsyncClosesOnExit", "ClosesOnExit"]
+__all__ = ["AsyncClosesOnExit", "ClosesOnExit", "aclose_shielded"]
 
 _S = TypeVar("_S", bound="ClosesOnExit")
 _A = TypeVar("_A", bound="AsyncClosesOnExit")
@@ -45,4 +47,13 @@ class AsyncClosesOnExit:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        await aclose_shielded(self.aclose)
+
+
+async def aclose_shielded(close: Callable[[], Awaitable[object]]) -> None:
+    """Await ``close()`` even in a cancelled scope: trio cancels every await there, and
+    asyncio may cancel again, so an unshielded close could leave a connection open."""
+    import anyio  # httpx's dependency; loaded by every async caller already
+
+    with anyio.CancelScope(shield=True):
+        await close()

@@ -13,10 +13,15 @@ A transport failure while sending is thrown into the flow (``flow.throw(exc)``) 
 the flow, not the shell, decides whether to retry. The flow's return value is the
 shell's return value. ``run_sync`` and ``run_async`` are the only drivers: every
 operation and every credential provider that does I/O is written once as a flow.
+
+The drivers own the flow's lifetime: it is closed when they return, however they end,
+and when the call ends with an exception (a cancellation included) every streamed
+response the flow opened is closed, so that no connection stays checked out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -86,58 +91,121 @@ class AsyncSender(Protocol):
     async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response: ...
 
 
-def run_sync(flow: Flow[T], client: SyncSender) -> T:
-    """Drive ``flow`` with a blocking ``httpx.Client``."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
+class _Driving:
+    """The bookkeeping of driving one flow, shared by both runners: which step is next,
+    what to send or throw into the flow, its result, and the streamed responses opened
+    for it (closed by the runner if the call ends with an exception)."""
+
+    __slots__ = ("_error", "_flow", "_value", "opened", "result")
+
+    def __init__(self, flow: Flow[Any]) -> None:
+        self._flow = flow
+        self._value: Any = None
+        self._error: Exception | None = None
+        self.opened: list[httpx.Response] = []
+        self.result: Any = None
+
+    def next_step(self) -> Step | None:
+        """The flow's next step, or None once it has returned (see :attr:`result`)."""
+        value, error = self._value, self._error
+        self._value = self._error = None
         try:
-            step = flow.throw(error) if error is not None else flow.send(value)
+            return self._flow.throw(error) if error is not None else self._flow.send(value)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        value, error = None, None
-        try:
-            if isinstance(step, Send):
-                value = client.send(step.request, stream=step.stream)
-            elif isinstance(step, Read):
-                step.response.read()
-                value = step.response
-            elif isinstance(step, Close):
-                step.response.close()
-            elif isinstance(step, Sleep):
-                if step.seconds > 0:
-                    time.sleep(step.seconds)
-            else:
-                value = step.fn(*step.args)
-        except Exception as exc:  # handed to the flow, which translates or re-raises
-            error = exc
+            self.result = stop.value
+            return None
+
+    def done(self, step: Step, value: Any) -> None:
+        if isinstance(step, Send) and step.stream:
+            self.opened.append(value)
+        self._value = value
+
+    def failed(self, exc: Exception) -> None:
+        """A step failed: the flow decides (it is thrown in at its next step)."""
+        self._error = exc
+
+
+def run_sync(flow: Flow[T], client: SyncSender) -> T:
+    """Drive ``flow`` with a blocking ``httpx.Client``. The flow is closed when this
+    returns; if it ends with an exception, the streamed responses it opened are closed."""
+    driving = _Driving(flow)
+    try:
+        while (step := driving.next_step()) is not None:
+            try:
+                driving.done(step, _perform_sync(step, client))
+            except Exception as exc:  # handed to the flow, which translates or re-raises
+                driving.failed(exc)
+        return driving.result  # type: ignore[no-any-return]
+    except BaseException:
+        for response in driving.opened:
+            with contextlib.suppress(Exception):
+                response.close()
+        raise
+    finally:
+        flow.close()
 
 
 async def run_async(flow: Flow[T], client: AsyncSender) -> T:
-    """Drive ``flow`` with an ``httpx.AsyncClient`` under asyncio or trio."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        value, error = None, None
-        try:
-            if isinstance(step, Send):
-                value = await client.send(step.request, stream=step.stream)
-            elif isinstance(step, Read):
-                await step.response.aread()
-                value = step.response
-            elif isinstance(step, Close):
-                await step.response.aclose()
-            elif isinstance(step, Sleep):
-                if step.seconds > 0:
-                    await _async_sleep(step.seconds)
-            else:
-                value = await _run_in_thread(step.fn, *step.args)
-        except Exception as exc:
-            error = exc
+    """Drive ``flow`` with an ``httpx.AsyncClient`` under asyncio or trio; the flow's
+    lifetime as in :func:`run_sync`. Cancellation at any step closes what was opened."""
+    driving = _Driving(flow)
+    try:
+        while (step := driving.next_step()) is not None:
+            try:
+                driving.done(step, await _perform_async(step, client))
+            except Exception as exc:
+                driving.failed(exc)
+        return driving.result  # type: ignore[no-any-return]
+    except BaseException:
+        await _close_all(driving.opened)
+        raise
+    finally:
+        flow.close()
+
+
+def _perform_sync(step: Step, client: SyncSender) -> Any:
+    if isinstance(step, Send):
+        return client.send(step.request, stream=step.stream)
+    if isinstance(step, Read):
+        step.response.read()
+        return step.response
+    if isinstance(step, Close):
+        step.response.close()
+        return None
+    if isinstance(step, Sleep):
+        if step.seconds > 0:
+            time.sleep(step.seconds)
+        return None
+    return step.fn(*step.args)
+
+
+async def _perform_async(step: Step, client: AsyncSender) -> Any:
+    if isinstance(step, Send):
+        return await client.send(step.request, stream=step.stream)
+    if isinstance(step, Read):
+        await step.response.aread()
+        return step.response
+    if isinstance(step, Close):
+        await step.response.aclose()
+        return None
+    if isinstance(step, Sleep):
+        if step.seconds > 0:
+            await _async_sleep(step.seconds)
+        return None
+    return await _run_in_thread(step.fn, *step.args)
+
+
+async def _close_all(responses: list[httpx.Response]) -> None:
+    """Close ``responses``, shielded from the cancellation that may be under way (trio
+    cancels every await in a cancelled scope; asyncio may cancel again)."""
+    if not any(not response.is_closed for response in responses):
+        return
+    import anyio
+
+    with anyio.CancelScope(shield=True):
+        for response in responses:
+            with contextlib.suppress(Exception):
+                await response.aclose()
 
 
 async def _async_sleep(seconds: float) -> None:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 
-from ._closing import AsyncClosesOnExit, ClosesOnExit
+from ._closing import AsyncClosesOnExit, ClosesOnExit, aclose_shielded
 from ._errors import (
     HTTPClientError,
     IncompleteReadError,
@@ -143,6 +143,9 @@ class StreamingBody(ClosesOnExit):
             return
         except httpx.HTTPError as exc:
             raise self._reader.translate(exc) from exc
+        except BaseException:  # interrupted mid-read: where the body stands is lost
+            self._response.close()
+            raise
         self._reader.feed(chunk)
 
     def read(self, amt: int | None = None) -> bytes:
@@ -200,6 +203,9 @@ class AsyncStreamingBody(AsyncClosesOnExit):
             return
         except httpx.HTTPError as exc:
             raise self._reader.translate(exc) from exc
+        except BaseException:  # cancelled mid-read: where the body stands is lost
+            await aclose_shielded(self._response.aclose)
+            raise
         self._reader.feed(chunk)
 
     async def aread(self, amt: int | None = None) -> bytes:

@@ -37,7 +37,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 import httpx
 
-from ._closing import AsyncClosesOnExit, ClosesOnExit
+from ._closing import AsyncClosesOnExit, ClosesOnExit, aclose_shielded
 from ._errors import (
     MODELED_ERRORS,
     ClientError,
@@ -335,6 +335,9 @@ class EventStream(ClosesOnExit):
             self._decoder.receive_eof()
         except (httpx.HTTPError, httpx.StreamError) as exc:
             self._decoder.receive_transport_error(exc)
+        except BaseException:  # interrupted mid-read: the stream cannot go on
+            self.close()
+            raise
         else:
             self._decoder.receive_data(chunk)
 
@@ -387,7 +390,7 @@ class AsyncEventStream(AsyncClosesOnExit):
             try:
                 item = cursor.next_item()
             except Exception:
-                await self._response.aclose()
+                await aclose_shielded(self._response.aclose)
                 raise
             if item is NEED_DATA:
                 await self._pull()
@@ -406,6 +409,9 @@ class AsyncEventStream(AsyncClosesOnExit):
             self._decoder.receive_eof()
         except (httpx.HTTPError, httpx.StreamError) as exc:
             self._decoder.receive_transport_error(exc)
+        except BaseException:  # cancelled mid-read: the stream cannot go on
+            await aclose_shielded(self.aclose)
+            raise
         else:
             self._decoder.receive_data(chunk)
 
@@ -414,7 +420,7 @@ class AsyncEventStream(AsyncClosesOnExit):
             while not isinstance(item := await self._next(cursor), Signal):
                 yield item
         finally:
-            await self.aclose()
+            await aclose_shielded(self.aclose)
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self

@@ -158,6 +158,8 @@ class H2BidiServer:
         self.logs: list[StreamLog] = []
         self.errors: list[str] = []
         self.connections = 0
+        #: Connections whose socket the server has seen closed (by the client or itself).
+        self.closed_connections = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ssl: ssl.SSLContext | None = None
@@ -235,6 +237,8 @@ class H2BidiServer:
         finally:
             with contextlib.suppress(OSError):
                 sock.close()
+            with self._lock:
+                self.closed_connections += 1
 
     def _loop(
         self,

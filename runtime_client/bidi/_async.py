@@ -172,18 +172,22 @@ class AsyncBidirectionalStream:
             return
         self._closed = True
         group, self._task_group = self._task_group, None
-        if group is not None:
-            group.cancel_scope.cancel()
-            await group.__aexit__(None, None, None)
-        with anyio.CancelScope(shield=True):
-            self._conn.abort()
-            with anyio.move_on_after(_CLOSE_GRACE):
-                data = self._conn.data_to_send()
-                if data and not self._writing:
-                    with contextlib.suppress(Exception):  # best effort: the peer may be gone
-                        await self._socket.send(data)
-            with anyio.move_on_after(_CLOSE_GRACE):
-                await self._socket.aclose()
+        try:
+            if group is not None:
+                group.cancel_scope.cancel()
+                await group.__aexit__(None, None, None)  # may raise an outer cancellation
+        finally:
+            # Shielded: in a cancelled scope (trio) every await would raise at once, and
+            # the socket would stay open.
+            with anyio.CancelScope(shield=True):
+                self._conn.abort()
+                with anyio.move_on_after(_CLOSE_GRACE):
+                    data = self._conn.data_to_send()
+                    if data and not self._writing:
+                        with contextlib.suppress(Exception):  # best effort: the peer may be gone
+                            await self._socket.send(data)
+                with anyio.move_on_after(_CLOSE_GRACE):
+                    await self._socket.aclose()
         self._notify()
 
     def _check_usable(self) -> None:
