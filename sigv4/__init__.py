@@ -21,7 +21,7 @@ from ._canonical import (
     uri_encode,
 )
 from ._credentials import Credentials
-from ._errors import SigningError, VerificationError
+from ._errors import SignatureCheckError, SigningError, VerificationError
 from ._hashing import EMPTY_SHA256, STREAMING_EVENTS_PAYLOAD, UNSIGNED_PAYLOAD, hash_payload
 from ._settings import (
     DEFAULT_EXCLUDED_HEADERS,
@@ -65,7 +65,7 @@ if _typing.TYPE_CHECKING:
         v4a_public_key_xy,
         verify_v4a_signature,
     )
-    from ._verify import SignatureCheckError, VerifiedRequest, verify_request
+    from ._verify import VerifiedRequest, verify_request
 
 #: Public names that load their module on first access: name -> private module.
 _LAZY = {
@@ -94,7 +94,7 @@ _LAZY = {
         ),
         "._sigv4a",
     ),
-    **dict.fromkeys(("SignatureCheckError", "VerifiedRequest", "verify_request"), "._verify"),
+    **dict.fromkeys(("VerifiedRequest", "verify_request"), "._verify"),
 }
 
 
