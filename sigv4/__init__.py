@@ -49,12 +49,14 @@ if _typing.TYPE_CHECKING:
     from ._auth import CredentialsProvider, CredentialsSource, SigV4Auth
     from ._eventsign import (
         EVENT_ALGORITHM,
+        EventChainVerifier,
         EventSigner,
         SignedEvent,
         encode_date_header,
         event_signature,
         event_string_to_sign,
         sign_event,
+        verify_event_chain,
     )
     from ._sigv4a import (
         ALGORITHM_V4A,
@@ -73,12 +75,14 @@ _LAZY = {
     **dict.fromkeys(
         (
             "EVENT_ALGORITHM",
+            "EventChainVerifier",
             "EventSigner",
             "SignedEvent",
             "encode_date_header",
             "event_signature",
             "event_string_to_sign",
             "sign_event",
+            "verify_event_chain",
         ),
         "._eventsign",
     ),
@@ -115,6 +119,7 @@ __all__ = [
     "ALGORITHM",
     "ALGORITHM_V4A",
     "EVENT_ALGORITHM",
+    "EventChainVerifier",
     "EventSigner",
     "SignedEvent",
     "derive_v4a_private_key",
@@ -126,6 +131,7 @@ __all__ = [
     "sign_v4a",
     "v4a_credential_scope",
     "v4a_public_key_xy",
+    "verify_event_chain",
     "verify_v4a_signature",
     "DEFAULT_EXCLUDED_HEADERS",
     "EMPTY_SHA256",
