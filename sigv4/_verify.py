@@ -76,6 +76,7 @@ _AUTH = re.compile(
     r"SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]+)\s*\Z"
 )
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z\Z")
+_HEX = re.compile(r"[0-9a-f]+\Z")
 _MAX_EXPIRES = 7 * 24 * 3600
 #: The parameters a presigned URL must carry besides X-Amz-Signature.
 _PRESIGNED = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders")
@@ -157,6 +158,9 @@ def verify_request(
     ``service`` and ``region``, when given, are the only scope accepted; ``region`` is
     needed to check SigV4a. ``settings`` gives the path rules and, for presigned URLs,
     whether the session token is signed.
+
+    A request that cannot be canonicalized at all (a URL, a signed header or a body that
+    ``sign`` would refuse) raises ``SigningError``, as does a naive ``now``.
     """
     if not isinstance(now, datetime) or now.utcoffset() is None:
         raise SigningError("now", "must be a timezone-aware datetime")
@@ -309,6 +313,8 @@ def _query_claim(params: Mapping[str, str]) -> _Claim:
             f"X-Amz-SignedHeaders, X-Amz-Expires and X-Amz-Signature; missing: {', '.join(missing)}"
         )
     algorithm, credential, amz_date, signed = (params[name] for name in _PRESIGNED)
+    if not _HEX.match(params["X-Amz-Signature"]):
+        raise _incomplete("X-Amz-Signature must be lower-case hex digits")
     return _Claim(
         algorithm,
         credential,

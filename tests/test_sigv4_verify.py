@@ -333,6 +333,15 @@ def test_presigned_url_missing_a_parameter_is_incomplete(name: str) -> None:
     )
 
 
+@pytest.mark.parametrize("signature", ["", "%C3%A9", "ABCDEF", "12g4"])
+def test_presigned_url_with_a_non_hex_signature_is_incomplete(signature: str) -> None:
+    check_error(
+        edit_query(presigned(), "X-Amz-Signature", signature),
+        "IncompleteSignatureException",
+        "X-Amz-Signature must be lower-case hex digits",
+    )
+
+
 @pytest.mark.parametrize("expires", ["0", "604801", "-1", "15m", "%20900"])
 def test_presigned_url_with_a_bad_expiry_is_incomplete(expires: str) -> None:
     check_error(
