@@ -21,7 +21,7 @@ from ._canonical import (
     uri_encode,
 )
 from ._credentials import Credentials, CredentialsProvider
-from ._errors import SigningError, VerificationError
+from ._errors import SignatureCheckError, SigningError, VerificationError
 from ._hashing import EMPTY_SHA256, STREAMING_EVENTS_PAYLOAD, UNSIGNED_PAYLOAD, hash_payload
 from ._settings import (
     DEFAULT_EXCLUDED_HEADERS,
@@ -49,12 +49,14 @@ if _typing.TYPE_CHECKING:
     from ._auth import CredentialsSource, SigV4Auth
     from ._eventsign import (
         EVENT_ALGORITHM,
+        EventChainVerifier,
         EventSigner,
         SignedEvent,
         encode_date_header,
         event_signature,
         event_string_to_sign,
         sign_event,
+        verify_event_chain,
     )
     from ._sigv4a import (
         ALGORITHM_V4A,
@@ -65,7 +67,7 @@ if _typing.TYPE_CHECKING:
         v4a_public_key_xy,
         verify_v4a_signature,
     )
-    from ._verify import SignatureCheckError, VerifiedRequest, verify_request
+    from ._verify import VerifiedRequest, verify_request
 
 #: Public names that load their module on first access: name -> private module.
 _LAZY = {
@@ -73,12 +75,14 @@ _LAZY = {
     **dict.fromkeys(
         (
             "EVENT_ALGORITHM",
+            "EventChainVerifier",
             "EventSigner",
             "SignedEvent",
             "encode_date_header",
             "event_signature",
             "event_string_to_sign",
             "sign_event",
+            "verify_event_chain",
         ),
         "._eventsign",
     ),
@@ -94,7 +98,7 @@ _LAZY = {
         ),
         "._sigv4a",
     ),
-    **dict.fromkeys(("SignatureCheckError", "VerifiedRequest", "verify_request"), "._verify"),
+    **dict.fromkeys(("VerifiedRequest", "verify_request"), "._verify"),
 }
 
 
@@ -115,6 +119,7 @@ __all__ = [
     "ALGORITHM",
     "ALGORITHM_V4A",
     "EVENT_ALGORITHM",
+    "EventChainVerifier",
     "EventSigner",
     "SignedEvent",
     "derive_v4a_private_key",
@@ -126,6 +131,7 @@ __all__ = [
     "sign_v4a",
     "v4a_credential_scope",
     "v4a_public_key_xy",
+    "verify_event_chain",
     "verify_v4a_signature",
     "DEFAULT_EXCLUDED_HEADERS",
     "EMPTY_SHA256",

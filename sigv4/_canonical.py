@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, unquote_to_bytes
 
 from ._errors import SigningError
-from ._settings import PathNormalization, PercentEncoding
+from ._settings import PathNormalization, PercentEncoding, SigningSettings
 
 __all__ = [
     "CanonicalRequest",
     "canonical_headers",
     "canonical_query",
+    "canonical_request",
     "canonical_uri",
     "normalize_path",
     "split_url",
@@ -223,3 +224,25 @@ class CanonicalRequest:
             f"{self.method}\n{self.uri}\n{query}\n{headers}\n"
             f"{self.signed_headers}\n{self.payload_hash}"
         )
+
+
+def canonical_request(
+    method: str,
+    path: str,
+    query: str,
+    headers: tuple[tuple[str, str], ...],
+    signed_headers: str,
+    payload_hash: str,
+    settings: SigningSettings,
+) -> CanonicalRequest:
+    """Step 1 put together: the canonical request of ``method`` and the wire ``path``, from
+    the CanonicalQueryString ``query``, the CanonicalHeaders lines and SignedHeaders line
+    of ``canonical_headers`` and the payload hash (see the module docstring)."""
+    return CanonicalRequest(
+        method=method,
+        uri=canonical_uri(path, settings.path_normalization, settings.percent_encoding),
+        query=query,
+        headers=headers,
+        signed_headers=signed_headers,
+        payload_hash=payload_hash,
+    )

@@ -1,4 +1,17 @@
-"""Steps 2 to 4 of SigV4: the string to sign, the signing key and the signature.
+"""SigV4 signing, step by step, for the two places a signature can go.
+
+Each signature location has one function that reads as the spec's steps, in order:
+
+1. the canonical request (``_canonical``), including what the signer adds before signing;
+2. the string to sign;
+3. the signing key;
+4. the signature;
+
+and then what is added to the request: the ``Authorization`` header (header signing,
+``sign_in_headers``) or the ``X-Amz-*`` parameters ending with ``X-Amz-Signature`` (query
+signing, a presigned URL: ``sign_in_query``). SigV4 and SigV4a (``_sigv4a``) go through the
+same two functions and differ only in a ``SignatureAlgorithm``: the algorithm name, the
+credential scope, the region set sent with the request, and steps 3 and 4.
 
 The string to sign::
 
@@ -8,15 +21,9 @@ The string to sign::
     bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63
                                                       hex SHA-256 of the canonical request
 
-The signing key is a chain of HMAC-SHA256, each keyed by the one before::
-
-    kSecret  = secret access key
-    kDate    = HMAC("AWS4" + kSecret, "20150830")
-    kRegion  = HMAC(kDate, "us-east-1")
-    kService = HMAC(kRegion, "service")
-    kSigning = HMAC(kService, "aws4_request")
-
-and the signature is ``hex(HMAC(kSigning, string to sign))``.
+The signing key is the kSecret -> kDate -> kRegion -> kService -> kSigning chain of
+``_signing_key`` (written out beside it, below), and the signature is
+``hex(HMAC-SHA256(kSigning, string to sign))``.
 """
 
 from __future__ import annotations
@@ -26,14 +33,14 @@ import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
-from typing import BinaryIO, cast
+from functools import lru_cache, partial
+from typing import Any, BinaryIO, Generic, TypeVar, cast
 
 from ._canonical import (
     CanonicalRequest,
     canonical_headers,
     canonical_query,
-    canonical_uri,
+    canonical_request,
     split_url,
     uri_encode,
 )
@@ -50,11 +57,16 @@ from ._settings import (
 __all__ = [
     "ALGORITHM",
     "SignableRequest",
+    "SignatureAlgorithm",
     "SigningResult",
     "credential_scope",
     "derive_signing_key",
     "format_amz_date",
+    "hmac_signature",
     "sign",
+    "sign_at",
+    "sign_in_headers",
+    "sign_in_query",
     "sign_with_algorithm",
     "string_to_sign",
 ]
@@ -149,8 +161,27 @@ def credential_scope(date: str, region: str, service: str) -> str:
     return f"{date}/{region}/{service}/aws4_request"
 
 
+def string_to_sign(
+    amz_date: str, scope: str, canonical_request: str, algorithm: str = ALGORITHM
+) -> str:
+    """Step 2: the four-line string to sign (see the module docstring)."""
+    digest = hashlib.sha256(canonical_request.encode()).hexdigest()
+    return f"{algorithm}\n{amz_date}\n{scope}\n{digest}"
+
+
 @lru_cache(maxsize=256)
 def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """Step 3: kSigning, a chain of HMAC-SHA256 each keyed by the one before::
+
+        kSecret  = secret access key
+        kDate    = HMAC("AWS4" + kSecret, "20150830")      the date of the request, YYYYMMDD
+        kRegion  = HMAC(kDate, "us-east-1")
+        kService = HMAC(kRegion, "service")
+        kSigning = HMAC(kService, "aws4_request")
+
+    Cached: it changes once a day per region and service, so a hot path pays for one HMAC
+    (step 4) per signature.
+    """
     k_date = hmac.digest(("AWS4" + secret).encode(), date.encode(), "sha256")
     k_region = hmac.digest(k_date, region.encode(), "sha256")
     k_service = hmac.digest(k_region, service.encode(), "sha256")
@@ -158,16 +189,172 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 
 def derive_signing_key(credentials: Credentials, date: str, region: str, service: str) -> bytes:
-    """kSigning for ``date`` (``YYYYMMDD``), cached: a hot path pays one HMAC per signature."""
+    """kSigning of ``credentials`` for ``date`` (``YYYYMMDD``), cached (see ``_signing_key``)."""
     return _signing_key(credentials.secret_access_key, date, region, service)
 
 
-def string_to_sign(
-    amz_date: str, scope: str, canonical_request: str, algorithm: str = ALGORITHM
-) -> str:
-    """The four-line string to sign (see the module docstring)."""
-    digest = hashlib.sha256(canonical_request.encode()).hexdigest()
-    return f"{algorithm}\n{amz_date}\n{scope}\n{digest}"
+def hmac_signature(key: bytes, text: str) -> str:
+    """Step 4 of SigV4: ``hex(HMAC-SHA256(kSigning, string to sign))``."""
+    return hmac.digest(key, text.encode(), "sha256").hex()
+
+
+_Key = TypeVar("_Key")
+
+
+class SignatureAlgorithm(Generic[_Key]):
+    """What SigV4 and SigV4a do differently, as data: the algorithm ``name``, the credential
+    ``scope``, the ``region_set`` sent with the request (SigV4a; None for SigV4), and the
+    two steps that are theirs: ``signing_key()`` (step 3) and ``signature(key, string to
+    sign)`` (step 4, the hex signature)."""
+
+    __slots__ = ("name", "region_set", "scope", "signature", "signing_key")
+
+    def __init__(
+        self,
+        name: str,
+        scope: str,
+        region_set: str | None,
+        signing_key: Callable[[], _Key],
+        signature: Callable[[_Key, str], str],
+    ) -> None:
+        self.name = name
+        self.scope = scope
+        self.region_set = region_set
+        self.signing_key = signing_key
+        self.signature = signature
+
+
+def _request_parts(
+    request: SignableRequest, owned: frozenset[str]
+) -> tuple[str, str, list[tuple[str, str]], str]:
+    """The wire path and query, the headers to sign and the payload hash of ``request``.
+
+    Stale copies of the headers the signer writes (``owned``, from an earlier attempt) are
+    dropped; a ``host`` header is added from the URL if the request has none.
+    """
+    host, path, query = split_url(request.url)
+    payload_hash = request.payload_hash or hash_payload(request.body)
+    headers = [pair for pair in request.header_pairs if pair[0].lower() not in owned]
+    if not any(name.lower() == "host" for name, _ in headers):
+        if not host:
+            raise SigningError("url", "needs a host: give an absolute URL or a Host header")
+        headers.append(("host", host.lower()))
+    return path, query, headers, payload_hash
+
+
+def sign_in_headers(
+    request: SignableRequest,
+    params: SigningParams,
+    algorithm: SignatureAlgorithm[Any],
+    amz_date: str,
+) -> SigningResult:
+    """Header signing: the signature goes in the ``Authorization`` header::
+
+        Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/
+            aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa3...
+
+    The headers the signer adds are signed with the request's own: ``X-Amz-Security-Token``
+    (unless the token is added after signing), ``X-Amz-Date``, ``X-Amz-Region-Set``
+    (SigV4a) and ``x-amz-content-sha256`` (if asked for).
+    """
+    settings = params.settings
+    token = params.credentials.session_token
+    include_hash = settings.payload_hash_header is PayloadHashHeader.INCLUDE
+    owned = _SIGNER_HEADERS | {"x-amz-content-sha256"} if include_hash else _SIGNER_HEADERS
+    path, query, headers, payload_hash = _request_parts(request, owned)
+    added = [("X-Amz-Security-Token", token)] if token is not None else []
+    added.append(("X-Amz-Date", amz_date))
+    if algorithm.region_set is not None:
+        added.append(("X-Amz-Region-Set", algorithm.region_set))
+    if include_hash:
+        added.append(("x-amz-content-sha256", payload_hash))
+    unsigned_token = token is not None and settings.session_token is not SessionTokenMode.SIGNED
+
+    # 1. The canonical request: the request's headers and the signer's, then the query.
+    signed_added = added[1:] if unsigned_token else added
+    lines, signed_headers = canonical_headers(headers + signed_added, settings.excluded_headers)
+    canonical = canonical_request(
+        request.method, path, canonical_query(query), lines, signed_headers, payload_hash, settings
+    )
+    # 2. The string to sign.
+    text = string_to_sign(amz_date, algorithm.scope, str(canonical), algorithm.name)
+    # 3. The signing key.
+    key = algorithm.signing_key()
+    # 4. The signature.
+    signature = algorithm.signature(key, text)
+
+    # Added to the request: the signer's headers, then Authorization.
+    added.append(
+        (
+            "Authorization",
+            f"{algorithm.name} Credential={params.credentials.access_key_id}/{algorithm.scope}, "
+            f"SignedHeaders={signed_headers}, Signature={signature}",
+        )
+    )
+    return SigningResult(tuple(added), (), signature, canonical, text)
+
+
+def sign_in_query(
+    request: SignableRequest,
+    params: SigningParams,
+    algorithm: SignatureAlgorithm[Any],
+    amz_date: str,
+) -> SigningResult:
+    """Query signing (a presigned URL): the signature goes in the query, after the other
+    ``X-Amz-*`` parameters, which are signed as part of the canonical query::
+
+        ?X-Amz-Algorithm=AWS4-HMAC-SHA256
+        &X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request
+        &X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Expires=900
+        &X-Amz-Security-Token=...    (signed unless the token is added after signing)
+        &X-Amz-Region-Set=...        (SigV4a)
+        &X-Amz-Signature=...
+    """
+    settings = params.settings
+    credentials = params.credentials
+    token = credentials.session_token
+    path, query, headers, payload_hash = _request_parts(request, _SIGNER_HEADERS)
+
+    # 1. The canonical request: the headers, then the query with the X-Amz-* parameters.
+    lines, signed_headers = canonical_headers(headers, settings.excluded_headers)
+    added = [
+        ("X-Amz-Algorithm", algorithm.name),
+        ("X-Amz-Credential", uri_encode(f"{credentials.access_key_id}/{algorithm.scope}")),
+        ("X-Amz-Date", amz_date),
+        ("X-Amz-SignedHeaders", uri_encode(signed_headers)),
+        ("X-Amz-Expires", str(settings.expires_in)),
+    ]
+    token_param = [("X-Amz-Security-Token", uri_encode(token))] if token is not None else []
+    region_set = algorithm.region_set
+    region_param = [("X-Amz-Region-Set", uri_encode(region_set))] if region_set else []
+    sign_token = settings.session_token is SessionTokenMode.SIGNED
+    signed_params = added + (token_param if sign_token else []) + region_param
+    query_line = canonical_query(query, signed_params)
+    canonical = canonical_request(
+        request.method, path, query_line, lines, signed_headers, payload_hash, settings
+    )
+    # 2. The string to sign.
+    text = string_to_sign(amz_date, algorithm.scope, str(canonical), algorithm.name)
+    # 3. The signing key.
+    key = algorithm.signing_key()
+    # 4. The signature.
+    signature = algorithm.signature(key, text)
+
+    # Added to the request: the X-Amz-* parameters, X-Amz-Signature last.
+    added += [*token_param, *region_param, ("X-Amz-Signature", signature)]
+    return SigningResult((), tuple(added), signature, canonical, text)
+
+
+def sign_at(
+    request: SignableRequest,
+    params: SigningParams,
+    algorithm: SignatureAlgorithm[Any],
+    amz_date: str,
+) -> SigningResult:
+    """Sign ``request`` with ``algorithm`` where ``params.settings`` puts the signature."""
+    if params.settings.signature_location is SignatureLocation.HEADERS:
+        return sign_in_headers(request, params, algorithm, amz_date)
+    return sign_in_query(request, params, algorithm, amz_date)
 
 
 def sign(request: SignableRequest, params: SigningParams) -> SigningResult:
@@ -175,20 +362,19 @@ def sign(request: SignableRequest, params: SigningParams) -> SigningResult:
     and the texts of each step."""
     amz_date = format_amz_date(params.time)
     date = amz_date[:8]
-    key = _signing_key(params.credentials.secret_access_key, date, params.region, params.service)
-
-    def compute(text: str) -> str:
-        return hmac.digest(key, text.encode(), "sha256").hex()
-
-    return sign_with_algorithm(
-        request,
-        params,
-        amz_date=amz_date,
-        algorithm=ALGORITHM,
-        scope=credential_scope(date, params.region, params.service),
-        region_set=None,
-        compute=compute,
+    region, service = params.region, params.service
+    algorithm = SignatureAlgorithm(
+        ALGORITHM,
+        credential_scope(date, region, service),
+        None,
+        partial(_signing_key, params.credentials.secret_access_key, date, region, service),
+        hmac_signature,
     )
+    return sign_at(request, params, algorithm, amz_date)
+
+
+def _no_key() -> None:
+    return None
 
 
 def sign_with_algorithm(
@@ -201,80 +387,13 @@ def sign_with_algorithm(
     compute: Callable[[str], str],
     amz_date: str | None = None,
 ) -> SigningResult:
-    """The signing steps shared by SigV4 and SigV4a, which differ only in the algorithm name,
-    the scope, the ``X-Amz-Region-Set`` header (SigV4a) and ``compute``, the function from the
-    string to sign to the hex signature."""
-    settings = params.settings
-    credentials = params.credentials
-    if amz_date is None:
-        amz_date = format_amz_date(params.time)
-    host, path, query = split_url(request.url)
-    payload_hash = request.payload_hash or hash_payload(request.body)
-    token = credentials.session_token
-    sign_token = token is not None and settings.session_token is SessionTokenMode.SIGNED
-
-    header_mode = settings.signature_location is SignatureLocation.HEADERS
-    include_hash = header_mode and settings.payload_hash_header is PayloadHashHeader.INCLUDE
-    owned = _SIGNER_HEADERS | {"x-amz-content-sha256"} if include_hash else _SIGNER_HEADERS
-    # Stale copies of the headers the signer writes (from an earlier attempt) are dropped.
-    headers = [pair for pair in request.header_pairs if pair[0].lower() not in owned]
-    if not any(name.lower() == "host" for name, _ in headers):
-        if not host:
-            raise SigningError("url", "needs a host: give an absolute URL or a Host header")
-        headers.append(("host", host.lower()))
-    excluded = settings.excluded_headers
-
-    added: list[tuple[str, str]] = []
-    query_params: list[tuple[str, str]] = []
-    if header_mode:
-        if token is not None:
-            added.append(("X-Amz-Security-Token", token))
-        added.append(("X-Amz-Date", amz_date))
-        if region_set is not None:
-            added.append(("X-Amz-Region-Set", region_set))
-        if include_hash:
-            added.append(("x-amz-content-sha256", payload_hash))
-        to_sign = [pair for pair in added if sign_token or pair[0] != "X-Amz-Security-Token"]
-        lines, signed_headers = canonical_headers(headers + to_sign, excluded)
-        query_line = canonical_query(query)
-    else:
-        lines, signed_headers = canonical_headers(headers, excluded)
-        query_params = [
-            ("X-Amz-Algorithm", algorithm),
-            ("X-Amz-Credential", uri_encode(f"{credentials.access_key_id}/{scope}")),
-            ("X-Amz-Date", amz_date),
-            ("X-Amz-SignedHeaders", uri_encode(signed_headers)),
-            ("X-Amz-Expires", str(settings.expires_in)),
-        ]
-        token_param = [("X-Amz-Security-Token", uri_encode(token))] if token is not None else []
-        region_param = [("X-Amz-Region-Set", uri_encode(region_set))] if region_set else []
-        signed_params = query_params + (token_param if sign_token else []) + region_param
-        query_line = canonical_query(query, signed_params)
-        query_params += token_param + region_param
-
-    canonical = CanonicalRequest(
-        method=request.method,
-        uri=canonical_uri(path, settings.path_normalization, settings.percent_encoding),
-        query=query_line,
-        headers=lines,
-        signed_headers=signed_headers,
-        payload_hash=payload_hash,
-    )
-    to_sign_text = string_to_sign(amz_date, scope, str(canonical), algorithm)
-    signature = compute(to_sign_text)
-
-    if header_mode:
-        authorization = (
-            f"{algorithm} Credential={credentials.access_key_id}/{scope}, "
-            f"SignedHeaders={signed_headers}, Signature={signature}"
-        )
-        added.append(("Authorization", authorization))
-    else:
-        query_params.append(("X-Amz-Signature", signature))
-    return SigningResult(
-        headers=tuple(added),
-        query=tuple(query_params),
-        signature=signature,
-        canonical_request=canonical,
-        string_to_sign=to_sign_text,
+    """Sign with any algorithm that shares SigV4's canonicalization: ``algorithm`` names it,
+    ``scope`` is its credential scope, ``region_set`` its ``X-Amz-Region-Set`` (None for
+    none) and ``compute`` turns the string to sign into the hex signature (steps 3 and 4
+    together). ``amz_date`` defaults to ``params.time`` formatted."""
+    return sign_at(
+        request,
+        params,
+        SignatureAlgorithm(algorithm, scope, region_set, _no_key, lambda _, text: compute(text)),
+        format_amz_date(params.time) if amz_date is None else amz_date,
     )

@@ -1,7 +1,8 @@
 """SigV4a (``AWS4-ECDSA-P256-SHA256``): one signature valid in a set of regions.
 
-SigV4a shares every canonicalization step with SigV4 (it signs through
-``sign_with_algorithm``) and differs in four places only:
+SigV4a shares every canonicalization step with SigV4 (it signs through the same
+``sign_in_headers`` and ``sign_in_query`` of ``_signer``) and differs in four places only,
+which its ``SignatureAlgorithm`` carries:
 
 * the algorithm name, ``AWS4-ECDSA-P256-SHA256``;
 * the credential scope has no region: ``YYYYMMDD/service/aws4_request``;
@@ -39,21 +40,29 @@ import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, cast
 
 from ._credentials import Credentials
 from ._errors import SigningError
 from ._settings import SigningParams
-from ._signer import SignableRequest, SigningResult, format_amz_date, sign_with_algorithm
+from ._signer import (
+    SignableRequest,
+    SignatureAlgorithm,
+    SigningResult,
+    format_amz_date,
+    sign_at,
+)
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+    from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePrivateKey
 
 __all__ = [
     "ALGORITHM_V4A",
     "derive_v4a_private_key",
+    "ecdsa_signature",
     "region_set_value",
+    "require_cryptography",
     "sign_v4a",
     "v4a_credential_scope",
     "v4a_public_key_xy",
@@ -70,7 +79,7 @@ _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+\Z")
 _EXTRA_HINT = "install it with: pip install 'sagemaker-runtime-lite[sigv4a]'"
 
 
-def _require_cryptography() -> None:
+def require_cryptography() -> None:
     """Fail early, naming the extra to install, if ``cryptography`` is missing."""
     try:
         import cryptography  # noqa: F401
@@ -118,7 +127,7 @@ def region_set_value(region_set: Sequence[str] | str) -> str:
 
 @lru_cache(maxsize=64)
 def _private_key(access_key_id: str, secret_access_key: str) -> EllipticCurvePrivateKey:
-    _require_cryptography()
+    require_cryptography()
     from cryptography.hazmat.primitives.asymmetric import ec
 
     input_key = ("AWS4A" + secret_access_key).encode()
@@ -161,7 +170,7 @@ def verify_v4a_signature(
     A malformed signature is simply not valid (``False``); a public key that is not a point
     of P-256 raises ``SigningError``.
     """
-    _require_cryptography()
+    require_cryptography()
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -187,6 +196,20 @@ def verify_v4a_signature(
     return True
 
 
+@lru_cache(maxsize=1)
+def _ecdsa_sha256() -> ECDSA:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.ECDSA(hashes.SHA256())
+
+
+def ecdsa_signature(key: EllipticCurvePrivateKey, text: str) -> str:
+    """Step 4 of SigV4a: the hex of the DER-encoded ECDSA P-256 signature (SHA-256) of the
+    string to sign ``text`` with the derived ``key``."""
+    return key.sign(text.encode(), _ecdsa_sha256()).hex()
+
+
 def sign_v4a(
     request: SignableRequest,
     params: SigningParams,
@@ -205,26 +228,19 @@ def sign_v4a(
     if not isinstance(params, SigningParams):
         raise SigningError("params", "must be a sigv4.SigningParams")
     region_value = region_set_value([params.region] if region_set is None else region_set)
-    key = derive_v4a_private_key(params.credentials)
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    algorithm = ec.ECDSA(hashes.SHA256())
-
-    def compute(text: str) -> str:
-        return key.sign(text.encode(), algorithm).hex()
-
+    require_cryptography()
     # A stale X-Amz-Region-Set from an earlier attempt is replaced, never signed twice.
     pairs = cast("tuple[tuple[str, str], ...]", request.headers)
     if any(name.lower() == "x-amz-region-set" for name, _ in pairs):
         kept = [pair for pair in pairs if pair[0].lower() != "x-amz-region-set"]
         request = replace(request, headers=kept)
 
-    return sign_with_algorithm(
-        request,
-        params,
-        algorithm=ALGORITHM_V4A,
-        scope=v4a_credential_scope(format_amz_date(params.time)[:8], params.service),
-        region_set=region_value,
-        compute=compute,
+    amz_date = format_amz_date(params.time)
+    algorithm = SignatureAlgorithm(
+        ALGORITHM_V4A,
+        v4a_credential_scope(amz_date[:8], params.service),
+        region_value,
+        partial(derive_v4a_private_key, params.credentials),
+        ecdsa_signature,
     )
+    return sign_at(request, params, algorithm, amz_date)

@@ -1,31 +1,73 @@
-"""Verify a received request's SigV4 signature, as a service does.
+"""Verify a received request's signature, as a service does: SigV4 and SigV4a, signed in the
+``Authorization`` header or presigned in the query.
 
-The verifier parses the ``Authorization`` header (or the ``X-Amz-*`` query parameters of a
-presigned URL), looks up the secret for the access key id, checks the request time against
-the verifier's clock, rebuilds the canonical request from exactly the headers the sender
-listed in ``SignedHeaders``, and compares signatures in constant time. Failures raise
-``VerificationError`` with the AWS error code a service would answer with.
+Each kind of request has one function that reads as the spec's steps, run from what the
+sender claims back to the signature:
+
+0. the claim (algorithm, credential scope, ``SignedHeaders``, date, signature) is read and
+   checked: the algorithm, the scope (date, region or region set, service), the access key,
+   the request time against the verifier's clock;
+1. the canonical request is rebuilt from exactly the headers the sender listed in
+   ``SignedHeaders``, as received, and from the query (without ``X-Amz-Signature``);
+2. the string to sign;
+3. the signing key, from the secret the verifier holds for the access key id (SigV4), or
+   the public key of the P-256 key pair derived from it (SigV4a);
+4. the signature: recomputed and compared in constant time (SigV4), or checked under the
+   public key (SigV4a, whose ECDSA signatures are randomized).
+
+Every refusal raises ``SignatureCheckError`` with the code and status a service answers::
+
+    MissingAuthenticationTokenException  403  neither an Authorization header nor a
+                                              presigned query
+    IncompleteSignatureException         400  the claim cannot be read (Authorization,
+                                              X-Amz-* parameters, X-Amz-Date, X-Amz-Expires,
+                                              Credential, X-Amz-Region-Set) or names an
+                                              algorithm this verifier does not check
+    UnrecognizedClientException          403  the access key id is unknown
+    InvalidSignatureException            403  the scope is not the verifier's (service,
+                                              region, region set, date); the time is outside
+                                              the tolerance; Host (or, SigV4a, the region
+                                              set) is not signed; SignedHeaders does not
+                                              list the headers as sent; the signature does
+                                              not match
+    AccessDeniedException                403  a presigned URL has expired
+
+SigV4a (``AWS4-ECDSA-P256-SHA256``) is checked only by a verifier that knows its own region
+(``region=``), which the signed ``X-Amz-Region-Set`` must cover, and that has the optional
+``cryptography`` package; otherwise the algorithm is refused as unsupported (400), never
+with an ``ImportError``.
 """
 
 from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
 
-from ._canonical import split_url
+from ._canonical import canonical_headers, canonical_query, canonical_request, split_url
 from ._credentials import Credentials
-from ._errors import VerificationError
-from ._settings import (
-    SessionTokenMode,
-    SignatureLocation,
-    SigningParams,
-    SigningSettings,
+from ._errors import SignatureCheckError, SigningError
+from ._hashing import hash_payload
+from ._settings import SessionTokenMode, SigningSettings
+from ._signer import (
+    ALGORITHM,
+    SignableRequest,
+    credential_scope,
+    derive_signing_key,
+    format_amz_date,
+    hmac_signature,
+    string_to_sign,
 )
-from ._signer import ALGORITHM, SignableRequest, format_amz_date, sign
+from ._sigv4a import (
+    ALGORITHM_V4A,
+    require_cryptography,
+    v4a_credential_scope,
+    v4a_public_key_xy,
+    verify_v4a_signature,
+)
 
 __all__ = ["SignatureCheckError", "VerifiedRequest", "verify_request"]
 
@@ -34,35 +76,66 @@ _AUTH = re.compile(
     r"SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]+)\s*\Z"
 )
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z\Z")
-
-
-class SignatureCheckError(VerificationError):
-    """A signature check failed. ``code`` and ``status`` are what AWS would answer with."""
-
-    def __init__(self, code: str, message: str, status: int = 403) -> None:
-        self.code = code
-        self.status = status
-        self.message = message
-        super().__init__("signature", f"{code}: {message}")
+_HEX = re.compile(r"[0-9a-f]+\Z")
+_MAX_EXPIRES = 7 * 24 * 3600
+#: The parameters a presigned URL must carry besides X-Amz-Signature.
+_PRESIGNED = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders")
 
 
 @dataclass(frozen=True)
 class VerifiedRequest:
-    """What a valid signature vouches for."""
+    """What a valid signature vouches for.
+
+    ``region`` is the region of the credential scope (SigV4) or the verifier's own region,
+    which the signed region set covers (SigV4a, whose set is ``region_set``).
+    ``signature`` is the request's signature: the seed of an event stream's chain
+    (``EventChainVerifier``).
+    """
 
     access_key_id: str
     region: str
     service: str
     time: datetime
     signed_headers: tuple[str, ...]
+    algorithm: str = ALGORITHM
+    region_set: tuple[str, ...] = ()
+    signature: str = field(default="", repr=False)
 
 
-def _parse_amz_date(value: str) -> datetime:
-    if not _AMZ_DATE.match(value):
-        raise SignatureCheckError(
-            "IncompleteSignatureException", f"X-Amz-Date {value!r} is not YYYYMMDDTHHMMSSZ", 400
-        )
-    return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+@dataclass(frozen=True)
+class _Claim:
+    """What a received request says about its own signature, unchecked."""
+
+    algorithm: str
+    credential: str
+    signed_headers: str
+    signature: str
+    amz_date: str
+    region_set: str | None
+
+
+@dataclass(frozen=True)
+class _Policy:
+    """The verifier's side: its secrets, clock, service, region and rules."""
+
+    lookup: Callable[[str], str | None]
+    now: datetime
+    service: str | None
+    region: str | None
+    tolerance: timedelta
+    settings: SigningSettings
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """A checked credential scope, with the credentials of its access key."""
+
+    credentials: Credentials
+    date: str
+    region: str
+    service: str
+    text: str
+    region_set: tuple[str, ...]
 
 
 def verify_request(
@@ -71,6 +144,7 @@ def verify_request(
     *,
     now: datetime,
     service: str | None = None,
+    region: str | None = None,
     tolerance: timedelta = timedelta(minutes=5),
     settings: SigningSettings | None = None,
 ) -> VerifiedRequest:
@@ -79,156 +153,335 @@ def verify_request(
     ``SignatureCheckError``.
 
     ``secrets`` maps an access key id to its secret access key. ``now`` is the verifier's
-    clock; a request time more than ``tolerance`` away from it is refused.
-    """
-    base = settings if settings is not None else SigningSettings()
-    lookup = secrets.get if isinstance(secrets, Mapping) else secrets
-    pairs = request.header_pairs
-    lowered: dict[str, str] = {}
-    for name, value in pairs:
-        lowered.setdefault(name.lower(), value)
+    clock; a request time more than ``tolerance`` away from it is refused (a presigned URL
+    is valid from its time, less ``tolerance``, for its ``X-Amz-Expires`` seconds).
+    ``service`` and ``region``, when given, are the only scope accepted; ``region`` is
+    needed to check SigV4a. ``settings`` gives the path rules and, for presigned URLs,
+    whether the session token is signed.
 
-    _, _, query = split_url(request.url)
-    query_params = {
+    A request that cannot be canonicalized at all (a URL, a signed header or a body that
+    ``sign`` would refuse) raises ``SigningError``, as does a naive ``now``.
+    """
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        raise SigningError("now", "must be a timezone-aware datetime")
+    policy = _Policy(
+        lookup=secrets.get if isinstance(secrets, Mapping) else secrets,
+        now=now,
+        service=service,
+        region=region,
+        tolerance=tolerance,
+        settings=settings if settings is not None else SigningSettings(),
+    )
+    _, path, query = split_url(request.url)
+    params = {
         unquote(key): unquote(value)
         for key, _, value in (piece.partition("=") for piece in query.split("&") if piece)
     }
-    presigned = "X-Amz-Signature" in query_params
-    if presigned:
-        algorithm = query_params.get("X-Amz-Algorithm", "")
-        credential = query_params.get("X-Amz-Credential", "")
-        signed = query_params.get("X-Amz-SignedHeaders", "")
-        signature = query_params["X-Amz-Signature"]
-        amz_date = query_params.get("X-Amz-Date", "")
-        token = query_params.get("X-Amz-Security-Token")
-    else:
-        authorization = lowered.get("authorization")
-        if authorization is None:
-            raise SignatureCheckError(
-                "MissingAuthenticationTokenException", "Missing Authentication Token"
-            )
-        match = _AUTH.match(authorization.strip())
-        if match is None:
-            raise SignatureCheckError(
-                "IncompleteSignatureException",
-                "Authorization header requires Credential, SignedHeaders and Signature",
-                400,
-            )
-        algorithm, credential, signed, signature = match.group(
-            "algorithm", "credential", "signed", "signature"
-        )
-        amz_date = lowered.get("x-amz-date", "")
-        token = lowered.get("x-amz-security-token")
-    if algorithm != ALGORITHM:
-        raise SignatureCheckError(
-            "IncompleteSignatureException", f"unsupported algorithm {algorithm!r}", 400
-        )
+    if "X-Amz-Signature" in params:
+        return _verify_presigned(request, policy, path, query, params)
+    return _verify_header_signed(request, policy, path, query)
 
-    parts = credential.split("/")
-    if len(parts) != 5 or parts[4] != "aws4_request":
+
+def _verify_header_signed(
+    request: SignableRequest, policy: _Policy, path: str, query: str
+) -> VerifiedRequest:
+    """A request signed in its ``Authorization`` header::
+
+        Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/
+            aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa3...
+        X-Amz-Date: 20150830T123600Z
+        X-Amz-Region-Set: us-east-1,us-west-2          (SigV4a; a signed header)
+
+    The session token, if any, is signed when ``x-amz-security-token`` is listed.
+    """
+    claim = _authorization_claim(request.header_pairs)
+    scope = _check_scope(claim, policy)
+    time = _check_date(claim.amz_date, scope.date)
+    _check_clock(time, policy)
+    names = _check_signed_names(claim, region_set_header=claim.algorithm == ALGORITHM_V4A)
+
+    # 1. The canonical request: the listed headers as received, the query as sent.
+    lines, signed = _listed_headers(request, names, claim.signed_headers)
+    canonical = canonical_request(
+        request.method,
+        path,
+        canonical_query(query),
+        lines,
+        signed,
+        _payload(request),
+        policy.settings,
+    )
+    # 2. The string to sign.
+    text = string_to_sign(claim.amz_date, scope.text, str(canonical), claim.algorithm)
+    # 3 and 4. The signing key and the signature (see _check_signature).
+    _check_signature(claim, scope, text, canonical.redacted())
+    return _verified(claim, scope, time, names)
+
+
+def _verify_presigned(
+    request: SignableRequest,
+    policy: _Policy,
+    path: str,
+    query: str,
+    params: Mapping[str, str],
+) -> VerifiedRequest:
+    """A presigned URL: the claim is in the query, which is signed but for the signature::
+
+        ?X-Amz-Algorithm=AWS4-HMAC-SHA256
+        &X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request
+        &X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Expires=900
+        &X-Amz-Security-Token=...    (signed unless the settings say after signing)
+        &X-Amz-Region-Set=...        (SigV4a)
+        &X-Amz-Signature=...
+
+    The query lists nothing about the session token, so the verifier's settings decide
+    whether it was signed.
+    """
+    claim = _query_claim(params)
+    expires = _expires_in(params)
+    scope = _check_scope(claim, policy)
+    time = _check_date(claim.amz_date, scope.date)
+    _check_clock(time, policy, expires=expires)
+    names = _check_signed_names(claim, region_set_header=False)
+
+    # 1. The canonical request: the listed headers as received, the query without the
+    #    signature (nor the session token when it is added after signing).
+    lines, signed = _listed_headers(request, names, claim.signed_headers)
+    unsigned = {"X-Amz-Signature"}
+    if policy.settings.session_token is SessionTokenMode.AFTER_SIGNING:
+        unsigned.add("X-Amz-Security-Token")
+    signed_query = "&".join(
+        piece
+        for piece in query.split("&")
+        if piece and unquote(piece.partition("=")[0]) not in unsigned
+    )
+    canonical = canonical_request(
+        request.method,
+        path,
+        canonical_query(signed_query),
+        lines,
+        signed,
+        _payload(request),
+        policy.settings,
+    )
+    # 2. The string to sign.
+    text = string_to_sign(claim.amz_date, scope.text, str(canonical), claim.algorithm)
+    # 3 and 4. The signing key and the signature (see _check_signature).
+    _check_signature(claim, scope, text, canonical.redacted())
+    return _verified(claim, scope, time, names)
+
+
+# ----------------------------------------------------------------------------- the claim
+
+
+def _incomplete(message: str) -> SignatureCheckError:
+    return SignatureCheckError("IncompleteSignatureException", message, 400)
+
+
+def _invalid(message: str) -> SignatureCheckError:
+    return SignatureCheckError("InvalidSignatureException", message)
+
+
+def _authorization_claim(pairs: Sequence[tuple[str, str]]) -> _Claim:
+    """The claim of the ``Authorization`` header and its companions (first values)."""
+    headers: dict[str, str] = {}
+    for name, value in pairs:
+        headers.setdefault(name.lower(), value)
+    authorization = headers.get("authorization")
+    if authorization is None:
         raise SignatureCheckError(
-            "IncompleteSignatureException",
-            "Credential must be key/date/region/service/aws4_request",
-            400,
+            "MissingAuthenticationTokenException", "Missing Authentication Token"
         )
-    access_key_id, scope_date, region, scope_service, _ = parts
-    if service is not None and scope_service != service:
-        raise SignatureCheckError(
-            "InvalidSignatureException",
-            f"Credential should be scoped to correct service: '{service}'.",
+    match = _AUTH.match(authorization.strip())
+    if match is None:
+        raise _incomplete("Authorization header requires Credential, SignedHeaders and Signature")
+    if "x-amz-date" not in headers:
+        raise _incomplete("Authorization header requires existence of a 'X-Amz-Date' header.")
+    algorithm, credential, signed, signature = match.group(
+        "algorithm", "credential", "signed", "signature"
+    )
+    amz_date, region_set = headers["x-amz-date"], headers.get("x-amz-region-set")
+    return _Claim(algorithm, credential, signed, signature, amz_date, region_set)
+
+
+def _query_claim(params: Mapping[str, str]) -> _Claim:
+    """The claim of a presigned URL's ``X-Amz-*`` parameters."""
+    missing = [name for name in (*_PRESIGNED, "X-Amz-Expires") if not params.get(name)]
+    if missing:
+        raise _incomplete(
+            "A presigned URL must include X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, "
+            f"X-Amz-SignedHeaders, X-Amz-Expires and X-Amz-Signature; missing: {', '.join(missing)}"
         )
-    secret = lookup(access_key_id)
+    algorithm, credential, amz_date, signed = (params[name] for name in _PRESIGNED)
+    if not _HEX.match(params["X-Amz-Signature"]):
+        raise _incomplete("X-Amz-Signature must be lower-case hex digits")
+    return _Claim(
+        algorithm,
+        credential,
+        signed,
+        params["X-Amz-Signature"],
+        amz_date,
+        params.get("X-Amz-Region-Set"),
+    )
+
+
+def _expires_in(params: Mapping[str, str]) -> int:
+    value = params["X-Amz-Expires"]
+    if not value.isdigit() or not 1 <= int(value) <= _MAX_EXPIRES:
+        raise _incomplete(
+            f"X-Amz-Expires must be a whole number of seconds from 1 to {_MAX_EXPIRES} "
+            f"(a week), not {value!r}"
+        )
+    return int(value)
+
+
+# ----------------------------------------------------------------------------- the checks
+
+
+def _check_scope(claim: _Claim, policy: _Policy) -> _Scope:
+    """The algorithm, the credential scope and the access key of ``claim``."""
+    v4a = claim.algorithm == ALGORITHM_V4A
+    if v4a:
+        _check_v4a_supported(policy)
+    elif claim.algorithm != ALGORITHM:
+        raise _incomplete(f"unsupported algorithm {claim.algorithm!r}")
+    parts = claim.credential.split("/")
+    if len(parts) != (4 if v4a else 5) or parts[-1] != "aws4_request" or not all(parts):
+        layout = "key/date/service" if v4a else "key/date/region/service"
+        raise _incomplete(f"Credential must be {layout}/aws4_request")
+    access_key_id, date, service = parts[0], parts[1], parts[-2]
+    if policy.service is not None and service != policy.service:
+        raise _invalid(f"Credential should be scoped to correct service: '{policy.service}'.")
+    if v4a:
+        assert policy.region is not None  # checked by _check_v4a_supported
+        region, region_set = policy.region, _check_region_set(claim.region_set, policy.region)
+        text = v4a_credential_scope(date, service)
+    else:
+        region, region_set = parts[2], ()
+        if policy.region is not None and region != policy.region:
+            raise _invalid(f"Credential should be scoped to a valid region, not '{region}'.")
+        text = credential_scope(date, region, service)
+    secret = policy.lookup(access_key_id)
     if not secret:
         raise SignatureCheckError(
             "UnrecognizedClientException", "The security token included in the request is invalid."
         )
-    time = _parse_amz_date(amz_date)
-    if scope_date != amz_date[:8]:
-        raise SignatureCheckError(
-            "InvalidSignatureException",
-            f"Credential should be scoped to a valid date: '{amz_date[:8]}'.",
+    credentials = Credentials(access_key_id, secret)
+    return _Scope(credentials, date, region, service, text, region_set)
+
+
+def _check_v4a_supported(policy: _Policy) -> None:
+    unsupported = f"unsupported algorithm {ALGORITHM_V4A!r}"
+    if policy.region is None:
+        raise _incomplete(
+            f"{unsupported}: this verifier was given no region to check a region set against"
         )
-    if time < now - tolerance:
-        raise SignatureCheckError(
-            "InvalidSignatureException",
+    try:
+        require_cryptography()
+    except ImportError as exc:
+        raise _incomplete(f"{unsupported}: {exc}") from exc
+
+
+def _check_region_set(value: str | None, region: str) -> tuple[str, ...]:
+    """The regions of ``X-Amz-Region-Set``, which must cover ``region``: each entry is a
+    region or a pattern in which ``*`` stands for any run of characters (``*``, ``us-*``)."""
+    entries = tuple(part.strip() for part in (value or "").split(","))
+    if not all(entries):
+        raise _incomplete(
+            f"{ALGORITHM_V4A} requires X-Amz-Region-Set: regions (or '*' patterns), comma-separated"
+        )
+    for entry in entries:
+        pattern = ".*".join(re.escape(piece) for piece in entry.split("*"))
+        if re.fullmatch(pattern, region):
+            return entries
+    raise _invalid(
+        f"The region set '{','.join(entries)}' of this request does not include '{region}'."
+    )
+
+
+def _check_date(amz_date: str, scope_date: str) -> datetime:
+    if not _AMZ_DATE.match(amz_date):
+        raise _incomplete(f"X-Amz-Date {amz_date!r} is not YYYYMMDDTHHMMSSZ")
+    if scope_date != amz_date[:8]:
+        raise _invalid(f"Credential should be scoped to a valid date: '{amz_date[:8]}'.")
+    return datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+
+
+def _check_clock(time: datetime, policy: _Policy, *, expires: int | None = None) -> None:
+    """``time`` within ``tolerance`` of the verifier's clock; for a presigned URL
+    (``expires`` seconds), not yet expired instead of not too old."""
+    now, tolerance = policy.now, policy.tolerance
+    amz_date, minutes = format_amz_date(time), int(tolerance.total_seconds() // 60)
+    if expires is None and time < now - tolerance:
+        raise _invalid(
             f"Signature expired: {amz_date} is now earlier than {format_amz_date(now - tolerance)} "
-            f"({format_amz_date(now)} - {_minutes(tolerance)} min.)",
+            f"({format_amz_date(now)} - {minutes} min.)"
         )
     if time > now + tolerance:
-        raise SignatureCheckError(
-            "InvalidSignatureException",
+        raise _invalid(
             f"Signature not yet current: {amz_date} is still later than "
-            f"{format_amz_date(now + tolerance)} "
-            f"({format_amz_date(now)} + {_minutes(tolerance)} min.)",
+            f"{format_amz_date(now + tolerance)} ({format_amz_date(now)} + {minutes} min.)"
         )
-    if presigned:
-        expires = query_params.get("X-Amz-Expires", "")
-        if not expires.isdigit() or now > time + timedelta(seconds=int(expires)):
-            raise SignatureCheckError("AccessDeniedException", "Request has expired")
+    if expires is not None and now > time + timedelta(seconds=expires):
+        raise SignatureCheckError("AccessDeniedException", "Request has expired")
 
-    signed_names = tuple(signed.split(";"))
-    if "host" not in signed_names:
-        raise SignatureCheckError("InvalidSignatureException", "'Host' must be a signed header")
-    if presigned:  # the query has no list of what was signed: the service's rule decides
-        token_signed = base.session_token is SessionTokenMode.SIGNED
+
+def _check_signed_names(claim: _Claim, *, region_set_header: bool) -> tuple[str, ...]:
+    names = tuple(claim.signed_headers.split(";"))
+    if "host" not in names:
+        raise _invalid("'Host' must be a signed header")
+    if region_set_header and "x-amz-region-set" not in names:
+        raise _invalid("'X-Amz-Region-Set' must be a signed header")
+    return names
+
+
+def _listed_headers(
+    request: SignableRequest, names: tuple[str, ...], listed: str
+) -> tuple[tuple[tuple[str, str], ...], str]:
+    """Step 1's CanonicalHeaders and SignedHeaders, from exactly the headers the sender
+    listed, as received: the lines they make must be the list the sender sent."""
+    kept = [pair for pair in request.header_pairs if pair[0].lower() in names]
+    lines, signed = canonical_headers(kept, frozenset())
+    if signed != listed:
+        raise _invalid(f"SignedHeaders {listed!r} does not list the request's headers as sent")
+    return lines, signed
+
+
+def _payload(request: SignableRequest) -> str:
+    return request.payload_hash or hash_payload(request.body)
+
+
+def _check_signature(claim: _Claim, scope: _Scope, text: str, redacted: str) -> None:
+    """Steps 3 and 4 for ``claim``'s algorithm, on the string to sign ``text``."""
+    if claim.algorithm == ALGORITHM:
+        # 3. The signing key: the kSecret -> kSigning chain of the verifier's secret.
+        key = derive_signing_key(scope.credentials, scope.date, scope.region, scope.service)
+        # 4. The signature it gives, against the one sent.
+        valid = hmac.compare_digest(hmac_signature(key, text), claim.signature)
     else:
-        token_signed = "x-amz-security-token" in signed_names
-    # Rebuild the request the sender signed: only its signed headers, its query without the
-    # signature (and without what the sender added after signing).
-    kept = [(name, value) for name, value in pairs if name.lower() in signed_names]
-    url = request.url
-    if presigned:
-        drop = {
-            "X-Amz-Algorithm",
-            "X-Amz-Credential",
-            "X-Amz-Date",
-            "X-Amz-SignedHeaders",
-            "X-Amz-Expires",
-            "X-Amz-Signature",
-            "X-Amz-Security-Token",
-        }
-        path, _, _ = url.partition("?")
-        rest = [
-            piece
-            for piece in query.split("&")
-            if piece and unquote(piece.partition("=")[0]) not in drop
-        ]
-        url = path + ("?" + "&".join(rest) if rest else "")
-    verify_settings = replace(
-        base,
-        signature_location=SignatureLocation.QUERY_STRING
-        if presigned
-        else SignatureLocation.HEADERS,
-        session_token=SessionTokenMode.SIGNED if token_signed else SessionTokenMode.AFTER_SIGNING,
-        excluded_headers=frozenset(),
-        expires_in=int(query_params["X-Amz-Expires"]) if presigned else base.expires_in,
-    )
-    params = SigningParams(
-        Credentials(access_key_id, secret, token),
-        region,
-        scope_service,
-        time,
-        verify_settings,
-    )
-    expected = sign(
-        SignableRequest(request.method, url, kept, request.body, request.payload_hash), params
-    )
-    if expected.canonical_request.signed_headers != signed:
-        raise SignatureCheckError(
-            "InvalidSignatureException",
-            f"SignedHeaders {signed!r} does not list the request's headers as sent",
-        )
-    if not hmac.compare_digest(expected.signature, signature):
-        raise SignatureCheckError(
-            "InvalidSignatureException",
+        # 3. The public key of the P-256 key pair derived from the verifier's secret.
+        public_key = v4a_public_key_xy(scope.credentials)
+        # 4. The ECDSA signature sent, checked under it.
+        valid = verify_v4a_signature(public_key, text, claim.signature)
+    if not valid:
+        raise _invalid(
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method.\n\n"
-            "The Canonical String for this request should have been\n"
-            f"'{expected.canonical_request.redacted()}'\n\n"
-            f"The String-to-Sign should have been\n'{expected.string_to_sign}'\n",
+            f"The Canonical String for this request should have been\n'{redacted}'\n\n"
+            f"The String-to-Sign should have been\n'{text}'\n"
         )
-    return VerifiedRequest(access_key_id, region, scope_service, time, signed_names)
 
 
-def _minutes(delta: timedelta) -> int:
-    return int(delta.total_seconds() // 60)
+def _verified(
+    claim: _Claim, scope: _Scope, time: datetime, names: tuple[str, ...]
+) -> VerifiedRequest:
+    return VerifiedRequest(
+        access_key_id=scope.credentials.access_key_id,
+        region=scope.region,
+        service=scope.service,
+        time=time,
+        signed_headers=names,
+        algorithm=claim.algorithm,
+        region_set=scope.region_set,
+        signature=claim.signature,
+    )

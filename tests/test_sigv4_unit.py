@@ -40,9 +40,11 @@ from sigv4 import (
     SigningResult,
     SigningSettings,
     SigV4Auth,
+    credential_scope,
     derive_signing_key,
     hash_payload,
     sign,
+    sign_with_algorithm,
 )
 
 AKID = "AKIDEXAMPLE"
@@ -393,6 +395,54 @@ def test_signing_key_is_cached_per_secret_date_region_and_service() -> None:
     }
     assert key not in others
     assert len(others) == 4
+
+
+@pytest.mark.parametrize("location", list(SignatureLocation))
+def test_sign_with_algorithm_is_sign_given_sigv4s_steps(location: SignatureLocation) -> None:
+    # The public hook for algorithms that share SigV4's canonicalization: given SigV4's
+    # own name, scope and HMAC it must give exactly what sign gives.
+    settings = SigningSettings(signature_location=location)
+    request = SignableRequest("POST", URL, [("Content-Type", "application/json")], b"{}")
+    key = derive_signing_key(Credentials(AKID, SECRET), "20261128", "us-east-1", "sagemaker")
+    result = sign_with_algorithm(
+        request,
+        params(settings=settings),
+        algorithm="AWS4-HMAC-SHA256",
+        scope=credential_scope("20261128", "us-east-1", "sagemaker"),
+        region_set=None,
+        compute=lambda text: hmac.new(key, text.encode(), hashlib.sha256).hexdigest(),
+    )
+    expected = sign(request, params(settings=settings))
+    assert (result.headers, result.query, result.signature) == (
+        expected.headers,
+        expected.query,
+        expected.signature,
+    )
+    assert result.string_to_sign == expected.string_to_sign
+
+
+def test_sign_with_algorithm_sends_the_region_set_and_takes_an_explicit_date() -> None:
+    result = sign_with_algorithm(
+        SignableRequest("GET", URL),
+        params(),
+        algorithm="TEST-ALGORITHM",
+        scope="20200101/sagemaker/aws4_request",
+        region_set="us-*",
+        compute=lambda text: hashlib.sha256(text.encode()).hexdigest(),
+        amz_date="20200101T000000Z",
+    )
+    headers = dict(result.headers)
+    assert headers["X-Amz-Date"] == "20200101T000000Z"
+    assert headers["X-Amz-Region-Set"] == "us-*"
+    assert result.string_to_sign.split("\n")[:3] == [
+        "TEST-ALGORITHM",
+        "20200101T000000Z",
+        "20200101/sagemaker/aws4_request",
+    ]
+    assert result.signature == hashlib.sha256(result.string_to_sign.encode()).hexdigest()
+    assert headers["Authorization"].startswith(
+        f"TEST-ALGORITHM Credential={AKID}/20200101/sagemaker/aws4_request, "
+    )
 
 
 # --------------------------------------------------------------------------- SigV4Auth
