@@ -9,7 +9,7 @@ blocking socket with short timeouts. For each request it:
   standing for ``Host`` and ``STREAMING-AWS4-HMAC-SHA256-EVENTS`` as the payload hash), and
   answers 403 if it fails;
 * verifies every input message against the chain seeded by the request's signature
-  (:class:`runtime_client.bidi._events.EventChainVerifier`), recording the inner messages;
+  (:class:`sigv4.EventChainVerifier`), recording the inner messages;
 * acts out the request's :class:`Script` (chosen per endpoint name): echo each PayloadPart
   back at once, answer an early error while the input is open, send an exception event
   after N echoes, or hold the 200 headers back until the first input message.
@@ -39,9 +39,19 @@ import h2.connection
 import h2.events
 import h2.exceptions
 
-from runtime_client.bidi._events import EventChainVerifier
-from runtime_client.eventstream import EventStreamDecoder, EventStreamMessage, encode_message
-from sigv4 import Credentials, SignableRequest, SignatureCheckError, verify_request
+from runtime_client.eventstream import (
+    EventStreamDecoder,
+    EventStreamMessage,
+    decode_message,
+    encode_message,
+)
+from sigv4 import (
+    Credentials,
+    EventChainVerifier,
+    SignableRequest,
+    SignatureCheckError,
+    verify_request,
+)
 
 __all__ = ["KEYS", "REGION", "H2BidiServer", "Script", "StreamLog", "make_tls_files"]
 
@@ -318,14 +328,15 @@ class H2BidiServer:
             payload_hash="STREAMING-AWS4-HMAC-SHA256-EVENTS",
         )
         try:
-            verify_request(request, KEYS, now=dt.datetime.now(dt.timezone.utc), service="sagemaker")
+            verified = verify_request(
+                request, KEYS, now=dt.datetime.now(dt.timezone.utc), service="sagemaker"
+            )
         except SignatureCheckError as exc:
             self._error(conn, stream, exc.status, exc.code, {"message": exc.message})
             return
         stream.log.signature_ok = True
-        seed = headers["authorization"].rsplit("Signature=", 1)[1].strip()
         stream.verifier = EventChainVerifier(
-            seed, Credentials("AKIDEXAMPLE", KEYS["AKIDEXAMPLE"]), REGION
+            verified.signature, Credentials("AKIDEXAMPLE", KEYS["AKIDEXAMPLE"]), REGION, "sagemaker"
         )
         script = stream.script
         if script.silent:
@@ -379,7 +390,13 @@ class H2BidiServer:
     ) -> None:
         assert stream.verifier is not None
         try:
-            inner = stream.verifier.verify(message, now=dt.datetime.now(dt.timezone.utc))
+            payload = stream.verifier.verify(
+                message.headers.get(":date"),
+                message.headers.get(":chunk-signature"),
+                message.payload,
+                now=dt.datetime.now(dt.timezone.utc),
+            )
+            inner = None if payload is None else decode_message(payload)
         except SignatureCheckError as exc:
             stream.log.chain_error = f"{exc.code}: {exc.message}"
             stream.done = True

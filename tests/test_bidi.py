@@ -30,16 +30,14 @@ from runtime_client.bidi._async import (
 )
 from runtime_client.bidi._connection import NEED_DATA, BidiConnection
 from runtime_client.bidi._events import (
-    EventChainVerifier,
     build_bidi_request,
     event_from_message,
-    verify_event_chain,
 )
 from runtime_client.bidi._sync import (
     BidirectionalStream,
 )
-from runtime_client.eventstream import EventStreamDecoder, EventStreamMessage
-from sigv4 import Credentials, SignatureCheckError
+from runtime_client.eventstream import EventStreamDecoder, EventStreamMessage, decode_message
+from sigv4 import Credentials, EventChainVerifier, SignatureCheckError, verify_event_chain
 
 TIMEOUT = 10.0
 MiB = 1024 * 1024
@@ -500,28 +498,34 @@ def test_request_keeps_port_and_encodes_label() -> None:
     assert request.signature not in repr(request)
 
 
-def test_verify_event_chain_accepts_and_rejects() -> None:
+def _parts(message: EventStreamMessage) -> tuple[object, object, bytes]:
+    return message.headers.get(":date"), message.headers.get(":chunk-signature"), message.payload
+
+
+def test_the_client_chain_verifies_and_tampering_does_not() -> None:
     seed, messages = _outer_messages(3)
-    inner, ended = verify_event_chain(seed, messages, _creds(), REGION)
+    inner, ended = verify_event_chain(
+        seed, [_parts(m) for m in messages], _creds(), REGION, "sagemaker"
+    )
     assert ended
-    assert [m.payload for m in inner] == [b"0", b"1", b"2"]
+    assert [decode_message(m).payload for m in inner] == [b"0", b"1", b"2"]
     # Out of order: the chain breaks at the swapped message.
     swapped = [messages[1], messages[0], *messages[2:]]
     with pytest.raises(SignatureCheckError, match="message 0 does not match"):
-        verify_event_chain(seed, swapped, _creds(), REGION)
+        verify_event_chain(seed, [_parts(m) for m in swapped], _creds(), REGION, "sagemaker")
     # Tampered payload.
-    tampered = EventStreamMessage(
-        headers=messages[0].headers, payload=messages[0].payload.replace(b"0", b"9")
-    )
+    date, signature, payload = _parts(messages[0])
     with pytest.raises(SignatureCheckError) as info:
-        verify_event_chain(seed, [tampered], _creds(), REGION)
+        verify_event_chain(
+            seed, [(date, signature, payload.replace(b"0", b"9"))], _creds(), REGION, "sagemaker"
+        )
     assert info.value.code == "InvalidSignatureException"
     # Nothing may follow the end.
-    verifier = EventChainVerifier(seed, _creds(), REGION)
+    verifier = EventChainVerifier(seed, _creds(), REGION, "sagemaker")
     for message in messages:
-        verifier.verify(message)
+        verifier.verify(*_parts(message))
     with pytest.raises(SignatureCheckError, match="followed the end"):
-        verifier.verify(messages[0])
+        verifier.verify(*_parts(messages[0]))
 
 
 def test_response_events_and_exceptions() -> None:

@@ -489,9 +489,11 @@ def raw_call(
     inputs: list[tuple[bytes, datetime]],
     *,
     signed: bool = True,
+    milliseconds: bool = False,
 ) -> tuple[int, list[EventStreamMessage], bytes]:
     """Send the request and ``inputs`` (outer payloads, each signed at its time) on raw h2
-    frames, then END_STREAM; return the status, the decoded events (200) or the body."""
+    frames, then END_STREAM; return the status, the decoded events (200) or the body.
+    ``milliseconds``: the ``:date`` headers carry milliseconds, as AWS's own signers send."""
     now = datetime.now(timezone.utc)
     request = build_bidi_request(
         endpoint.url, _bidi_call({"EndpointName": "ep"}), credentials=CREDS, region=REGION, time=now
@@ -504,7 +506,14 @@ def raw_call(
     if not signed:
         headers = [(k, v) for k, v in headers if k != "authorization"]
     conn.send_headers(1, headers)
-    signer = EventSigner.from_request(request.params, request.signature)
+    params = request.params
+    signer = EventSigner(
+        request.signature,
+        params.credentials,
+        params.region,
+        params.service,
+        milliseconds=milliseconds,
+    )
     for payload, time in inputs:
         signed_event = signer.sign(payload, time)
         conn.send_data(1, encode_message(signed_event.headers, payload))
@@ -548,6 +557,15 @@ def test_raw_end_of_stream_without_the_final_signed_message(echo: LocalEndpoint)
     assert error.message_type == "error"
     assert error.error_code == "IncompleteSignatureException"
     assert "final signed empty message" in (error.error_message or "")
+
+
+def test_event_dates_with_milliseconds_verify_as_sent(echo: LocalEndpoint) -> None:
+    # smithy-python and aws-c-auth sign the :date header with its milliseconds.
+    now = datetime.now(timezone.utc).replace(microsecond=123_000)
+    inputs = [(inner(b"one"), now), (inner(b"two"), now + timedelta(milliseconds=7)), (b"", now)]
+    status, messages, _ = raw_call(echo, inputs, milliseconds=True)
+    assert status == 200
+    assert [(m.message_type, m.payload) for m in messages] == [("event", b"one"), ("event", b"two")]
 
 
 def test_raw_stale_event_date_and_unknown_event_are_refused(echo: LocalEndpoint) -> None:

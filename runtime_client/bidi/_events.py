@@ -13,8 +13,6 @@ answer is a stream of unsigned events. Everything here is pure:
   :class:`~runtime_client.bidi._connection.BidiConnection` then signs and wraps;
 * :func:`event_from_message` turns a received message into boto3's event shape or the
   modeled exception;
-* :class:`EventChainVerifier` / :func:`verify_event_chain` are the server's side of the
-  signature chain (for test servers and the local emulator).
 
 One input event on the wire (PROTOCOL.md, "Bidirectional stream")::
 
@@ -26,15 +24,15 @@ One input event on the wire (PROTOCOL.md, "Bidirectional stream")::
                              DataType UTF8|BINARY, CompletionState PARTIAL|COMPLETE, P (padding)
                     payload  Bytes
 
-The end of input is one more outer message with an empty payload, then END_STREAM.
+The end of input is one more outer message with an empty payload, then END_STREAM. The
+receiving end of the signature chain is :class:`sigv4.EventChainVerifier`.
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,11 +41,9 @@ from sigv4 import (
     Credentials,
     PayloadHashHeader,
     SignableRequest,
-    SignatureCheckError,
     SigningParams,
     SigningSettings,
     sign,
-    sign_event,
 )
 
 from .._errors import ClientError
@@ -61,8 +57,6 @@ from .._response_stream import error_from_message
 from .._restjson import SerializedRequest
 from .._validate import validate_event
 from ..eventstream import (
-    CorruptMessageError,
-    EventStreamDecoder,
     EventStreamMessage,
     encode_message,
 )
@@ -70,12 +64,10 @@ from ..eventstream import (
 __all__ = [
     "BIDI_OPERATION_NAME",
     "BidiRequest",
-    "EventChainVerifier",
     "build_bidi_request",
     "encode_input_event",
     "error_from_stream_message",
     "event_from_message",
-    "verify_event_chain",
 ]
 
 BIDI_OPERATION_NAME = INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM.name
@@ -197,107 +189,3 @@ def event_from_message(
         if isinstance(value, str):
             part[key] = value
     return {"PayloadPart": part}
-
-
-# ----------------------------------------------------------------------------- server side
-
-
-class EventChainVerifier:
-    """The receiving end of the signature chain (a server's check of each input message).
-
-    Seed it with the request's ``Signature=`` value (from a verified ``Authorization``
-    header) and the signer's credentials and region; then :meth:`verify` each received
-    outer message in order. It returns the decoded inner message, or None for the final
-    empty message (after which :attr:`ended` is True). A bad message raises
-    :class:`sigv4.SignatureCheckError` (``code`` and ``status`` as the service would
-    answer); the chain does not advance on failure. ``now``/``tolerance`` optionally bound
-    each event's ``:date`` against the verifier's clock.
-    """
-
-    def __init__(
-        self,
-        seed_signature: str,
-        credentials: Credentials,
-        region: str,
-        service: str = SIGNING_NAME,
-    ) -> None:
-        self._prior = seed_signature
-        self._credentials = credentials
-        self._region = region
-        self._service = service
-        self.ended = False
-        self.count = 0
-
-    def verify(
-        self,
-        message: EventStreamMessage,
-        *,
-        now: datetime | None = None,
-        tolerance: timedelta = timedelta(minutes=5),
-    ) -> EventStreamMessage | None:
-        if self.ended:
-            raise SignatureCheckError(
-                "InvalidSignatureException", "a message followed the end of the stream", 400
-            )
-        date = message.headers.get(":date")
-        signature = message.headers.get(":chunk-signature")
-        if not isinstance(date, datetime) or not isinstance(signature, bytes):
-            raise SignatureCheckError(
-                "IncompleteSignatureException",
-                f"message {self.count} lacks a timestamp :date or a bytes :chunk-signature",
-                400,
-            )
-        if now is not None and abs(now - date) > tolerance:
-            raise SignatureCheckError(
-                "InvalidSignatureException",
-                f"Signature expired: message {self.count} is dated {date:%Y%m%dT%H%M%SZ}, "
-                f"the server's time is {now:%Y%m%dT%H%M%SZ}",
-            )
-        expected = sign_event(
-            message.payload,
-            self._prior,
-            SigningParams(self._credentials, self._region, self._service, date),
-        )
-        if not hmac.compare_digest(expected.signature, signature):
-            raise SignatureCheckError(
-                "InvalidSignatureException",
-                f"the :chunk-signature of message {self.count} does not match",
-            )
-        self._prior = expected.signature_hex
-        self.count += 1
-        if not message.payload:
-            self.ended = True
-            return None
-        try:
-            decoder = EventStreamDecoder()
-            inner = decoder.feed(message.payload)
-            decoder.end()
-        except CorruptMessageError as exc:
-            raise SignatureCheckError(
-                "SerializationException", f"message {self.count - 1}: {exc}", 400
-            ) from None
-        if len(inner) != 1:
-            raise SignatureCheckError(
-                "SerializationException",
-                f"message {self.count - 1} must carry exactly one inner message",
-                400,
-            )
-        return inner[0]
-
-
-def verify_event_chain(
-    seed_signature: str,
-    messages: Iterable[EventStreamMessage],
-    credentials: Credentials,
-    region: str,
-    service: str = SIGNING_NAME,
-) -> tuple[list[EventStreamMessage], bool]:
-    """Verify a whole chain at once: ``(inner messages, ended)`` where ``ended`` says that
-    the final empty message was seen. Raises :class:`sigv4.SignatureCheckError`."""
-    verifier = EventChainVerifier(seed_signature, credentials, region, service)
-    inner: list[EventStreamMessage] = []
-    for message in messages:
-        decoded = verifier.verify(message)
-        if decoded is not None:
-            inner.append(decoded)
-    return inner, verifier.ended

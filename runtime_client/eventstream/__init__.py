@@ -28,6 +28,7 @@ What is here::
 
     encode_message(headers, payload) -> bytes     one message (encode_headers: the block)
     EventStreamDecoder                            feed(bytes) -> [EventStreamMessage]; end()
+    decode_message(bytes) -> EventStreamMessage   bytes that hold exactly one message
     EventStreamMessage                            headers (plain values), payload, typed_headers
     HeaderValue, HeaderType                       a header value with an explicit wire type
 
@@ -46,7 +47,7 @@ Header values never appear in exception messages, and bytes values never in repr
 ``:chunk-signature`` header carries a signature).
 """
 
-from ._decoder import EventStreamDecoder
+from ._decoder import EventStreamDecoder, decode_message
 from ._encoder import encode_headers, encode_message
 from ._errors import (
     ChecksumMismatchError,
@@ -85,6 +86,7 @@ __all__ = [
     "MessageTooLargeError",
     "PlainHeaderValue",
     "TruncatedStreamError",
+    "decode_message",
     "encode_headers",
     "encode_message",
 ]

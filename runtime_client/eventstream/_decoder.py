@@ -46,7 +46,7 @@ from ._message import (
     PlainHeaderValue,
 )
 
-__all__ = ["EventStreamDecoder"]
+__all__ = ["EventStreamDecoder", "decode_message"]
 
 _U32_MAX = 0xFFFFFFFF
 
@@ -325,3 +325,15 @@ class EventStreamDecoder:
                 f"a prelude gives {headers_length} bytes of headers in a {total}-byte message"
             )
         raise MessageTooLargeError("payload", total - OVERHEAD - headers_length, self._max_payload)
+
+
+def decode_message(data: bytes | bytearray | memoryview) -> EventStreamMessage:
+    """Decode bytes that hold exactly one whole message (an event-stream payload that is
+    itself a message, as the bidirectional stream's signed outer messages carry). Raises
+    :class:`CorruptMessageError` for corrupt bytes, a cut message, or more than one."""
+    decoder = EventStreamDecoder()
+    messages = decoder.feed(data)
+    decoder.end()
+    if len(messages) != 1:
+        raise InvalidPreludeError(f"the bytes hold {len(messages)} messages, not exactly one")
+    return messages[0]

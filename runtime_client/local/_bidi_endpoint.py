@@ -16,7 +16,7 @@ body while it writes the answer, in this order::
 
 Meanwhile an input task decodes the body (event-stream), checks each outer message's
 ``:date`` (within the clock tolerance) and ``:chunk-signature`` through the chain seeded by
-the request signature (:class:`runtime_client.bidi._events.EventChainVerifier`), unwraps
+the request signature (:class:`sigv4.EventChainVerifier`), unwraps
 the inner ``PayloadPart`` and hands it to the model. A bad message stops the call:
 before the 200 headers it is a rest-json error (403 InvalidSignatureException, 400
 SerializationException, ...); after them, one ``error`` message (``:error-code`` and
@@ -45,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from datetime import datetime, timedelta
@@ -54,17 +53,18 @@ from typing import Any
 from sigv4 import (
     STREAMING_EVENTS_PAYLOAD,
     Credentials,
+    EventChainVerifier,
     SignableRequest,
     SignatureCheckError,
     verify_request,
 )
 
 from .._model import INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM, PAYLOAD_PART, SIGNING_NAME
-from ..bidi._events import EventChainVerifier
 from ..eventstream import (
     CorruptMessageError,
     EventStreamDecoder,
     EventStreamMessage,
+    decode_message,
     encode_message,
 )
 from ._bidi_models import BidiInvocation, BidiOpener, BidiPart
@@ -79,7 +79,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 BIDI_ACTION = "invocations-bidirectional-stream"
-_SIGNATURE = re.compile(r"Signature=([0-9a-f]{64})")
 _DEFAULT_INPUT_BUFFER = 64 * 1024 * 1024
 _log = logging.getLogger("runtime_client.local")
 
@@ -313,15 +312,9 @@ class BidiEndpoint:
                 f"Endpoint {name} of account {self.account_id} does not support bidirectional "
                 "streaming (its model has no bidirectional session)."
             )
-        match = _SIGNATURE.search(headers.get("authorization", ""))
-        if match is None:  # verify_request accepted it, so this cannot happen
-            return error_reply(
-                400, "IncompleteSignatureException", "No Signature= in Authorization.", request_id
-            )
         secret = self._secrets[verified.access_key_id]
-        return EventChainVerifier(
-            match.group(1), Credentials(verified.access_key_id, secret), verified.region
-        )
+        credentials = Credentials(verified.access_key_id, secret)
+        return EventChainVerifier(verified.signature, credentials, verified.region, SIGNING_NAME)
 
     def _validate(self, name: str, headers: Mapping[str, str]) -> str | None:
         try:
@@ -368,10 +361,7 @@ class BidiEndpoint:
                     "SerializationException", f"The input is corrupt: {exc}"
                 ) from None
             for outer in outers:
-                try:
-                    inner = verifier.verify(outer, now=self._clock(), tolerance=self.tolerance)
-                except SignatureCheckError as exc:
-                    raise _InputFault(exc.code, exc.message, exc.status) from None
+                inner = self._verified(verifier, outer)
                 if inner is not None:
                     await inbox.put(_part(inner))
                 elif verifier.ended:  # the final signed empty message: the input is over
@@ -383,6 +373,29 @@ class BidiEndpoint:
                         "The input ended (END_STREAM) without the final signed empty message.",
                     )
                 ended = True
+
+    def _verified(
+        self, verifier: EventChainVerifier, outer: EventStreamMessage
+    ) -> EventStreamMessage | None:
+        """The inner message of a signed outer message (None for the final empty one);
+        the ``:date`` header is verified as it was sent (any precision)."""
+        number = verifier.count
+        try:
+            payload = verifier.verify(
+                outer.headers.get(":date"),
+                outer.headers.get(":chunk-signature"),
+                outer.payload,
+                now=self._clock(),
+                tolerance=self.tolerance,
+            )
+        except SignatureCheckError as exc:
+            raise _InputFault(exc.code, exc.message, exc.status) from None
+        if payload is None:
+            return None
+        try:
+            return decode_message(payload)
+        except CorruptMessageError as exc:
+            raise _InputFault("SerializationException", f"message {number}: {exc}") from None
 
     async def _converse(
         self,
