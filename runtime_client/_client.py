@@ -24,7 +24,7 @@ from sigv4 import Credentials
 
 from . import _errors
 from ._closing import AsyncClosesOnExit, ClosesOnExit
-from ._config import Config, ResolvedConfig, resolve_client_config
+from ._config import Config
 from ._flow import run_async, run_sync
 from ._httpx import CONNECTIONS_PER_POOL, PooledAsyncTransport
 from ._model import (
@@ -35,6 +35,7 @@ from ._model import (
     Operation,
 )
 from ._operation import ClockSkew, FlowContext, operation_flow
+from ._resolve import ResolvedConfig, resolve_client_config
 from ._response_body import AsyncStreamingBody, StreamingBody
 from ._restjson import SerializedRequest, serialize_request
 from ._retry import RetryPolicy

@@ -32,7 +32,6 @@ import httpx
 from sigv4 import Credentials, SignableRequest, SigningParams, hash_payload, sign
 
 from ._errors import (
-    ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
@@ -174,18 +173,53 @@ def skew_from_date_header(date_header: str | None, local_now: datetime) -> timed
     return server - local_now
 
 
+class _Attempts:
+    """Where a call stands in its retries: the attempt number on the wire (amz-sdk-request,
+    RetryAttempts), the one clock-skew correction it may take outside the retry budget, the
+    server's clock as last seen, and the retry policy's state for the call."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.state = policy.start()
+        self.number = 1
+        self.skew_retries = 0
+        self.server_skew: timedelta | None = None
+
+    @property
+    def counted(self) -> int:
+        """The attempt number as the retry budget counts it (the skew retry is free)."""
+        return self.number - self.skew_retries
+
+    @property
+    def max_attempts(self) -> int:
+        return max(self.policy.total_max_attempts + self.skew_retries, self.number)
+
+    def outcome(self, **kwargs: Any) -> AttemptOutcome:
+        return AttemptOutcome(attempt=self.counted, **kwargs)
+
+    def next(self) -> None:
+        self.number += 1
+
+    def max_reached(self, *, retryable: bool) -> bool:
+        """botocore's ``MaxAttemptsReached`` metadata: standard and adaptive modes set it on
+        any answer to the last allowed attempt (even a success); legacy mode only when a
+        retryable answer could not be retried."""
+        if self.counted < self.policy.total_max_attempts:
+            return False
+        return retryable or self.policy.mode != "legacy"
+
+
 def _signed_request(
     ctx: FlowContext,
     operation: Operation,
     serialized: SerializedRequest,
+    attempts: _Attempts,
     *,
     credentials: Credentials,
     payload_hash: str,
     invocation_id: str,
-    attempt: int,
-    max_attempts: int,
-    ttl: str,
 ) -> httpx.Request:
+    """The request of one attempt, signed afresh (a new X-Amz-Date and signature)."""
     url, parsed_url = ctx.url_for(serialized.path)
     signed = [("Host", ctx.host)]
     signed += serialized.headers
@@ -193,6 +227,10 @@ def _signed_request(
         signed = [(k, v) for k, v in signed if k.lower() not in _UNSIGNED]
     signable = SignableRequest(
         method=operation.method, url=url, headers=signed, payload_hash=payload_hash
+    )
+    # The ttl reads the clock before the signature does (tests count the clock's calls).
+    sdk_request = (
+        f"{_ttl(ctx, attempts.server_skew)}attempt={attempts.number}; max={attempts.max_attempts}"
     )
     now = ctx.clock() + ctx.skew.offset
     result = sign(signable, SigningParams(credentials, ctx.region, SIGNING_NAME, now))
@@ -202,7 +240,7 @@ def _signed_request(
         ("Content-Length", str(serialized.body.length)),
         ("User-Agent", ctx.user_agent),
         ("amz-sdk-invocation-id", invocation_id),
-        ("amz-sdk-request", f"{ttl}attempt={attempt}; max={max(max_attempts, attempt)}"),
+        ("amz-sdk-request", sdk_request),
         *result.headers,
     ]
     timeout = ctx.timeout_extension
@@ -237,108 +275,114 @@ def operation_flow(
         payload_hash: str = yield Call(hash_payload, (body.file,))
     else:
         payload_hash = hash_payload(body.data or b"")
-    policy = ctx.retry_policy
-    state = policy.start()
-    attempt = 1  # on the wire (amz-sdk-request, RetryAttempts)
-    skew_retries = 0  # attempts outside the retry budget: at most one clock-skew correction
-    server_skew: timedelta | None = None  # estimated from the last answer's Date header
+    attempts = _Attempts(ctx.retry_policy)
     while True:
-        wait = state.send_delay()
+        wait = attempts.state.send_delay()
         if wait > 0:
             yield Sleep(wait)
         request = _signed_request(
             ctx,
             operation,
             serialized,
+            attempts,
             credentials=credentials,
             payload_hash=payload_hash,
             invocation_id=invocation_id,
-            attempt=attempt,
-            max_attempts=policy.total_max_attempts + skew_retries,
-            ttl=_ttl(ctx, server_skew),
         )
         try:
             response: httpx.Response = yield Send(request, stream=True)
         except httpx.TransportError as exc:
-            failure, error = classify_transport_error(exc, ctx.endpoint_url)
-            outcome = AttemptOutcome(attempt=attempt - skew_retries, transport_failure=failure)
-            delay = state.decide(outcome)
-            if delay is None:
-                raise error from exc
+            delay = _after_transport_error(ctx, attempts, exc)
+        else:
+            if 200 <= response.status_code < 300:
+                return (
+                    yield from _success(ctx, operation, response, attempts, wrap_body, wrap_events)
+                )
+            delay = yield from _after_error_answer(ctx, operation, response, attempts)
+        if delay:
             yield Sleep(delay)
-            attempt += 1
-            continue
+        attempts.next()
 
-        if 200 <= response.status_code < 300:
-            state.decide(
-                AttemptOutcome(attempt=attempt - skew_retries, status=response.status_code)
-            )
-            metadata = response_metadata(response.status_code, response.headers, attempt - 1)
-            # HTTPHeaders: the answer's headers once, lower-cased (no more httpx lookups).
-            parsed = parse_header_members(operation, metadata["HTTPHeaders"])
-            if _max_attempts_reached(policy, attempt - skew_retries, retryable=False):
-                metadata["MaxAttemptsReached"] = True
-            if operation.output_payload == "blob":
-                parsed["Body"] = wrap_body(response, ctx.endpoint_url)
-            elif operation.output_payload == "eventstream":
-                # From here on nothing is retried: the stream's errors reach the user.
-                if wrap_events is None:
-                    raise TypeError(f"{operation.name} needs wrap_events (an event stream reader)")
-                from ._response_stream import ResponseStreamDecoder
 
-                decoder = ResponseStreamDecoder(operation.name, ctx.endpoint_url, metadata)
-                parsed["Body"] = wrap_events(response, decoder)
-            else:
-                response = yield from _read(response, ctx.endpoint_url)
-                parsed.update(parse_json_output(operation, response.content))
-            parsed["ResponseMetadata"] = metadata
-            return parsed
+def _after_transport_error(
+    ctx: FlowContext, attempts: _Attempts, exc: httpx.TransportError
+) -> float:
+    """The delay before retrying after a transport failure, or raise the user's error."""
+    failure, error = classify_transport_error(exc, ctx.endpoint_url)
+    delay = attempts.state.decide(attempts.outcome(transport_failure=failure))
+    if delay is None:
+        raise error from exc
+    return delay
 
-        received_at = ctx.clock()
-        server_skew = skew_from_date_header(response.headers.get("date"), received_at)
+
+def _success(
+    ctx: FlowContext,
+    operation: Operation,
+    response: httpx.Response,
+    attempts: _Attempts,
+    wrap_body: Callable[[httpx.Response, str], Any],
+    wrap_events: Callable[[httpx.Response, ResponseStreamDecoder], Any] | None,
+) -> Flow[dict[str, Any]]:
+    """boto3's answer dict. A streamed body is returned unread: from here on nothing is
+    retried, and the stream's errors reach the user."""
+    attempts.state.decide(attempts.outcome(status=response.status_code))
+    metadata = response_metadata(response.status_code, response.headers, attempts.number - 1)
+    # HTTPHeaders: the answer's headers once, lower-cased (no more httpx lookups).
+    parsed = parse_header_members(operation, metadata["HTTPHeaders"])
+    if attempts.max_reached(retryable=False):
+        metadata["MaxAttemptsReached"] = True
+    if operation.output_payload == "blob":
+        parsed["Body"] = wrap_body(response, ctx.endpoint_url)
+    elif operation.output_payload == "eventstream":
+        if wrap_events is None:
+            raise TypeError(f"{operation.name} needs wrap_events (an event stream reader)")
+        from ._response_stream import ResponseStreamDecoder
+
+        decoder = ResponseStreamDecoder(operation.name, ctx.endpoint_url, metadata)
+        parsed["Body"] = wrap_events(response, decoder)
+    else:
         response = yield from _read(response, ctx.endpoint_url)
-        error_response = parse_error_response(
-            response.status_code, response.headers, response.content
-        )
-        if (
-            not skew_retries
-            and server_skew is not None
-            and is_clock_skew_error(response.status_code, error_response)
-        ):
-            ctx.skew.offset = server_skew
-            skew_retries = 1
-            attempt += 1
-            continue
-        code = error_response["Error"]["Code"]
-        outcome = AttemptOutcome(
-            attempt=attempt - skew_retries,
-            status=response.status_code,
-            error_code=code,
-            retry_after=response.headers.get("x-amz-retry-after"),
-        )
-        delay = state.decide(outcome)
-        if delay is not None:
-            yield Sleep(delay)
-            attempt += 1
-            continue
-        full = dict(error_response)
-        full["ResponseMetadata"] = {
-            **response_metadata(response.status_code, response.headers, attempt - 1),
-            **error_response["ResponseMetadata"],
-        }
-        retryable = policy.classify(outcome) in (RetryKind.THROTTLING, RetryKind.TRANSIENT)
-        if _max_attempts_reached(policy, outcome.attempt, retryable=retryable):
-            full["ResponseMetadata"]["MaxAttemptsReached"] = True
-        raise _error(code, full, operation.name)
+        parsed.update(parse_json_output(operation, response.content))
+    parsed["ResponseMetadata"] = metadata
+    return parsed
 
 
-def _max_attempts_reached(policy: RetryPolicy, attempt: int, *, retryable: bool) -> bool:
-    """botocore's ``MaxAttemptsReached`` metadata: standard and adaptive modes set it on any
-    answer to the last allowed attempt (even a success); legacy mode only when a retryable
-    answer could not be retried."""
-    if attempt < policy.total_max_attempts:
-        return False
-    return retryable or policy.mode != "legacy"
+def _after_error_answer(
+    ctx: FlowContext, operation: Operation, response: httpx.Response, attempts: _Attempts
+) -> Flow[float]:
+    """Read and parse an error answer; the delay before the next attempt (0 for the one
+    clock-skew correction, which learns the server's clock from ``Date``), or raise the
+    modeled ``ClientError``."""
+    received_at = ctx.clock()
+    attempts.server_skew = skew_from_date_header(response.headers.get("date"), received_at)
+    response = yield from _read(response, ctx.endpoint_url)
+    error = parse_error_response(response.status_code, response.headers, response.content)
+    if (
+        not attempts.skew_retries
+        and attempts.server_skew is not None
+        and is_clock_skew_error(response.status_code, error)
+    ):
+        ctx.skew.offset = attempts.server_skew
+        attempts.skew_retries = 1
+        return 0.0
+    code = error["Error"]["Code"]
+    outcome = attempts.outcome(
+        status=response.status_code,
+        error_code=code,
+        retry_after=response.headers.get("x-amz-retry-after"),
+    )
+    delay = attempts.state.decide(outcome)
+    if delay is not None:
+        return delay
+    full = dict(error)
+    full["ResponseMetadata"] = {
+        **response_metadata(response.status_code, response.headers, attempts.number - 1),
+        **error["ResponseMetadata"],
+    }
+    retryable = attempts.policy.classify(outcome) in (RetryKind.THROTTLING, RetryKind.TRANSIENT)
+    if attempts.max_reached(retryable=retryable):
+        full["ResponseMetadata"]["MaxAttemptsReached"] = True
+    raise error_class_for_code(code)(full, operation.name)
 
 
 def _ttl(ctx: FlowContext, server_skew: timedelta | None) -> str:
@@ -347,10 +391,6 @@ def _ttl(ctx: FlowContext, server_skew: timedelta | None) -> str:
         return ""
     ttl = ctx.clock() + timedelta(seconds=ctx.read_timeout) + server_skew
     return f"ttl={ttl.astimezone(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}; "
-
-
-def _error(code: str, response: dict[str, Any], operation_name: str) -> ClientError:
-    return error_class_for_code(code)(response, operation_name)
 
 
 def _read(response: httpx.Response, endpoint_url: str) -> Flow[httpx.Response]:

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
 if TYPE_CHECKING:
-    from ._config import ResolvedConfig
+    from ._resolve import ResolvedConfig
 
 __all__ = [
     "AMZ_SDK_REQUEST_HEADER",

@@ -10,14 +10,9 @@ from typing import Any
 import botocore.config
 import pytest
 
-from runtime_client._config import (
-    Config,
-    InvalidConfigError,
-    NoRegionError,
-    ResolvedConfig,
-    resolve_client_config,
-)
+from runtime_client._config import Config, InvalidConfigError, NoRegionError
 from runtime_client._endpoints import EndpointResolutionError
+from runtime_client._resolve import ResolvedConfig, resolve_client_config
 from runtime_client._version import __version__
 
 

@@ -16,7 +16,8 @@ from botocore.retries import quota as bc_quota
 from botocore.retries import standard as bc_standard
 from botocore.retries import throttling as bc_throttling
 
-from runtime_client._config import Config, resolve_client_config
+from runtime_client._config import Config
+from runtime_client._resolve import resolve_client_config
 from runtime_client._retry import (
     AMZ_SDK_REQUEST_HEADER,
     AttemptOutcome,
