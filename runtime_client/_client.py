@@ -48,7 +48,7 @@ from .credentials._provider import (
 if TYPE_CHECKING:
     from ._response_stream import ResponseStreamDecoder
     from .bidi._async import AsyncBidirectionalStream
-    from .bidi._connection import BidiCall, BidiSettings
+    from .bidi._call import BidiCall, BidiSettings
     from .bidi._sync import BidirectionalStream
 
 #: ``Config(tcp_keepalive=True)``: TCP keep-alive probes on every connection, as botocore.
@@ -240,14 +240,14 @@ class _Shell(Generic[H]):
         self, serialized: SerializedRequest, body: Any, credentials: Credentials
     ) -> BidiCall:
         """The signed, started call of InvokeEndpointWithBidirectionalStream (no I/O)."""
-        from .bidi._connection import prepare_bidi_call
+        from .bidi._call import prepare_bidi_call
 
         return prepare_bidi_call(self._bidi_settings(), serialized, body, credentials)
 
     def _bidi_settings(self) -> BidiSettings:
         settings = self._bidi
         if settings is None:
-            from .bidi._connection import BidiSettings
+            from .bidi._call import BidiSettings
 
             ctx = self._ctx
 

@@ -238,60 +238,69 @@ def resolve_endpoint(
     if region is not None:
         validate_region(region)
     if endpoint_url is not None:
-        # Rule set: "Invalid Configuration: FIPS and custom endpoint are not supported".
-        if use_fips:
-            raise EndpointResolutionError(
-                "Invalid Configuration: FIPS and custom endpoint are not supported "
-                f"(endpoint_url={endpoint_url!r} was given with use_fips_endpoint=True; "
-                "unset one of them)"
-            )
-        if use_dualstack:
-            raise EndpointResolutionError(
-                "Invalid Configuration: Dualstack and custom endpoint are not supported "
-                f"(endpoint_url={endpoint_url!r} was given with use_dualstack_endpoint=True; "
-                "unset one of them)"
-            )
-        return validate_endpoint_url(endpoint_url)
+        return _custom_endpoint(endpoint_url, use_fips, use_dualstack)
     if region is None:
         raise EndpointResolutionError(
             "Invalid Configuration: Missing Region (pass region_name, or set AWS_REGION or "
             "AWS_DEFAULT_REGION, or give an endpoint_url)"
         )
     partition = partition_for_region(region, partitions)
-    dns = partition.dns_suffix
-    ds = partition.dual_stack_dns_suffix
     if http2 and partition.name in _HTTP2_PARTITIONS:
         prefix = "runtime-fips" if use_fips else "runtime"
-        return f"https://{prefix}.sagemaker.{region}.{ds if use_dualstack else dns}:8443"
+        dns = partition.dual_stack_dns_suffix if use_dualstack else partition.dns_suffix
+        return f"https://{prefix}.sagemaker.{region}.{dns}:8443"
+    _check_support(partition, region, use_fips=use_fips, use_dualstack=use_dualstack)
     if use_fips and use_dualstack:
-        if not (partition.supports_fips and partition.supports_dual_stack):
-            raise EndpointResolutionError(
-                "FIPS and DualStack are enabled, but this partition does not support one or "
-                f"both (region {region!r} is in partition {partition.name!r}; unset "
-                "use_fips_endpoint or use_dualstack_endpoint)"
-            )
-        return f"https://runtime.sagemaker-fips.{region}.{ds}"
+        return f"https://runtime.sagemaker-fips.{region}.{partition.dual_stack_dns_suffix}"
     if use_fips:
-        if not partition.supports_fips:
-            raise EndpointResolutionError(
-                "FIPS is enabled but this partition does not support FIPS "
-                f"(region {region!r} is in partition {partition.name!r}; unset "
-                "use_fips_endpoint)"
-            )
         if http2:
             # Generic rule of the bidirectional-stream rule set: no per-partition special case.
-            return f"https://runtime.sagemaker-fips.{region}.{dns}"
+            return f"https://runtime.sagemaker-fips.{region}.{partition.dns_suffix}"
         if partition.name == "aws":
             return f"https://runtime-fips.sagemaker.{region}.amazonaws.com"
         if partition.name == "aws-us-gov":
             return f"https://runtime.sagemaker.{region}.amazonaws.com"
-        return f"https://runtime.sagemaker-fips.{region}.{dns}"
+        return f"https://runtime.sagemaker-fips.{region}.{partition.dns_suffix}"
     if use_dualstack:
-        if not partition.supports_dual_stack:
+        return f"https://runtime.sagemaker.{region}.{partition.dual_stack_dns_suffix}"
+    return f"https://runtime.sagemaker.{region}.{partition.dns_suffix}"
+
+
+def _custom_endpoint(endpoint_url: str, use_fips: bool, use_dualstack: bool) -> str:
+    # Rule set: "Invalid Configuration: FIPS and custom endpoint are not supported".
+    if use_fips:
+        raise EndpointResolutionError(
+            "Invalid Configuration: FIPS and custom endpoint are not supported "
+            f"(endpoint_url={endpoint_url!r} was given with use_fips_endpoint=True; "
+            "unset one of them)"
+        )
+    if use_dualstack:
+        raise EndpointResolutionError(
+            "Invalid Configuration: Dualstack and custom endpoint are not supported "
+            f"(endpoint_url={endpoint_url!r} was given with use_dualstack_endpoint=True; "
+            "unset one of them)"
+        )
+    return validate_endpoint_url(endpoint_url)
+
+
+def _check_support(
+    partition: Partition, region: str, *, use_fips: bool, use_dualstack: bool
+) -> None:
+    """The rule set's errors for a variant the region's partition lacks."""
+    where = f"region {region!r} is in partition {partition.name!r}"
+    if use_fips and use_dualstack:
+        if not (partition.supports_fips and partition.supports_dual_stack):
             raise EndpointResolutionError(
-                "DualStack is enabled but this partition does not support DualStack "
-                f"(region {region!r} is in partition {partition.name!r}; unset "
-                "use_dualstack_endpoint)"
+                "FIPS and DualStack are enabled, but this partition does not support one or "
+                f"both ({where}; unset use_fips_endpoint or use_dualstack_endpoint)"
             )
-        return f"https://runtime.sagemaker.{region}.{ds}"
-    return f"https://runtime.sagemaker.{region}.{dns}"
+    elif use_fips and not partition.supports_fips:
+        raise EndpointResolutionError(
+            f"FIPS is enabled but this partition does not support FIPS ({where}; unset "
+            "use_fips_endpoint)"
+        )
+    elif use_dualstack and not partition.supports_dual_stack:
+        raise EndpointResolutionError(
+            "DualStack is enabled but this partition does not support DualStack "
+            f"({where}; unset use_dualstack_endpoint)"
+        )

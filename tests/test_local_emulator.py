@@ -137,8 +137,21 @@ def test_bad_arguments_are_refused_before_anything_starts() -> None:
         serve(credentials={})
     with pytest.raises(ValueError, match="reachable from other machines: give credentials"):
         serve(host="0.0.0.0")
-    with pytest.raises(ValueError, match="location style must be 'file' or 's3'"):
-        serve(output_locations="ftp")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="output_locations must be 'file' or 's3', not 'ftp'"):
+        serve(output_locations="ftp")
+    with pytest.raises(ValueError, match="ping_timeout must be a number of seconds > 0"):
+        serve(ping_timeout=0)
+    with pytest.raises(TypeError, match=r"unknown local endpoint option.* mdoel; valid: .*model"):
+        serve(mdoel="echo")
+
+
+def test_one_settings_value_serves_and_keywords_replace_its_options(tmp_path: Path) -> None:
+    settings = local.EndpointSettings(model="stream", region="eu-west-1", data_dir=tmp_path)
+    assert "secret" not in repr(settings)  # the accepted keys are never shown
+    with serve(settings, region="eu-central-1") as endpoint:
+        assert endpoint.region == "eu-central-1"
+        assert endpoint.data_dir == tmp_path
+    assert settings.region == "eu-west-1"  # a frozen value: replaced, never changed
 
 
 def test_a_port_in_use_is_an_error(echo: LocalEndpoint) -> None:

@@ -44,7 +44,8 @@ from .._errors import (
     ReadTimeoutError,
     SageMakerRuntimeError,
 )
-from ._connection import END, NEED_DATA, BidiCall, BidiConnection
+from ._call import BidiCall
+from ._connection import END, NEED_DATA, BidiConnection
 
 __all__ = [
     "AsyncBidirectionalStream",

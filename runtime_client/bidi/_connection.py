@@ -42,11 +42,8 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import json
-import ssl
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
 
@@ -63,16 +60,13 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "pip install 'sagemaker-runtime-lite[http2]'"
     ) from exc
 
-from sigv4 import Credentials, EventSigner
+from sigv4 import EventSigner
 
 from .._errors import (
     ClientError,
-    HTTPClientError,
     ResponseStreamingError,
-    error_class_for_code,
-    parse_error_response,
 )
-from .._restjson import SerializedRequest, response_metadata
+from .._restjson import response_metadata
 from ..eventstream import (
     CorruptMessageError,
     EventStreamDecoder,
@@ -80,22 +74,18 @@ from ..eventstream import (
     encode_message,
 )
 from ._events import (
-    BIDI_OPERATION_NAME,
     BidiRequest,
-    build_bidi_request,
     encode_input_event,
     event_from_message,
+    initial_error,
 )
 
 __all__ = [
     "DEFAULT_WINDOW",
     "END",
     "NEED_DATA",
-    "BidiCall",
     "BidiConnection",
-    "BidiSettings",
     "Signal",
-    "prepare_bidi_call",
 ]
 
 #: The receive window we advertise for the stream and the connection.
@@ -114,66 +104,6 @@ NEED_DATA: Final = Signal.NEED_DATA
 END: Final = Signal.END
 
 Event = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class BidiSettings:
-    """What a client lends its bidirectional calls (made once per client): the HTTP/2
-    endpoint, the signing region, the user agent, the clock (with the learned skew), the
-    TLS context for https (built when first needed) and the timeouts."""
-
-    endpoint_url: str
-    region: str
-    user_agent: str
-    clock: Callable[[], datetime] = field(repr=False)
-    ssl_context: Callable[[], ssl.SSLContext] = field(repr=False)
-    connect_timeout: float | None
-    read_timeout: float | None
-
-
-@dataclass(frozen=True)
-class BidiCall:
-    """What a shell needs to run one call: the started connection (its first bytes are
-    queued), where to connect, how long to wait, the clock for event signatures."""
-
-    connection: BidiConnection
-    endpoint_url: str
-    ssl_context: ssl.SSLContext | None = field(repr=False)
-    connect_timeout: float | None
-    read_timeout: float | None
-    clock: Callable[[], datetime] = field(repr=False)
-    body: Any = field(repr=False)
-
-
-def prepare_bidi_call(
-    settings: BidiSettings, serialized: SerializedRequest, body: Any, credentials: Credentials
-) -> BidiCall:
-    """Sign the request (validated and laid out by the client) and start the connection;
-    no I/O. TLS with ALPN ``h2`` for an https endpoint, cleartext h2c for http."""
-    endpoint_url = settings.endpoint_url
-    request = build_bidi_request(
-        endpoint_url,
-        serialized,
-        credentials=credentials,
-        region=settings.region,
-        time=settings.clock(),
-        user_agent=settings.user_agent,
-    )
-    context: ssl.SSLContext | None = None
-    if endpoint_url.lower().startswith("https://"):
-        context = settings.ssl_context()
-        context.set_alpn_protocols(["h2"])
-    connection = BidiConnection(request, endpoint_url=endpoint_url)
-    connection.start()
-    return BidiCall(
-        connection=connection,
-        endpoint_url=endpoint_url,
-        ssl_context=context,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        clock=settings.clock,
-        body=body,
-    )
 
 
 class BidiConnection:
@@ -543,29 +473,9 @@ class BidiConnection:
         self._ended = True
         self._fail(self._initial_error())
 
-    def _initial_error(self) -> ClientError | HTTPClientError:
+    def _initial_error(self) -> ClientError:
         status = self._status or 0
-        body = bytes(self._error_body)
-        parsed = parse_error_response(status, self._headers, body)
-        code = parsed["Error"]["Code"]
-        if "ErrorCode" not in parsed:
-            extra = _error_code_member(body)
-            if extra is not None:
-                parsed["ErrorCode"] = extra
-        parsed["ResponseMetadata"] = {**parsed.get("ResponseMetadata", {}), **self._metadata}
-        return error_class_for_code(code)(parsed, BIDI_OPERATION_NAME)
-
-
-def _error_code_member(body: bytes) -> str | None:
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return None
-    if isinstance(parsed, Mapping):
-        value = parsed.get("ErrorCode")
-        if isinstance(value, str):
-            return value
-    return None
+        return initial_error(status, self._headers, bytes(self._error_body), self._metadata)
 
 
 def _text(value: str | bytes) -> str:

@@ -30,6 +30,7 @@ receiving end of the signature chain is :class:`sigv4.EventChainVerifier`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,7 +47,7 @@ from sigv4 import (
     sign,
 )
 
-from .._errors import ClientError
+from .._errors import ClientError, error_class_for_code, parse_error_response
 from .._model import (
     EVENT_STREAM_CONTENT_TYPE,
     INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM,
@@ -68,6 +69,7 @@ __all__ = [
     "encode_input_event",
     "error_from_stream_message",
     "event_from_message",
+    "initial_error",
 ]
 
 BIDI_OPERATION_NAME = INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM.name
@@ -189,3 +191,31 @@ def event_from_message(
         if isinstance(value, str):
             part[key] = value
     return {"PayloadPart": part}
+
+
+def initial_error(
+    status: int, headers: Mapping[str, str], body: bytes, metadata: Mapping[str, Any]
+) -> ClientError:
+    """The modeled error of a non-200 answer (rest-json: InputValidationError 400,
+    ModelError 424, InternalServerError 500, ServiceUnavailableError 503, ...); an
+    ``ErrorCode`` in the body is kept even where the model does not name it."""
+    parsed = parse_error_response(status, headers, body)
+    code = parsed["Error"]["Code"]
+    if "ErrorCode" not in parsed:
+        extra = _error_code_member(body)
+        if extra is not None:
+            parsed["ErrorCode"] = extra
+    parsed["ResponseMetadata"] = {**parsed.get("ResponseMetadata", {}), **metadata}
+    return error_class_for_code(code)(parsed, BIDI_OPERATION_NAME)
+
+
+def _error_code_member(body: bytes) -> str | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(parsed, Mapping):
+        value = parsed.get("ErrorCode")
+        if isinstance(value, str):
+            return value
+    return None

@@ -42,7 +42,8 @@ from .._errors import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
-from ._connection import END, NEED_DATA, BidiCall, BidiConnection
+from ._call import BidiCall
+from ._connection import END, NEED_DATA, BidiConnection
 
 __all__ = [
     "BidirectionalInputStream",

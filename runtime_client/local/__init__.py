@@ -8,6 +8,9 @@ Run client code and a model container on one machine, unchanged::
         endpoint.url                                 # http://127.0.0.1:PORT
         endpoint.credentials                         # sigv4.Credentials the endpoint accepts
 
+Every option is a field of :class:`EndpointSettings` (``serve(EndpointSettings(...))``,
+or the same names as keywords).
+
 The endpoint answers InvokeEndpoint, InvokeEndpointAsync and
 InvokeEndpointWithResponseStream as the service does: every request's SigV4 signature is
 checked (clock tolerance 5 minutes; 403 errors with ``x-amzn-ErrorType``), the service
@@ -28,7 +31,7 @@ A custom model serves it with ``open_bidirectional(BidiInvocation, parts)`` (see
 Needs the ``local`` extra (hypercorn): ``pip install 'sagemaker-runtime-lite[local]'``.
 """
 
-from ._app import DEFAULT_VARIANT, EmulatorApp
+from ._app import EmulatorApp
 from ._bidi_models import BidiInvocation, BidiPart
 from ._container import ContainerModel
 from ._models import (
@@ -40,15 +43,8 @@ from ._models import (
     ModelStream,
     TokenStreamModel,
 )
-from ._server import (
-    DEMO_ACCESS_KEY_ID,
-    DEMO_SECRET_ACCESS_KEY,
-    LocalEndpoint,
-    ServerInfo,
-    make_model,
-    run,
-    serve,
-)
+from ._server import LocalEndpoint, ServerInfo, make_model, run, serve
+from ._settings import DEFAULT_VARIANT, DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, EndpointSettings
 from ._storage import ASYNC_BUCKET, LocalStore
 
 __all__ = [
@@ -61,6 +57,7 @@ __all__ = [
     "ContainerModel",
     "EchoModel",
     "EmulatorApp",
+    "EndpointSettings",
     "LocalEndpoint",
     "LocalStore",
     "Model",

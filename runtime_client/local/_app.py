@@ -32,22 +32,21 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote
 
-from sigv4 import SignableRequest, SignatureCheckError, verify_request
+from sigv4 import SignableRequest, SignatureCheckError
 
 from .._model import (
     INVOKE_ENDPOINT,
     INVOKE_ENDPOINT_ASYNC,
     INVOKE_ENDPOINT_WITH_RESPONSE_STREAM,
-    SIGNING_NAME,
     Operation,
 )
 from ._bidi_endpoint import BIDI_ACTION, BidiEndpoint
 from ._bidi_models import bidi_session_for
+from ._checks import check_signature, target_problem
 from ._models import Model, ModelFailure, ModelRequest
 from ._responses import (
     EVENT_STREAM,
@@ -57,6 +56,7 @@ from ._responses import (
     payload_part,
     stream_exception,
 )
+from ._settings import DEFAULT_VARIANT, EndpointSettings
 from ._storage import InputLocationError, LocalStore, is_local_location
 from ._validation import Fault, RequestValidationError, validate_request
 
@@ -67,7 +67,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-DEFAULT_VARIANT = "AllTraffic"
 _ROUTE = re.compile(r"/endpoints/(?P<name>[^/]+)/(?P<action>[a-z-]+)\Z")
 _ACTIONS: Mapping[str, Operation] = {
     "invocations": INVOKE_ENDPOINT,
@@ -78,10 +77,6 @@ _DEFAULT_BODY_LIMIT = 6291456
 _DEFAULT_ASYNC_TIMEOUT = 900.0
 _MAX_PART = 1024 * 1024
 _log = logging.getLogger("runtime_client.local")
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _body_limit(operation: Operation | None) -> int:
@@ -105,48 +100,27 @@ class _Reject(Exception):
 
 
 class EmulatorApp:
-    """The ASGI app. ``credentials`` maps access key ids to secret keys (never shown);
-    ``clock`` is the verifier's clock. ``endpoint_name`` limits the endpoint served (else
-    any valid name is served); ``variant`` is the one production variant."""
+    """The ASGI app: serves ``model`` (a :class:`Model`) as ``settings`` say (the accepted
+    keys, region, endpoint name and variant, the clock and its tolerance), keeping async
+    inputs and results in ``store``."""
 
     def __init__(
         self,
         model: Model,
-        *,
-        credentials: Mapping[str, str],
-        region: str,
+        settings: EndpointSettings,
         store: LocalStore,
-        endpoint_name: str | None = None,
-        variant: str = DEFAULT_VARIANT,
-        account_id: str = "000000000000",
-        tolerance: timedelta = timedelta(minutes=5),
-        clock: Callable[[], datetime] = _utc_now,
+        *,
         on_startup: Callable[[], None] | None = None,
     ) -> None:
         self.model = model
-        self._secrets = dict(credentials)
-        self.region = region
+        self.settings = settings
         self.store = store
-        self.endpoint_name = endpoint_name
-        self.variant = variant
-        self.account_id = account_id
-        self.tolerance = tolerance
-        self.clock = clock
         self.on_startup = on_startup
         self._tasks: set[asyncio.Task[None]] = set()
-        self._bidi = BidiEndpoint(
-            bidi_session_for(model),
-            secrets=self._secrets,
-            region=region,
-            clock=lambda: self.clock(),
-            tolerance=tolerance,
-            account_id=account_id,
-            variant=variant,
-            endpoint_name=endpoint_name,
-        )
+        self._bidi = BidiEndpoint(bidi_session_for(model), settings)
 
     def __repr__(self) -> str:
-        return f"EmulatorApp(model={self.model!r}, region={self.region!r})"
+        return f"EmulatorApp(model={self.model!r}, region={self.settings.region!r})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -305,64 +279,23 @@ class EmulatorApp:
         request_id: str,
     ) -> None:
         try:
-            verified = verify_request(
-                SignableRequest(method, target, pairs, body),
-                self._secrets,
-                now=self.clock(),
-                service=SIGNING_NAME,
-                tolerance=self.tolerance,
-            )
+            check_signature(self.settings, SignableRequest(method, target, pairs, body))
         except SignatureCheckError as exc:
             raise _Reject(error_reply(exc.status, exc.code, exc.message, request_id)) from None
-        except ValueError:  # a request the verifier cannot even read
-            raise _Reject(
-                error_reply(
-                    400,
-                    "IncompleteSignatureException",
-                    "The request signature could not be read.",
-                    request_id,
-                )
-            ) from None
-        if verified.region != self.region:
-            raise _Reject(
-                error_reply(
-                    403,
-                    "InvalidSignatureException",
-                    f"Credential should be scoped to a valid region, not '{verified.region}'. "
-                    f"This endpoint serves '{self.region}'.",
-                    request_id,
-                )
-            )
 
     def _check_target(self, name: str, params: Mapping[str, object], request_id: str) -> None:
-        if self.endpoint_name is not None and name != self.endpoint_name:
-            raise _Reject(
-                error_reply(
-                    400,
-                    "ValidationError",
-                    f"Endpoint {name} of account {self.account_id} not found.",
-                    request_id,
-                )
-            )
         variant = params.get("TargetVariant")
-        if variant is not None and variant != self.variant:
-            raise _Reject(
-                error_reply(
-                    400,
-                    "ValidationError",
-                    f"Variant {variant} not found for endpoint {name} "
-                    f"(this endpoint has one variant: {self.variant}).",
-                    request_id,
-                )
-            )
+        problem = target_problem(self.settings, name, variant if isinstance(variant, str) else None)
+        if problem is not None:
+            raise _Reject(error_reply(400, "ValidationError", problem, request_id))
 
     def _model_error(self, failure: ModelFailure, name: str, request_id: str) -> _Reject:
         return _Reject(
             model_error_reply(
                 failure,
                 endpoint_name=name,
-                region=self.region,
-                account_id=self.account_id,
+                region=self.settings.region,
+                account_id=self.settings.account_id,
                 request_id=request_id,
             )
         )
@@ -385,7 +318,7 @@ class EmulatorApp:
         headers = [
             ("x-amzn-RequestId", request_id),
             ("Content-Type", response.content_type),
-            ("x-Amzn-Invoked-Production-Variant", self.variant),
+            ("x-Amzn-Invoked-Production-Variant", self.settings.variant),
         ]
         for name, value in (
             ("X-Amzn-SageMaker-Custom-Attributes", response.custom_attributes),
@@ -409,7 +342,7 @@ class EmulatorApp:
             ("x-amzn-RequestId", request_id),
             ("Content-Type", EVENT_STREAM),
             ("X-Amzn-SageMaker-Content-Type", stream.content_type),
-            ("x-Amzn-Invoked-Production-Variant", self.variant),
+            ("x-Amzn-Invoked-Production-Variant", self.settings.variant),
         ]
         if stream.custom_attributes is not None:
             headers.append(("X-Amzn-SageMaker-Custom-Attributes", stream.custom_attributes))
@@ -513,8 +446,8 @@ class EmulatorApp:
             reply = model_error_reply(
                 exc,
                 endpoint_name=request.endpoint_name,
-                region=self.region,
-                account_id=self.account_id,
+                region=self.settings.region,
+                account_id=self.settings.account_id,
                 request_id="",
             )
             message = json.loads(reply.body)["Message"]

@@ -47,7 +47,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
-from datetime import datetime, timedelta
 from typing import Any
 
 from sigv4 import (
@@ -56,7 +55,6 @@ from sigv4 import (
     EventChainVerifier,
     SignableRequest,
     SignatureCheckError,
-    verify_request,
 )
 
 from .._model import INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM, PAYLOAD_PART, SIGNING_NAME
@@ -68,8 +66,10 @@ from ..eventstream import (
     encode_message,
 )
 from ._bidi_models import BidiInvocation, BidiOpener, BidiPart
+from ._checks import check_signature, target_problem
 from ._models import ModelFailure
 from ._responses import EVENT_STREAM, Reply, error_reply, model_error_reply, stream_exception
+from ._settings import EndpointSettings
 from ._validation import RequestValidationError, validate_request
 
 __all__ = ["BIDI_ACTION", "BidiEndpoint"]
@@ -187,28 +187,16 @@ class BidiEndpoint:
     def __init__(
         self,
         opener: BidiOpener | None,
+        settings: EndpointSettings,
         *,
-        secrets: Mapping[str, str],
-        region: str,
-        clock: Callable[[], datetime],
-        tolerance: timedelta,
-        account_id: str,
-        variant: str,
-        endpoint_name: str | None,
         input_buffer: int = _DEFAULT_INPUT_BUFFER,
     ) -> None:
         self._opener = opener
-        self._secrets = dict(secrets)
-        self.region = region
-        self._clock = clock
-        self.tolerance = tolerance
-        self.account_id = account_id
-        self.variant = variant
-        self.endpoint_name = endpoint_name
+        self.settings = settings
         self.input_buffer = input_buffer
 
     def __repr__(self) -> str:
-        return f"BidiEndpoint(region={self.region!r}, variant={self.variant!r})"
+        return f"BidiEndpoint(region={self.settings.region!r}, variant={self.settings.variant!r})"
 
     # ------------------------------------------------------------------ entry
 
@@ -274,31 +262,11 @@ class BidiEndpoint:
                 f"HTTP/{scope.get('http_version')}); the emulator speaks cleartext HTTP/2 "
                 "with prior knowledge on the same port."
             )
+        request = SignableRequest("POST", target, pairs, payload_hash=STREAMING_EVENTS_PAYLOAD)
         try:
-            verified = verify_request(
-                SignableRequest("POST", target, pairs, payload_hash=STREAMING_EVENTS_PAYLOAD),
-                self._secrets,
-                now=self._clock(),
-                service=SIGNING_NAME,
-                tolerance=self.tolerance,
-            )
+            verified = check_signature(self.settings, request)
         except SignatureCheckError as exc:
             return error_reply(exc.status, exc.code, exc.message, request_id)
-        except ValueError:
-            return error_reply(
-                400,
-                "IncompleteSignatureException",
-                "The request signature could not be read.",
-                request_id,
-            )
-        if verified.region != self.region:
-            return error_reply(
-                403,
-                "InvalidSignatureException",
-                f"Credential should be scoped to a valid region, not '{verified.region}'. "
-                f"This endpoint serves '{self.region}'.",
-                request_id,
-            )
         if headers.get("x-amz-content-sha256") != STREAMING_EVENTS_PAYLOAD:
             return invalid(
                 f"The x-amz-content-sha256 header must be {STREAMING_EVENTS_PAYLOAD}: the "
@@ -309,10 +277,10 @@ class BidiEndpoint:
             return invalid(problem)
         if self._opener is None:
             return invalid(
-                f"Endpoint {name} of account {self.account_id} does not support bidirectional "
-                "streaming (its model has no bidirectional session)."
+                f"Endpoint {name} of account {self.settings.account_id} does not support "
+                "bidirectional streaming (its model has no bidirectional session)."
             )
-        secret = self._secrets[verified.access_key_id]
+        secret = self.settings.secrets[verified.access_key_id]
         credentials = Credentials(verified.access_key_id, secret)
         return EventChainVerifier(verified.signature, credentials, verified.region, SIGNING_NAME)
 
@@ -326,15 +294,7 @@ class BidiEndpoint:
             )
         except RequestValidationError as exc:
             return str(exc)
-        if self.endpoint_name is not None and name != self.endpoint_name:
-            return f"Endpoint {name} of account {self.account_id} not found."
-        variant = headers.get("x-amzn-sagemaker-target-variant")
-        if variant is not None and variant != self.variant:
-            return (
-                f"Variant {variant} not found for endpoint {name} "
-                f"(this endpoint has one variant: {self.variant})."
-            )
-        return None
+        return target_problem(self.settings, name, headers.get("x-amzn-sagemaker-target-variant"))
 
     # ------------------------------------------------------------------ the call
 
@@ -385,8 +345,8 @@ class BidiEndpoint:
                 outer.headers.get(":date"),
                 outer.headers.get(":chunk-signature"),
                 outer.payload,
-                now=self._clock(),
-                tolerance=self.tolerance,
+                now=self.settings.clock(),
+                tolerance=self.settings.tolerance,
             )
         except SignatureCheckError as exc:
             raise _InputFault(exc.code, exc.message, exc.status) from None
@@ -422,8 +382,8 @@ class BidiEndpoint:
                 reply = model_error_reply(
                     failure,
                     endpoint_name=invocation.endpoint_name,
-                    region=self.region,
-                    account_id=self.account_id,
+                    region=self.settings.region,
+                    account_id=self.settings.account_id,
                     request_id=request_id,
                 )
                 await _send_reply(send, reply)
@@ -438,7 +398,7 @@ class BidiEndpoint:
             headers = (
                 ("x-amzn-RequestId", request_id),
                 ("Content-Type", EVENT_STREAM),
-                ("x-Amzn-Invoked-Production-Variant", self.variant),
+                ("x-Amzn-Invoked-Production-Variant", self.settings.variant),
             )
             await send({"type": "http.response.start", "status": 200, "headers": _raw(headers)})
             relay = asyncio.ensure_future(_relay(send, output))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
 import shutil
@@ -19,32 +18,27 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 from sigv4 import Credentials
 
 from .._closing import ClosesOnExit
-from ._app import DEFAULT_VARIANT, EmulatorApp
+from ._app import EmulatorApp
 from ._container import ContainerModel
 from ._models import EchoModel, Model, TokenStreamModel
-from ._storage import LocalStore, LocationStyle
+from ._settings import EndpointSettings, settings_from
+from ._storage import LocalStore
 
 __all__ = [
-    "DEMO_ACCESS_KEY_ID",
-    "DEMO_SECRET_ACCESS_KEY",
     "LocalEndpoint",
     "ServerInfo",
     "make_model",
     "run",
     "serve",
 ]
-
-DEMO_ACCESS_KEY_ID = "AKIDLOCALDEMO0000000"
-DEMO_SECRET_ACCESS_KEY = "local-demo-secret-not-for-aws"  # a published demo key
 
 _log = logging.getLogger("runtime_client.local")
 _GRACEFUL_SECONDS = 2.0
@@ -71,26 +65,6 @@ def make_model(
     if isinstance(model, Model):
         return model
     raise TypeError(f"model must be a str or a Model, not {type(model).__name__}")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _secrets(credentials: Mapping[str, str] | None) -> dict[str, str]:
-    if credentials is None:
-        return {DEMO_ACCESS_KEY_ID: DEMO_SECRET_ACCESS_KEY}
-    if not isinstance(credentials, Mapping) or not credentials:
-        raise ValueError("credentials must be a non-empty mapping of access key id to secret key")
-    for key, secret in credentials.items():
-        if not isinstance(key, str) or not key or not isinstance(secret, str) or not secret:
-            raise ValueError("credentials must map non-empty str access key ids to str secrets")
-    return dict(credentials)
 
 
 @dataclass(frozen=True)
@@ -134,64 +108,35 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _prepare(
-    *,
-    host: str,
-    port: int,
-    model: str | Model,
-    credentials: Mapping[str, str] | None,
-    region: str,
-    data_dir: str | os.PathLike[str] | None,
-    endpoint_name: str | None,
-    variant: str,
-    output_locations: LocationStyle,
-    invocation_timeout: float,
-    ping_timeout: float,
-    access_log: bool,
-    clock: Callable[[], datetime] | None,
-) -> _Prepared:
+def _prepare(settings: EndpointSettings) -> _Prepared:
+    """Check the model, bind the socket, make the data folder and the app; nothing serves
+    yet (hypercorn takes the socket over as ``fd://N``)."""
     try:
         from hypercorn.config import Config
     except ImportError:  # pragma: no cover - depends on the installed extras
         raise ImportError(
             "the local emulator needs hypercorn: pip install 'sagemaker-runtime-lite[local]'"
         ) from None
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ValueError(f"port must be an int from 0 to 65535, not {port!r}")
-    if not isinstance(region, str) or not region:
-        raise ValueError("region must be a non-empty str")
-    if credentials is None and not _is_loopback(host):
-        raise ValueError(
-            f"host {host!r} is reachable from other machines: give credentials of your own "
-            "(the demo key is published)"
-        )
-    secrets = _secrets(credentials)
-    chosen = make_model(model, invocation_timeout=invocation_timeout, ping_timeout=ping_timeout)
-    sock = _listen(host, port)
+    chosen = make_model(
+        settings.model,
+        invocation_timeout=settings.invocation_timeout,
+        ping_timeout=settings.ping_timeout,
+    )
+    sock = _listen(settings.host, settings.port)
     owned_dir = None
     try:
-        if data_dir is None:
+        if settings.data_dir is None:
             owned_dir = root = Path(tempfile.mkdtemp(prefix="sagemaker-local-"))
         else:
-            root = Path(data_dir)
+            root = Path(settings.data_dir)
             root.mkdir(parents=True, exist_ok=True)
-        store = LocalStore(root, output_locations)
+        store = LocalStore(root, settings.output_locations)
     except BaseException:
         sock.close()
         if owned_dir is not None:
             shutil.rmtree(owned_dir, ignore_errors=True)
         raise
-    extra: dict[str, Any] = {} if clock is None else {"clock": clock}
-    app = EmulatorApp(
-        chosen,
-        credentials=secrets,
-        region=region,
-        store=store,
-        endpoint_name=endpoint_name,
-        variant=variant,
-        tolerance=timedelta(minutes=5),
-        **extra,
-    )
+    app = EmulatorApp(chosen, settings, store)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     fd = sock.detach()
@@ -200,13 +145,14 @@ def _prepare(
     config.graceful_timeout = _GRACEFUL_SECONDS
     config.include_server_header = False
     config.errorlog = _log
-    config.accesslog = logging.getLogger("runtime_client.local.access") if access_log else None
-    key, secret = next(iter(secrets.items()))
+    access = settings.access_log
+    config.accesslog = logging.getLogger("runtime_client.local.access") if access else None
+    key, secret = next(iter(settings.secrets.items()))
     info = ServerInfo(
         f"http://{shown}:{bound_port}",
         bound_host,
         bound_port,
-        region,
+        settings.region,
         store.root,
         Credentials(key, secret),
     )
@@ -382,92 +328,43 @@ class LocalEndpoint(ClosesOnExit):
 
 
 def serve(
-    host: str = "127.0.0.1",
-    port: int = 0,
-    model: str | Model = "echo",
-    credentials: Mapping[str, str] | None = None,
-    region: str = "us-east-1",
-    data_dir: str | os.PathLike[str] | None = None,
+    settings: EndpointSettings | None = None,
+    /,
     *,
-    endpoint_name: str | None = None,
-    variant: str = DEFAULT_VARIANT,
-    output_locations: LocationStyle = "file",
-    invocation_timeout: float = 60.0,
-    ping_timeout: float = 30.0,
     startup_timeout: float | None = None,
-    access_log: bool = False,
-    clock: Callable[[], datetime] | None = None,
+    **options: Any,
 ) -> LocalEndpoint:
     """Start a local SageMaker Runtime endpoint in a background thread; return its handle.
 
-    ``model``: ``"echo"``, ``"stream"``, the URL of a container speaking SageMaker's
-    container contract, or a :class:`Model`. ``credentials`` maps the access key ids the
-    endpoint accepts to their secret keys (default: ``DEMO_ACCESS_KEY_ID`` /
-    ``DEMO_SECRET_ACCESS_KEY``). ``data_dir`` holds the stand-in for S3 and async results
-    (default: a temporary folder, removed at close). ``endpoint_name`` limits the
-    endpoint served (default: any name). ``output_locations`` is how async results are
-    named to the caller: ``"file"`` (file:// URLs) or ``"s3"`` (s3:// URIs into
-    ``data_dir/s3``). ``clock`` replaces the signature checker's clock (for tests).
-
-    Binding beyond loopback (``host="0.0.0.0"``) needs ``credentials`` of your own: the
-    demo key is published. Needs hypercorn (the ``local`` extra).
+    Give an :class:`EndpointSettings`, or its options as keywords (``serve(model="stream",
+    port=8080)``), or both (the keywords replace those options of ``settings``). By
+    default the endpoint listens on a free loopback port, serves the ``"echo"`` model and
+    accepts the published demo key. ``startup_timeout`` bounds the wait for the model to
+    start (default: ``ping_timeout`` + 10 s). Binding beyond loopback
+    (``host="0.0.0.0"``) needs ``credentials`` of your own. Needs hypercorn (the
+    ``local`` extra).
     """
-    prepared = _prepare(
-        host=host,
-        port=port,
-        model=model,
-        credentials=credentials,
-        region=region,
-        data_dir=data_dir,
-        endpoint_name=endpoint_name,
-        variant=variant,
-        output_locations=output_locations,
-        invocation_timeout=invocation_timeout,
-        ping_timeout=ping_timeout,
-        access_log=access_log,
-        clock=clock,
-    )
+    chosen = settings_from(settings, options)
+    prepared = _prepare(chosen)
     if startup_timeout is None:
-        startup_timeout = ping_timeout + 10.0
+        startup_timeout = chosen.ping_timeout + 10.0
     return LocalEndpoint(prepared, startup_timeout)
 
 
 def run(
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    model: str | Model = "echo",
-    credentials: Mapping[str, str] | None = None,
-    region: str = "us-east-1",
-    data_dir: str | os.PathLike[str] | None = None,
+    settings: EndpointSettings | None = None,
+    /,
     *,
-    endpoint_name: str | None = None,
-    variant: str = DEFAULT_VARIANT,
-    output_locations: LocationStyle = "file",
-    invocation_timeout: float = 60.0,
-    ping_timeout: float = 30.0,
-    access_log: bool = True,
     on_ready: Callable[[ServerInfo], None] | None = None,
+    **options: Any,
 ) -> None:
     """Serve in this thread until SIGINT or SIGTERM (the command line's ``serve-local``).
 
-    Takes the arguments of :func:`serve`; ``on_ready`` is called with the
-    :class:`ServerInfo` once the endpoint accepts requests. Call it from the main thread.
+    Takes what :func:`serve` takes (here the default port is 8080 and requests are
+    logged); ``on_ready`` is called with the :class:`ServerInfo` once the endpoint accepts
+    requests. Call it from the main thread.
     """
-    prepared = _prepare(
-        host=host,
-        port=port,
-        model=model,
-        credentials=credentials,
-        region=region,
-        data_dir=data_dir,
-        endpoint_name=endpoint_name,
-        variant=variant,
-        output_locations=output_locations,
-        invocation_timeout=invocation_timeout,
-        ping_timeout=ping_timeout,
-        access_log=access_log,
-        clock=None,
-    )
+    prepared = _prepare(settings_from(settings, options, port=8080, access_log=True))
     started = threading.Event()
 
     def startup() -> None:

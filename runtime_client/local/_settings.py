@@ -1,0 +1,140 @@
+"""What a local endpoint serves and how it checks requests: one value, :class:`EndpointSettings`,
+read by :func:`~runtime_client.local.serve`, :func:`~runtime_client.local.run`, the ASGI app
+and its bidirectional endpoint alike (each option is named once, here)."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ._storage import LocationStyle
+
+if TYPE_CHECKING:
+    import os
+
+    from ._models import Model
+
+__all__ = [
+    "DEFAULT_VARIANT",
+    "DEMO_ACCESS_KEY_ID",
+    "DEMO_SECRET_ACCESS_KEY",
+    "EndpointSettings",
+    "settings_from",
+]
+
+DEFAULT_VARIANT = "AllTraffic"
+DEMO_ACCESS_KEY_ID = "AKIDLOCALDEMO0000000"
+DEMO_SECRET_ACCESS_KEY = "local-demo-secret-not-for-aws"  # a published demo key
+_LOCATION_STYLES = ("file", "s3")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _secrets(credentials: Mapping[str, str] | None) -> Mapping[str, str]:
+    if credentials is None:
+        return MappingProxyType({DEMO_ACCESS_KEY_ID: DEMO_SECRET_ACCESS_KEY})
+    if not isinstance(credentials, Mapping) or not credentials:
+        raise ValueError("credentials must be a non-empty mapping of access key id to secret key")
+    for key, secret in credentials.items():
+        if not isinstance(key, str) or not key or not isinstance(secret, str) or not secret:
+            raise ValueError("credentials must map non-empty str access key ids to str secrets")
+    return MappingProxyType(dict(credentials))
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """Every option of a local endpoint, checked when the value is made (``ValueError``
+    naming the option), before anything listens.
+
+    ``model``: ``"echo"``, ``"stream"``, the URL of a container speaking SageMaker's
+    container contract, or a :class:`~runtime_client.local.Model`. ``credentials`` maps
+    the access key ids the endpoint accepts to their secret keys (default: the published
+    demo key, ``DEMO_ACCESS_KEY_ID`` / ``DEMO_SECRET_ACCESS_KEY``, only on loopback).
+    ``data_dir`` holds the stand-in for S3 and async results (default: a temporary folder,
+    removed at close). ``endpoint_name`` limits the endpoint served (default: any name);
+    ``variant`` is its one production variant. ``output_locations`` is how async results
+    are named to the caller: ``"file"`` (file:// URLs) or ``"s3"`` (s3:// URIs into
+    ``data_dir/s3``). ``invocation_timeout`` and ``ping_timeout`` bound a container's
+    answers. ``tolerance`` is the signature checker's clock tolerance and ``clock`` its
+    clock (for tests). ``access_log`` logs each request to ``runtime_client.local.access``.
+    """
+
+    model: str | Model = "echo"
+    host: str = "127.0.0.1"
+    port: int = 0
+    credentials: Mapping[str, str] | None = field(default=None, repr=False)
+    region: str = "us-east-1"
+    data_dir: str | os.PathLike[str] | None = None
+    endpoint_name: str | None = None
+    variant: str = DEFAULT_VARIANT
+    output_locations: LocationStyle = "file"
+    invocation_timeout: float = 60.0
+    ping_timeout: float = 30.0
+    account_id: str = "000000000000"
+    tolerance: timedelta = timedelta(minutes=5)
+    clock: Callable[[], datetime] = field(default=_utc_now, repr=False)
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        port = self.port
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be an int from 0 to 65535, not {port!r}")
+        if not isinstance(self.region, str) or not self.region:
+            raise ValueError("region must be a non-empty str")
+        if self.credentials is None and not _is_loopback(self.host):
+            raise ValueError(
+                f"host {self.host!r} is reachable from other machines: give credentials of "
+                "your own (the demo key is published)"
+            )
+        object.__setattr__(self, "credentials", _secrets(self.credentials))
+        if self.output_locations not in _LOCATION_STYLES:
+            raise ValueError(
+                f"output_locations must be 'file' or 's3', not {self.output_locations!r}"
+            )
+        for name in ("invocation_timeout", "ping_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{name} must be a number of seconds > 0, not {value!r}")
+        if self.data_dir is not None:
+            object.__setattr__(self, "data_dir", Path(self.data_dir))
+
+    @property
+    def secrets(self) -> Mapping[str, str]:
+        """The accepted keys: access key id -> secret key (read-only)."""
+        assert self.credentials is not None  # set by __post_init__
+        return self.credentials
+
+
+_NAMES = frozenset(f.name for f in fields(EndpointSettings))
+
+
+def settings_from(
+    settings: EndpointSettings | None, options: Mapping[str, Any], **defaults: Any
+) -> EndpointSettings:
+    """``settings`` (or the defaults) with ``options`` applied; an unknown option is a
+    ``TypeError`` that names it and lists the valid ones."""
+    unknown = sorted(set(options) - _NAMES)
+    if unknown:
+        raise TypeError(
+            f"unknown local endpoint option(s) {', '.join(unknown)}; valid: "
+            f"{', '.join(sorted(_NAMES))}"
+        )
+    if settings is None:
+        return EndpointSettings(**{**defaults, **options})
+    return replace(settings, **options) if options else settings
