@@ -34,7 +34,8 @@ import pytest
 from _container_server import ContainerServer
 
 from runtime_client._model import OPERATIONS
-from runtime_client.cli._main import build_parser, make_client, redact
+from runtime_client.cli._errors import redact
+from runtime_client.cli._main import build_parser, make_client
 from runtime_client.local import (
     DEMO_ACCESS_KEY_ID,
     DEMO_SECRET_ACCESS_KEY,

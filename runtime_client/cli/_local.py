@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 if TYPE_CHECKING:
+    from .._client import SageMakerRuntime
     from ..local import LocalEndpoint, ServerInfo
 
 __all__ = ["DEMO_ENDPOINT", "DEMO_PROMPTS", "demo", "serve_local"]
@@ -176,62 +177,72 @@ def _run_demo(endpoint: LocalEndpoint, say: Any) -> None:
         aws_secret_access_key=creds.secret_access_key,
     )
     with client:
-        prompt = DEMO_PROMPTS["invoke"]
-        say("\n1. InvokeEndpoint")
-        say(f"   sent      {_json_body(prompt).decode()}  (application/json)")
-        start = time.perf_counter()
-        response = client.invoke_endpoint(
-            EndpointName=DEMO_ENDPOINT,
-            Body=_json_body(prompt),
-            ContentType="application/json",
-            Accept="application/json",
-        )
-        answer = response["Body"].read()
-        status = response["ResponseMetadata"]["HTTPStatusCode"]
-        say(
-            f"   received  {status} {response.get('ContentType')} from variant "
-            f"{response.get('InvokedProductionVariant')} in {_ms(start)}"
-        )
-        say(f"   answer    {answer.decode('utf-8', errors='replace')}")
+        _demo_invoke(client, say)
+        _demo_stream(client, say)
+        _demo_async(client, endpoint, say)
 
-        prompt = DEMO_PROMPTS["stream"]
-        say("\n2. InvokeEndpointWithResponseStream (tokens printed as they arrive)")
-        say(f"   sent      {_json_body(prompt).decode()}")
-        start = time.perf_counter()
-        response = client.invoke_endpoint_with_response_stream(
-            EndpointName=DEMO_ENDPOINT, Body=_json_body(prompt), ContentType="application/json"
-        )
-        say("   tokens    ", end="")
-        count = 0
-        with response["Body"] as stream:
-            for line in stream.iter_lines():
-                token = _token(line)
-                if token is not None:
-                    count += 1
-                    say(token, end="")
-        say(f"\n   received  {count} tokens as {response.get('ContentType')} in {_ms(start)}")
 
-        prompt = DEMO_PROMPTS["async"]
-        say("\n3. InvokeEndpointAsync")
-        stored = endpoint.data_dir / "s3" / "demo-inputs" / "prompt.json"
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        stored.write_bytes(_json_body(prompt))
-        location = "s3://demo-inputs/prompt.json"
-        say(f"   input     {location}  (the emulator's stand-in for S3: {stored})")
-        start = time.perf_counter()
-        response = client.invoke_endpoint_async(
-            EndpointName=DEMO_ENDPOINT,
-            InputLocation=location,
-            ContentType="application/json",
-        )
-        status = response["ResponseMetadata"]["HTTPStatusCode"]
-        say(f"   received  {status} InferenceId {response.get('InferenceId')}")
-        say(f"   output at {response.get('OutputLocation')}")
-        ok, content = _await_file(
-            _local_path(response["OutputLocation"]), _local_path(response["FailureLocation"])
-        )
-        kind = "output" if ok else "failure"
-        say(f"   {kind:<9} {content.decode('utf-8', errors='replace')}  (after {_ms(start)})")
+def _demo_invoke(client: SageMakerRuntime, say: Any) -> None:
+    prompt = DEMO_PROMPTS["invoke"]
+    say("\n1. InvokeEndpoint")
+    say(f"   sent      {_json_body(prompt).decode()}  (application/json)")
+    start = time.perf_counter()
+    response = client.invoke_endpoint(
+        EndpointName=DEMO_ENDPOINT,
+        Body=_json_body(prompt),
+        ContentType="application/json",
+        Accept="application/json",
+    )
+    answer = response["Body"].read()
+    status = response["ResponseMetadata"]["HTTPStatusCode"]
+    say(
+        f"   received  {status} {response.get('ContentType')} from variant "
+        f"{response.get('InvokedProductionVariant')} in {_ms(start)}"
+    )
+    say(f"   answer    {answer.decode('utf-8', errors='replace')}")
+
+
+def _demo_stream(client: SageMakerRuntime, say: Any) -> None:
+    prompt = DEMO_PROMPTS["stream"]
+    say("\n2. InvokeEndpointWithResponseStream (tokens printed as they arrive)")
+    say(f"   sent      {_json_body(prompt).decode()}")
+    start = time.perf_counter()
+    response = client.invoke_endpoint_with_response_stream(
+        EndpointName=DEMO_ENDPOINT, Body=_json_body(prompt), ContentType="application/json"
+    )
+    say("   tokens    ", end="")
+    count = 0
+    with response["Body"] as stream:
+        for line in stream.iter_lines():
+            token = _token(line)
+            if token is not None:
+                count += 1
+                say(token, end="")
+    say(f"\n   received  {count} tokens as {response.get('ContentType')} in {_ms(start)}")
+
+
+def _demo_async(client: SageMakerRuntime, endpoint: LocalEndpoint, say: Any) -> None:
+    prompt = DEMO_PROMPTS["async"]
+    say("\n3. InvokeEndpointAsync")
+    stored = endpoint.data_dir / "s3" / "demo-inputs" / "prompt.json"
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    stored.write_bytes(_json_body(prompt))
+    location = "s3://demo-inputs/prompt.json"
+    say(f"   input     {location}  (the emulator's stand-in for S3: {stored})")
+    start = time.perf_counter()
+    response = client.invoke_endpoint_async(
+        EndpointName=DEMO_ENDPOINT,
+        InputLocation=location,
+        ContentType="application/json",
+    )
+    status = response["ResponseMetadata"]["HTTPStatusCode"]
+    say(f"   received  {status} InferenceId {response.get('InferenceId')}")
+    say(f"   output at {response.get('OutputLocation')}")
+    ok, content = _await_file(
+        _local_path(response["OutputLocation"]), _local_path(response["FailureLocation"])
+    )
+    kind = "output" if ok else "failure"
+    say(f"   {kind:<9} {content.decode('utf-8', errors='replace')}  (after {_ms(start)})")
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -23,15 +23,7 @@ What goes where::
     OUTFILE  the body; a response stream is written part by part, flushed as parts arrive
     stderr   progress and errors: one clean message, never a traceback (``--debug`` adds it)
 
-Exit codes (the AWS CLI's where it has one)::
-
-    0    success
-    1    another local failure: an OUTFILE that cannot be written, a missing extra
-    2    usage: bad options, a parameter the service model refuses, an unreadable --body file
-    130  interrupted (Ctrl+C)
-    253  configuration: no region, no credentials, a bad profile, config file or endpoint
-    254  the service answered with an error (a ClientError, also one inside a response stream)
-    255  transport: could not connect, timed out, the connection broke
+Exit codes and error messages are in ``_errors``.
 
 Startup is kept short: this module imports only argparse and the service model; each
 command imports what it needs (``serve-local`` and ``demo`` are in ``_local``), so
@@ -58,36 +50,21 @@ from .._model import (
     Operation,
 )
 from .._version import __version__
+from ._errors import EXIT_INTERRUPTED, EXIT_LOCAL, EXIT_OK, classify_error, redact
 
 if TYPE_CHECKING:
     from .._client import SageMakerRuntime
 
 __all__ = [
-    "EXIT_CONFIG",
-    "EXIT_INTERRUPTED",
-    "EXIT_LOCAL",
-    "EXIT_OK",
-    "EXIT_SERVICE",
-    "EXIT_TRANSPORT",
-    "EXIT_USAGE",
     "build_parser",
-    "classify_error",
     "kebab_case",
     "load_blob",
     "main",
     "make_client",
-    "redact",
 ]
 
 PROG = "sagemaker-runtime"
 
-EXIT_OK = 0
-EXIT_LOCAL = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-EXIT_CONFIG = 253
-EXIT_SERVICE = 254
-EXIT_TRANSPORT = 255
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -239,6 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     _add_global_options(parser, top=True, full=True)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _add_invoke_commands(commands)
+    _add_serve_local(commands)
+    _add_demo(commands)
+    return parser
+
+
+# ``argparse._SubParsersAction`` is private; its ``add_parser`` is what the helpers need.
+_Commands = Any
+
+
+def _add_invoke_commands(commands: _Commands) -> None:
+    """One command per operation of ``aws sagemaker-runtime``, its options from the model."""
     for operation in (INVOKE_ENDPOINT, INVOKE_ENDPOINT_WITH_RESPONSE_STREAM, INVOKE_ENDPOINT_ASYNC):
         description = _DESCRIPTIONS[operation.name]
         sub = commands.add_parser(
@@ -256,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_global_options(sub, top=False, full=True)
         sub.set_defaults(run=_invoker(operation))
 
+
+def _add_serve_local(commands: _Commands) -> None:
     serve = commands.add_parser(
         "serve-local",
         help="run a local SageMaker Runtime endpoint (the emulator) until Ctrl+C",
@@ -291,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(serve, top=False, full=False)
     serve.set_defaults(run=_lazy("serve_local"))
 
+
+def _add_demo(commands: _Commands) -> None:
     demo = commands.add_parser(
         "demo",
         help="start the emulator on a free loopback port and show the three operations",
@@ -304,7 +297,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_global_options(demo, top=False, full=False)
     demo.set_defaults(run=_lazy("demo"))
-    return parser
 
 
 def _lazy(name: str) -> Command:
@@ -413,63 +405,6 @@ def _invoker(operation: Operation) -> Command:
 
 
 # --------------------------------------------------------------------------- errors
-
-
-def classify_error(exc: BaseException) -> tuple[int, str]:
-    """The exit code for ``exc`` and the one message to print (never a secret: the
-    project's exceptions keep secrets out of their text)."""
-    from .. import _errors
-    from .._config import InvalidConfigError, NoRegionError
-    from .._config_files import ConfigFileError, ProfileNotFoundError
-    from .._endpoints import EndpointResolutionError
-    from ..credentials._errors import CredentialsError
-
-    if isinstance(exc, _errors.ParamValidationError):
-        return EXIT_USAGE, str(exc)
-    if isinstance(exc, NoRegionError):
-        return EXIT_CONFIG, (
-            "You must specify a region: pass --region REGION, set the AWS_REGION environment "
-            "variable, or set 'region' in your AWS profile."
-        )
-    if isinstance(
-        exc,
-        (
-            NoRegionError,
-            InvalidConfigError,
-            ProfileNotFoundError,
-            ConfigFileError,
-            CredentialsError,
-            EndpointResolutionError,
-        ),
-    ):
-        return EXIT_CONFIG, str(exc)
-    if isinstance(exc, _errors.ClientError):
-        return EXIT_SERVICE, str(exc)
-    if isinstance(exc, _errors.HTTPClientError):
-        return EXIT_TRANSPORT, str(exc)
-    if isinstance(exc, ImportError):
-        return EXIT_LOCAL, str(exc)
-    if isinstance(exc, ValueError):  # e.g. serve-local's arguments
-        return EXIT_USAGE, str(exc)
-    if isinstance(exc, OSError):
-        return EXIT_LOCAL, str(exc)
-    return EXIT_LOCAL, f"{type(exc).__name__}: {exc}"
-
-
-_TOKEN_IN_TEXT = re.compile(r"(x-amz-security-token\s*[:=]\s*)[^\s'\"&]+", re.IGNORECASE)
-_SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
-
-
-def redact(text: str) -> str:
-    """Mask secrets a message may quote: a session token in an echoed canonical request
-    (the service quotes it in InvalidSignatureException) and the values of the secret
-    environment variables."""
-    text = _TOKEN_IN_TEXT.sub(r"\1***", text)
-    for name in _SECRET_VARIABLES:
-        value = os.environ.get(name, "")
-        if len(value) >= 8:
-            text = text.replace(value, "***")
-    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -217,21 +217,7 @@ class EmulatorApp:
                 error_reply(404, "UnknownOperationException", "Unknown operation.", request_id)
             )
         name = unquote(route.group("name"), errors="replace")
-        skip: tuple[str, ...] = ()
-        location = headers.get("x-amzn-sagemaker-inputlocation")
-        if location is not None and is_local_location(location):
-            skip = ("InputLocation",)
-        try:
-            params = validate_request(
-                operation,
-                labels={"EndpointName": name},
-                headers=headers,
-                body_length=len(body),
-                skip_pattern=skip,
-            )
-        except RequestValidationError as exc:
-            raise _Reject(error_reply(400, "ValidationError", str(exc), request_id)) from None
-        self._check_target(name, params, request_id)
+        params = self._validated(operation, name, headers, len(body), request_id)
         model_request = ModelRequest(
             body=body,
             content_type=_str(params.get("ContentType")),
@@ -249,6 +235,33 @@ class EmulatorApp:
             await self._invoke_async(send, model_request, params, request_id)
         else:
             await self._invoke_stream(receive, send, model_request, request_id)
+
+    def _validated(
+        self,
+        operation: Operation,
+        name: str,
+        headers: Mapping[str, str],
+        body_length: int,
+        request_id: str,
+    ) -> dict[str, str | int]:
+        """The request's members by the model's rules, for an endpoint served here; a local
+        ``InputLocation`` (a path into the data folder) is checked by the store instead."""
+        skip: tuple[str, ...] = ()
+        location = headers.get("x-amzn-sagemaker-inputlocation")
+        if location is not None and is_local_location(location):
+            skip = ("InputLocation",)
+        try:
+            params = validate_request(
+                operation,
+                labels={"EndpointName": name},
+                headers=headers,
+                body_length=body_length,
+                skip_pattern=skip,
+            )
+        except RequestValidationError as exc:
+            raise _Reject(error_reply(400, "ValidationError", str(exc), request_id)) from None
+        self._check_target(name, params, request_id)
+        return params
 
     async def _read_body(
         self, receive: Receive, headers: Mapping[str, str], limit: int, request_id: str

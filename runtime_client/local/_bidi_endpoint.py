@@ -357,6 +357,32 @@ class BidiEndpoint:
         except CorruptMessageError as exc:
             raise _InputFault("SerializationException", f"message {number}: {exc}") from None
 
+    async def _opened(
+        self,
+        send: Send,
+        opening: asyncio.Future[AsyncIterator[BidiPart]],
+        invocation: BidiInvocation,
+        request_id: str,
+    ) -> AsyncIterator[BidiPart] | None:
+        """The model's output parts once its session opened; None after answering its
+        failure (424 ModelError, or 500 for an unexpected exception)."""
+        try:
+            return opening.result()
+        except ModelFailure as failure:
+            reply = model_error_reply(
+                failure,
+                endpoint_name=invocation.endpoint_name,
+                region=self.settings.region,
+                account_id=self.settings.account_id,
+                request_id=request_id,
+            )
+        except Exception as exc:
+            _log.exception("the model's bidirectional session did not open")
+            message = f"The model failed to start the session ({type(exc).__name__})."
+            reply = error_reply(500, "InternalServerError", message, request_id)
+        await _send_reply(send, reply)
+        return None
+
     async def _converse(
         self,
         receive: Receive,
@@ -376,24 +402,8 @@ class BidiEndpoint:
                 opening.cancel()
                 await _send_input_fault(send, reader, request_id, started=False)
                 return
-            try:
-                output = opening.result()
-            except ModelFailure as failure:
-                reply = model_error_reply(
-                    failure,
-                    endpoint_name=invocation.endpoint_name,
-                    region=self.settings.region,
-                    account_id=self.settings.account_id,
-                    request_id=request_id,
-                )
-                await _send_reply(send, reply)
-                return
-            except Exception as exc:
-                _log.exception("the model's bidirectional session did not open")
-                message = f"The model failed to start the session ({type(exc).__name__})."
-                await _send_reply(
-                    send, error_reply(500, "InternalServerError", message, request_id)
-                )
+            output = await self._opened(send, opening, invocation, request_id)
+            if output is None:
                 return
             headers = (
                 ("x-amzn-RequestId", request_id),
