@@ -33,7 +33,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote
 
 from sigv4 import SignableRequest, SignatureCheckError
@@ -51,9 +51,12 @@ from ._models import Model, ModelFailure, ModelRequest
 from ._responses import (
     EVENT_STREAM,
     Reply,
+    TrackedSend,
     error_reply,
     model_error_reply,
     payload_part,
+    raw_headers,
+    send_reply,
     stream_exception,
 )
 from ._settings import DEFAULT_VARIANT, EndpointSettings
@@ -66,6 +69,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+_T = TypeVar("_T")
 
 _ROUTE = re.compile(r"/endpoints/(?P<name>[^/]+)/(?P<action>[a-z-]+)\Z")
 _ACTIONS: Mapping[str, Operation] = {
@@ -164,26 +168,20 @@ class EmulatorApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = str(uuid.uuid4())
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
             await self._handle(scope, receive, tracked, request_id)
         except _Reject as reject:
-            await self._send_reply(send, reject.reply)
+            await send_reply(send, reject.reply)
         except _Disconnected:
             return
         except Exception:
             _log.exception("request %s failed", request_id)
-            if not started:  # else the answer is cut short, which the client sees
+            if not tracked.started:  # else the answer is cut short, which the client sees
                 reply = error_reply(
                     500, "InternalFailure", "An internal error occurred.", request_id
                 )
-                await self._send_reply(send, reply)
+                await send_reply(send, reply)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
@@ -321,13 +319,23 @@ class EmulatorApp:
 
     # ------------------------------------------------------------------ operations
 
-    async def _invoke(self, send: Send, request: ModelRequest, request_id: str) -> None:
+    async def _ask_model(
+        self,
+        ask: Callable[[ModelRequest], Awaitable[_T]],
+        request: ModelRequest,
+        request_id: str,
+    ) -> _T:
+        """The model's answer, or the error reply it stands for (424 ModelError for a
+        ModelFailure, the answer of a crashed container otherwise)."""
         try:
-            response = await self.model.invoke(request)
+            return await ask(request)
         except ModelFailure as failure:
             raise self._model_error(failure, request.endpoint_name, request_id) from None
         except Exception as exc:
             raise self._crash(exc, request.endpoint_name, request_id) from None
+
+    async def _invoke(self, send: Send, request: ModelRequest, request_id: str) -> None:
+        response = await self._ask_model(self.model.invoke, request, request_id)
         headers = [
             ("x-amzn-RequestId", request_id),
             ("Content-Type", response.content_type),
@@ -340,17 +348,12 @@ class EmulatorApp:
         ):
             if value is not None:
                 headers.append((name, value))
-        await self._send_reply(send, Reply(200, tuple(headers), response.body))
+        await send_reply(send, Reply(200, tuple(headers), response.body))
 
     async def _invoke_stream(
         self, receive: Receive, send: Send, request: ModelRequest, request_id: str
     ) -> None:
-        try:
-            stream = await self.model.stream(request)
-        except ModelFailure as failure:
-            raise self._model_error(failure, request.endpoint_name, request_id) from None
-        except Exception as exc:
-            raise self._crash(exc, request.endpoint_name, request_id) from None
+        stream = await self._ask_model(self.model.stream, request, request_id)
         headers = [
             ("x-amzn-RequestId", request_id),
             ("Content-Type", EVENT_STREAM),
@@ -359,7 +362,7 @@ class EmulatorApp:
         ]
         if stream.custom_attributes is not None:
             headers.append(("X-Amzn-SageMaker-Custom-Attributes", stream.custom_attributes))
-        await send({"type": "http.response.start", "status": 200, "headers": _raw(headers)})
+        await send({"type": "http.response.start", "status": 200, "headers": raw_headers(headers)})
         # Relay the parts while watching for the client to leave: a caller that hangs up
         # mid-stream stops the model's stream (and closes the container's answer).
         relay = asyncio.ensure_future(self._relay(send, stream.parts))
@@ -446,7 +449,7 @@ class EmulatorApp:
             ("X-Amzn-SageMaker-FailureLocation", self.store.location(failure)),
         )
         document = json.dumps({"InferenceId": inference_id}).encode()
-        await self._send_reply(send, Reply(202, headers, document))
+        await send_reply(send, Reply(202, headers, document))
 
     async def _run_async(
         self, request: ModelRequest, output: Path, failure: Path, timeout: float
@@ -471,21 +474,6 @@ class EmulatorApp:
             await asyncio.to_thread(self.store.write_atomic, output, response.body)
             return
         await asyncio.to_thread(self.store.write_atomic, failure, message.encode("utf-8"))
-
-    # ------------------------------------------------------------------ sending
-
-    @staticmethod
-    async def _send_reply(send: Send, reply: Reply) -> None:
-        headers = [*reply.headers, ("Content-Length", str(len(reply.body)))]
-        await send(
-            {"type": "http.response.start", "status": reply.status, "headers": _raw(headers)}
-        )
-        await send({"type": "http.response.body", "body": reply.body, "more_body": False})
-
-
-def _raw(headers: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
-    # Lower-case names: HTTP/2 requires it, and HTTP/1.1 readers ignore case.
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
 async def _disconnected(receive: Receive) -> None:

@@ -68,7 +68,16 @@ from ..eventstream import (
 from ._bidi_models import BidiInvocation, BidiOpener, BidiPart
 from ._checks import check_signature, target_problem
 from ._models import ModelFailure
-from ._responses import EVENT_STREAM, Reply, error_reply, model_error_reply, stream_exception
+from ._responses import (
+    EVENT_STREAM,
+    Reply,
+    TrackedSend,
+    error_reply,
+    model_error_reply,
+    raw_headers,
+    send_reply,
+    stream_exception,
+)
 from ._settings import EndpointSettings
 from ._validation import RequestValidationError, validate_request
 
@@ -175,10 +184,6 @@ def error_event(code: str, message: str) -> bytes:
     )
 
 
-def _raw(headers: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-
-
 class BidiEndpoint:
     """Serves the operation for :class:`~runtime_client.local.EmulatorApp` (which routes
     the path here). ``opener`` is the model's session (:func:`bidi_session_for`), or None
@@ -217,7 +222,7 @@ class BidiEndpoint:
             headers.setdefault(key.lower(), value)
         early = self._check_request(scope, target, pairs, headers, name, request_id)
         if isinstance(early, Reply):
-            await _send_reply(send, early)
+            await send_reply(send, early)
             return
         invocation = BidiInvocation(
             endpoint_name=name,
@@ -225,20 +230,14 @@ class BidiEndpoint:
             invocation_path=headers.get("x-amzn-sagemaker-model-invocation-path"),
             query_string=headers.get("x-amzn-sagemaker-model-query-string"),
         )
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
             await self._converse(receive, tracked, early, invocation, request_id)
         except Exception:
             _log.exception("bidirectional call %s failed", request_id)
-            if not started:  # else the stream is cut short, which the caller sees
+            if not tracked.started:  # else the stream is cut short, which the caller sees
                 text = "An internal error occurred."
-                await _send_reply(send, error_reply(500, "InternalServerError", text, request_id))
+                await send_reply(send, error_reply(500, "InternalServerError", text, request_id))
 
     # ------------------------------------------------------------------ checks
 
@@ -380,7 +379,7 @@ class BidiEndpoint:
             _log.exception("the model's bidirectional session did not open")
             message = f"The model failed to start the session ({type(exc).__name__})."
             reply = error_reply(500, "InternalServerError", message, request_id)
-        await _send_reply(send, reply)
+        await send_reply(send, reply)
         return None
 
     async def _converse(
@@ -410,7 +409,9 @@ class BidiEndpoint:
                 ("Content-Type", EVENT_STREAM),
                 ("x-Amzn-Invoked-Production-Variant", self.settings.variant),
             )
-            await send({"type": "http.response.start", "status": 200, "headers": _raw(headers)})
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": raw_headers(headers)}
+            )
             relay = asyncio.ensure_future(_relay(send, output))
             await asyncio.wait((reader, relay), return_when=asyncio.FIRST_COMPLETED)
             if not relay.done():
@@ -472,10 +473,4 @@ async def _send_input_fault(
         body = error_event(exc.code, exc.message)
         await send({"type": "http.response.body", "body": body, "more_body": False})
     else:
-        await _send_reply(send, error_reply(exc.status, exc.code, exc.message, request_id))
-
-
-async def _send_reply(send: Send, reply: Reply) -> None:
-    headers = [*reply.headers, ("Content-Length", str(len(reply.body)))]
-    await send({"type": "http.response.start", "status": reply.status, "headers": _raw(headers)})
-    await send({"type": "http.response.body", "body": reply.body, "more_body": False})
+        await send_reply(send, error_reply(exc.status, exc.code, exc.message, request_id))

@@ -26,21 +26,29 @@ The stream operation answers ``application/vnd.amazon.eventstream``: ``PayloadPa
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from .._model import EVENT_STREAM_CONTENT_TYPE
 from ..eventstream import encode_message
 from ._models import ModelFailure
 
 __all__ = [
     "EVENT_STREAM",
     "Reply",
+    "TrackedSend",
     "error_reply",
     "model_error_reply",
     "payload_part",
+    "raw_headers",
+    "send_reply",
     "stream_exception",
 ]
 
-EVENT_STREAM = "application/vnd.amazon.eventstream"
+EVENT_STREAM = EVENT_STREAM_CONTENT_TYPE
+
+Message = MutableMapping[str, Any]
 
 _STATUS_PHRASE_CLIENT = "client"
 _STATUS_PHRASE_SERVER = "server"
@@ -136,3 +144,32 @@ def stream_exception(kind: str, message: str, error_code: str | None = None) -> 
         ),
         json.dumps(document).encode(),
     )
+
+
+def raw_headers(
+    headers: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+) -> list[tuple[bytes, bytes]]:
+    """ASGI header pairs. Lower-case names: HTTP/2 requires it, and HTTP/1.1 readers
+    ignore case."""
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+async def send_reply(send: Callable[[Message], Awaitable[None]], reply: Reply) -> None:
+    """Send a whole answer (with its ``Content-Length``) through an ASGI ``send``."""
+    headers = [*reply.headers, ("Content-Length", str(len(reply.body)))]
+    start = {"type": "http.response.start", "status": reply.status, "headers": raw_headers(headers)}
+    await send(start)
+    await send({"type": "http.response.body", "body": reply.body, "more_body": False})
+
+
+class TrackedSend:
+    """An ASGI ``send`` that remembers whether the answer has started, so that a handler
+    that fails can still answer 500 before it, and must leave the answer cut after it."""
+
+    def __init__(self, send: Callable[[Message], Awaitable[None]]) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)
