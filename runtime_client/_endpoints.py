@@ -191,7 +191,11 @@ def validate_endpoint_url(endpoint_url: str) -> str:
     if not host:
         raise EndpointResolutionError(f"endpoint_url {endpoint_url!r} has no host name")
     is_ipv6 = parts.netloc.rpartition("@")[2].startswith("[")
-    if (is_ipv6 and _IPV6.match(host) is None) or (not is_ipv6 and _HOSTNAME.match(host) is None):
+    if is_ipv6 and _IPV6.match(host) is None:  # Python 3.10's urlsplit lets this through
+        raise EndpointResolutionError(
+            f"endpoint_url {endpoint_url!r} is not a valid URL: invalid IPv6 address {host!r}"
+        )
+    if not is_ipv6 and _HOSTNAME.match(host) is None:
         raise EndpointResolutionError(
             f"endpoint_url {endpoint_url!r} has an invalid host name {host!r}"
         )

@@ -82,22 +82,14 @@ _SIZES.update({HeaderType.TRUE: 0, HeaderType.FALSE: 0, HeaderType.UUID: 16})
 
 
 def _parse_headers(block: bytes) -> _ParsedHeaders:
-    """Parse a header block whose message CRC has been checked."""
+    """Parse a header block whose message CRC has been checked (each distinct block once:
+    the decoder caches the result)."""
     plain: dict[str, PlainHeaderValue] = {}
     typed: dict[str, HeaderValue] = {}
     end = len(block)
     i = 0
     while i < end:
-        start = i + 1
-        i = start + block[i]  # the type byte
-        if i == start:
-            raise InvalidHeaderError(f"a header name is empty (at byte {start - 1} of the block)")
-        if i >= end:
-            raise InvalidHeaderError("a header name or type runs past the header block")
-        try:
-            name = block[start:i].decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidHeaderError("a header name is not valid UTF-8") from None
+        name, i = _parse_name(block, i, end)
         if name in plain:
             raise InvalidHeaderError(f"header {name!r} appears twice")
         code = block[i]
@@ -112,31 +104,48 @@ def _parse_headers(block: bytes) -> _ParsedHeaders:
             size = _SIZES[kind]
         if i + size > end:
             raise InvalidHeaderError(f"header {name!r}: the {kind.name} value is cut short")
-        at, i = i, i + size
-        value: PlainHeaderValue
-        try:
-            if kind in _FIXED:
-                number: int = _FIXED[kind].unpack_from(block, at)[0]
-                value = number
-                if kind is HeaderType.TIMESTAMP:
-                    value = EPOCH + timedelta(milliseconds=number)
-            elif kind is HeaderType.STRING:
-                value = block[at:i].decode("utf-8")
-            elif kind is HeaderType.BYTES:
-                value = block[at:i]
-            elif kind is HeaderType.UUID:
-                value = uuid.UUID(bytes=block[at:i])
-            else:
-                value = kind is HeaderType.TRUE
-        except UnicodeDecodeError:
-            raise InvalidHeaderError(f"header {name!r}: the STRING is not valid UTF-8") from None
-        except OverflowError:
-            raise InvalidHeaderError(
-                f"header {name!r}: the TIMESTAMP is not in years 1..9999"
-            ) from None
+        value = _parse_value(name, kind, block, i, i + size)
+        i += size
         plain[name] = value
         typed[name] = HeaderValue(kind, value)
     return MappingProxyType(plain), MappingProxyType(typed)
+
+
+def _parse_name(block: bytes, i: int, end: int) -> tuple[str, int]:
+    """The header name at ``i`` (its length byte first) and where its type byte is."""
+    start = i + 1
+    i = start + block[i]
+    if i == start:
+        raise InvalidHeaderError(f"a header name is empty (at byte {start - 1} of the block)")
+    if i >= end:
+        raise InvalidHeaderError("a header name or type runs past the header block")
+    try:
+        return block[start:i].decode("utf-8"), i
+    except UnicodeDecodeError:
+        raise InvalidHeaderError("a header name is not valid UTF-8") from None
+
+
+def _parse_value(name: str, kind: HeaderType, block: bytes, at: int, end: int) -> PlainHeaderValue:
+    """The value of type ``kind`` in ``block[at:end]`` as plain Python."""
+    try:
+        if kind in _FIXED:
+            number: int = _FIXED[kind].unpack_from(block, at)[0]
+            if kind is HeaderType.TIMESTAMP:
+                return EPOCH + timedelta(milliseconds=number)
+            return number
+        if kind is HeaderType.STRING:
+            return block[at:end].decode("utf-8")
+        if kind is HeaderType.BYTES:
+            return block[at:end]
+        if kind is HeaderType.UUID:
+            return uuid.UUID(bytes=block[at:end])
+        return kind is HeaderType.TRUE
+    except UnicodeDecodeError:
+        raise InvalidHeaderError(f"header {name!r}: the STRING is not valid UTF-8") from None
+    except OverflowError:
+        raise InvalidHeaderError(
+            f"header {name!r}: the TIMESTAMP is not in years 1..9999"
+        ) from None
 
 
 class EventStreamDecoder:

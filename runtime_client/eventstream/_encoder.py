@@ -46,11 +46,7 @@ def _encode_value(name: str, value: object) -> bytes:
     if value is False:
         return b"\x01"
     if isinstance(value, int):
-        for kind in (HeaderType.INT32, HeaderType.INT64):
-            packer, low, high = INTS[kind]
-            if low <= value <= high:
-                return bytes((kind,)) + packer.pack(value)
-        raise InvalidMessageError(f"header {name!r}: an int value must fit in a signed 64-bit int")
+        return _encode_int(name, value)
     if isinstance(value, str):
         try:
             data = value.encode("utf-8")
@@ -61,6 +57,19 @@ def _encode_value(name: str, value: object) -> bytes:
         return _variable(name, HeaderType.STRING, data)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _variable(name, HeaderType.BYTES, bytes(value))
+    return _encode_other(name, value)
+
+
+def _encode_int(name: str, value: int) -> bytes:
+    for kind in (HeaderType.INT32, HeaderType.INT64):
+        packer, low, high = INTS[kind]
+        if low <= value <= high:
+            return bytes((kind,)) + packer.pack(value)
+    raise InvalidMessageError(f"header {name!r}: an int value must fit in a signed 64-bit int")
+
+
+def _encode_other(name: str, value: object) -> bytes:
+    """A timestamp or a UUID; anything else is refused."""
     if isinstance(value, datetime):
         if value.utcoffset() is None:
             raise InvalidMessageError(f"header {name!r}: a datetime value must be timezone-aware")

@@ -95,42 +95,49 @@ def validate_request(
     params: dict[str, str | int] = {}
     for member in operation.inputs:
         if member.location == "payload":
-            if member.kind == "eventstream":
-                continue  # its events are checked one by one as they arrive
-            if member.max is not None and body_length > member.max:
-                faults.append(
-                    Fault(
-                        member.name,
-                        None,
-                        f"Member must have length less than or equal to {member.max}",
-                        True,
-                    )
-                )
+            if member.kind != "eventstream":  # events are checked one by one as they arrive
+                faults += _body_faults(member, body_length)
             continue
-        if member.location == "uri":
-            value = labels.get(member.name)
-        elif member.location == "header":
-            value = headers.get(member.wire_name.lower())
-        else:
-            continue
+        value = _received(member, labels, headers)
         if value is None:
             if member.name in operation.required:
                 faults.append(Fault(member.name, None, "Member must not be null"))
             continue
-        if member.kind == "integer":
-            number, rule = _check_integer(member, value)
-            if number is not None:
-                params[member.name] = number
-        else:
-            checked = member
-            if member.name in skip_pattern and member.compiled is not None:
-                checked = Member(member.name, member.kind, member.location, member.wire_name,
-                                 member.min, member.max)  # fmt: skip
-            rule = _check_string(checked, value)
-            if rule is None:
-                params[member.name] = value
+        parsed, rule = _check_value(member, value, skip_pattern)
         if rule is not None:
             faults.append(Fault(member.name, value, rule, member.sensitive))
+        elif parsed is not None:
+            params[member.name] = parsed
     if faults:
         raise RequestValidationError(faults)
     return params
+
+
+def _body_faults(member: Member, body_length: int) -> list[Fault]:
+    if member.max is not None and body_length > member.max:
+        rule = f"Member must have length less than or equal to {member.max}"
+        return [Fault(member.name, None, rule, True)]
+    return []
+
+
+def _received(member: Member, labels: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
+    """The member's value as received: a path label or a header (None if absent)."""
+    if member.location == "uri":
+        return labels.get(member.name)
+    if member.location == "header":
+        return headers.get(member.wire_name.lower())
+    return None
+
+
+def _check_value(
+    member: Member, value: str, skip_pattern: Collection[str]
+) -> tuple[str | int | None, str | None]:
+    """``(parsed value, None)`` or ``(None, the broken rule)``."""
+    if member.kind == "integer":
+        return _check_integer(member, value)
+    checked = member
+    if member.name in skip_pattern and member.compiled is not None:
+        checked = Member(member.name, member.kind, member.location, member.wire_name,
+                         member.min, member.max)  # fmt: skip
+    rule = _check_string(checked, value)
+    return (value, None) if rule is None else (None, rule)
