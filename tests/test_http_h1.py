@@ -138,6 +138,7 @@ def ok(
 
 CL_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n"
 CL_HEADERS = [(b"content-type", b"text/plain"), (b"content-length", b"5")]
+TE_CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 VALID: list[tuple[str, bytes, dict[str, Any], list[Event], bool]] = [
     # (id, response, exchange() options, events, keep_alive)
@@ -468,6 +469,35 @@ def test_a_body_in_its_own_read_is_not_copied() -> None:
     assert event.data is body
 
 
+def test_chunks_in_one_read_are_one_data_event() -> None:
+    conn = request_sent()
+    conn.receive_data(TE_CHUNKED + b"3\r\nabc\r\n2;x\r\nde\r\n1\r\nf\r\n0\r\nX: y\r\n\r\n")
+    assert type(conn.next_event()) is Response
+    assert conn.next_event() == Data(b"abcdef")
+    assert conn.next_event() == EndOfMessage([(b"x", b"y")])
+    # a chunk that arrives in its own read is handed out as it came
+    conn = request_sent()
+    conn.receive_data(TE_CHUNKED + b"5\r\n")
+    assert type(conn.next_event()) is Response
+    assert conn.next_event() is NEED_DATA
+    piece = b"hel" + b"lo"
+    conn.receive_data(piece)
+    event = conn.next_event()
+    assert type(event) is Data
+    assert event.data is piece
+
+
+def test_body_before_a_chunked_error_is_handed_out_first() -> None:
+    conn = request_sent()
+    conn.receive_data(TE_CHUNKED + b"3\r\nabc\r\n2\r\nde\r\nzz\r\n")
+    assert type(conn.next_event()) is Response
+    assert conn.next_event() == Data(b"abcde")
+    assert conn.their_state is SEND_BODY
+    with pytest.raises(RemoteProtocolError, match="invalid chunk-size line b'zz' after 5 bytes"):
+        conn.next_event()
+    assert conn.their_state is ERROR
+
+
 def test_a_reused_read_buffer_is_copied() -> None:
     conn = request_sent()
     conn.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
@@ -567,7 +597,6 @@ def test_response_started() -> None:
 # --- invalid responses --------------------------------------------------------------------------
 
 R = RemoteProtocolError
-TE_CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 INVALID: list[tuple[str, bytes, dict[str, Any], type[ProtocolError], str]] = [
     # (id, response, exchange() options, error, a part of its message)

@@ -482,6 +482,7 @@ class H1Connection:
         "_buf",
         "_chunk",
         "_close_reason",
+        "_deferred",
         "_eof",
         "_error",
         "_head_request",
@@ -530,6 +531,7 @@ class H1Connection:
         self._buf: bytes | bytearray = b""
         self._pos = self._scan = 0
         self._eof = False
+        self._deferred: ProtocolError | None = None
         self._read = _NOTHING
         self._reset_exchange()
 
@@ -987,57 +989,77 @@ class H1Connection:
         return Response(status, reason, headers, version)
 
     def _read_chunked(self) -> Event | NeedData:
-        while True:
-            read = self._read
-            buf = self._buf
-            pos = self._pos
-            available = len(buf) - pos
-            if read == _CHUNK_DATA:
-                if not available:
-                    break
-                data = self._take(self._remaining)
-                self._remaining -= len(data)
-                self._received += len(data)
-                if not self._remaining:
+        """The chunks complete in the buffer, de-chunked into one Data event.
+
+        An error found after some body was gathered is raised by the next call, so that
+        the body before it is handed out however the bytes were cut into reads.
+        """
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
+        pieces: list[bytes] = []
+        try:
+            while True:
+                read = self._read
+                buf = self._buf
+                pos = self._pos
+                available = len(buf) - pos
+                if read == _CHUNK_DATA:
+                    if not available:
+                        break
+                    data = self._take(self._remaining)
+                    pieces.append(data)
+                    self._received += len(data)
+                    self._remaining -= len(data)
+                    if self._remaining:
+                        break
                     self._read = _CHUNK_END
-                return Data(data)
-            if read == _CHUNK_SIZE:
-                end = buf.find(b"\r\n", self._scan)
-                if end < 0 or end + 2 - pos > self._max_line_bytes:
-                    if end >= 0 or available >= self._max_line_bytes:
-                        raise self._too_big("a chunk-size line", "max_line_bytes")
-                    self._scan = max(pos, len(buf) - 1)
-                    break
-                line = buf[pos:end]
-                if line and not line.strip(_HEX_DIGITS) and len(line) <= 16:
-                    size = int(line, 16)
-                else:
-                    match = _CHUNK_SIZE_RE.fullmatch(line)
-                    if match is None:
+                elif read == _CHUNK_SIZE:
+                    end = buf.find(b"\r\n", self._scan)
+                    if end < 0 or end + 2 - pos > self._max_line_bytes:
+                        if end >= 0 or available >= self._max_line_bytes:
+                            raise self._too_big("a chunk-size line", "max_line_bytes")
+                        self._scan = max(pos, len(buf) - 1)
+                        break
+                    line = buf[pos:end]
+                    if line and not line.strip(_HEX_DIGITS) and len(line) <= 16:
+                        size = int(line, 16)
+                    else:
+                        match = _CHUNK_SIZE_RE.fullmatch(line)
+                        if match is None:
+                            raise _remote(
+                                f"invalid chunk-size line {_show(line)} after {self._received} "
+                                "bytes of chunked body (expected hex digits, then ;extensions)"
+                            )
+                        size = int(match[1], 16)
+                    self._consume_to(end + 2)
+                    if size:
+                        self._remaining = self._chunk = size
+                        self._read = _CHUNK_DATA
+                    else:
+                        self._read = _TRAILERS
+                elif read == _CHUNK_END:
+                    if available >= 2 and buf[pos] == 13 and buf[pos + 1] == 10:
+                        self._consume_to(pos + 2)
+                        self._read = _CHUNK_SIZE
+                    elif available >= 2 or (available and buf[pos] != 13):
+                        wrong = buf[pos : pos + (2 if buf[pos] == 13 else 1)]
                         raise _remote(
-                            f"invalid chunk-size line {_show(line)} after {self._received} "
-                            "bytes of chunked body (expected hex digits, then ;extensions)"
+                            f"a chunk of {self._chunk} bytes is followed by {_show(wrong)}, "
+                            "not CRLF"
                         )
-                    size = int(match[1], 16)
-                self._consume_to(end + 2)
-                if size:
-                    self._remaining = self._chunk = size
-                    self._read = _CHUNK_DATA
+                    else:
+                        break
+                elif pieces:
+                    break  # the body first; the trailers at the next call
                 else:
-                    self._read = _TRAILERS
-            elif read == _CHUNK_END:
-                if available >= 2 and buf[pos] == 13 and buf[pos + 1] == 10:
-                    self._consume_to(pos + 2)
-                    self._read = _CHUNK_SIZE
-                elif available >= 2 or (available and buf[pos] != 13):
-                    wrong = buf[pos : pos + (2 if buf[pos] == 13 else 1)]
-                    raise _remote(
-                        f"a chunk of {self._chunk} bytes is followed by {_show(wrong)}, not CRLF"
-                    )
-                else:
-                    break
-            else:
-                return self._read_trailers()
+                    return self._read_trailers()
+        except ProtocolError as exc:
+            if not pieces:
+                raise
+            self._deferred = exc
+        if pieces:
+            return Data(pieces[0] if len(pieces) == 1 else b"".join(pieces))
         if self._eof:
             raise self._eof_error()
         return NEED_DATA
