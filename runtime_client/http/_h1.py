@@ -238,7 +238,7 @@ _TCHAR = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]"
 # CR, separated by SP/HTAB. (Other control bytes are tolerated, as h11 does.)
 _RUN = rb"[^\x00\t\n\x0b\x0c\r ]+"
 _VALUE = rb"(?:%s(?:[ \t]+%s)*)?" % (_RUN, _RUN)
-_FIELD_RE: Final = re.compile(rb"(%s+):[ \t]*(%s)[ \t]*" % (_TCHAR, _VALUE))
+_FIELD = rb"(%s+):[ \t]*(%s)[ \t]*" % (_TCHAR, _VALUE)
 # All the field lines of a head in one call, loosely: each match is anchored at a line
 # start and its value has no CR and no trailing SP/HTAB; the caller checks the rest (every
 # CR, LF, NUL, VT and FF is a matched line ending, every name a token).
@@ -249,7 +249,7 @@ _BAD_BYTES: Final = b"\x00\x0b\x0c\r\n"
 _TOKENS: dict[bytes, bytes] = {}
 _TOKENS_MAX: Final = 1024
 _STATUS_RE: Final = re.compile(rb"HTTP/(1\.[01]) ([0-9]{3})(?: ([^\x00\n\x0b\x0c\r]*))?")
-_ANY_STATUS_RE: Final = re.compile(rb"HTTP/([0-9]\.[0-9]) ([0-9]{3})(?: ([^\x00\n\x0b\x0c\r]*))?")
+_ANY_STATUS = rb"HTTP/([0-9]\.[0-9]) ([0-9]{3})(?: ([^\x00\n\x0b\x0c\r]*))?"
 _BLANK_LINE_RE: Final = re.compile(rb"\n\r?\n")
 _CHUNK_SIZE_RE: Final = re.compile(rb"([0-9A-Fa-f]{1,20})(?:;[^\n]*)?[ \t]*")
 _HEX_DIGITS: Final = b"0123456789abcdefABCDEF"
@@ -263,8 +263,9 @@ _TARGET_RE: Final = re.compile(rb"[\x21-\x7e]+")
 _NAMES_RE: Final = re.compile(rb"%s+(?:\n%s+)*" % (_TCHAR, _TCHAR))
 _SEND_CONTROLS: Final = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
 _SEND_EDGES: Final = (b" ", b"\t")
-_SEND_VALUE_RE: Final = re.compile(_SEND_VALUE)
-_CONTROL_RE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL = rb"[\x00-\x08\x0a-\x1f\x7f]"
+# The patterns above that only the careful paths and the error messages use are compiled
+# on first use (re.compile() then caches them): they are most of this module's import time.
 
 _HTTP_11: Final = b"1.1"
 _HTTP_10: Final = b"1.0"
@@ -402,7 +403,7 @@ def _parse_fields(lines: list[bytes], where: str) -> Headers:
             unfolded.append(line)
     fields = []
     for line in unfolded:
-        match = _FIELD_RE.fullmatch(line)
+        match = re.fullmatch(_FIELD, line)
         if match is None:
             raise _remote(f"{where}: invalid field line {_show(line)} (expected 'name: value')")
         fields.append((match[1].lower(), match[2]))
@@ -417,8 +418,8 @@ def _check_fields(names: list[bytes], values: list[bytes], kind: str) -> None:
                 f"{kind} name {_show(name)} is not a token (RFC 9110 §5.6.2: letters, digits "
                 "and !#$%&'*+-.^_`|~, at least one)"
             )
-        if not _SEND_VALUE_RE.fullmatch(value):
-            bad = _CONTROL_RE.search(value)
+        if not re.fullmatch(_SEND_VALUE, value):
+            bad = re.search(_CONTROL, value)
             if bad is not None:
                 raise LocalProtocolError(
                     f"{kind} {_show(name)}: the value holds the control byte {bad[0]!r} at "
@@ -927,7 +928,7 @@ class H1Connection:
         lines = _split_lines(block)
         status = _STATUS_RE.fullmatch(lines[0])
         if status is None:
-            other = _ANY_STATUS_RE.fullmatch(lines[0])
+            other = re.fullmatch(_ANY_STATUS, lines[0])
             if other is not None:
                 raise _remote(
                     f"status line {_show(lines[0])}: HTTP/{other[1].decode()} is not "
