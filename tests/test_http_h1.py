@@ -1100,7 +1100,7 @@ def test_errors_leave_the_connection_unusable() -> None:
     ):
         with pytest.raises(LocalProtocolError, match=r"unusable after an error \(Remote"):
             call()
-    with pytest.raises(LocalProtocolError, match="ERROR"):
+    with pytest.raises(LocalProtocolError, match="unusable after an error"):
         conn.start_next_cycle()
 
 

@@ -471,7 +471,8 @@ class H1Connection:
     """The client side of one HTTP/1.1 connection: one request, then its response.
 
     The limits bound what a server can make us buffer; each defaults to the module's
-    ``DEFAULT_MAX_*`` constant and each error that enforces one names it.
+    ``DEFAULT_MAX_*`` constant and each error that enforces one names it. Not thread-safe:
+    one driver uses a connection at a time (the pool hands it out).
     """
 
     __slots__ = (
@@ -576,6 +577,8 @@ class H1Connection:
         Raises :class:`LocalProtocolError` otherwise, without changing any state.
         """
         if self._our is not _DONE or self._their is not _DONE:
+            if self._read == _FAILED:
+                raise self._unusable()
             why = f" ({self._close_reason})" if self._close_reason else ""
             raise LocalProtocolError(
                 "start_next_cycle() needs both sides DONE on a reusable connection, not "
