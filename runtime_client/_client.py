@@ -1,24 +1,21 @@
 """The shells: :class:`SageMakerRuntime` (blocking) and :class:`AsyncSageMakerRuntime`.
 
 Both take the keyword arguments of ``boto3.client("sagemaker-runtime", ...)`` and do only
-what differs between blocking and async code: own (or borrow) the httpx client, fetch
-credentials (``get_credentials`` vs ``await aget_credentials``), and drive the one
-operation flow (``run_sync`` vs ``run_async``). Configuration, validation, signing,
-retries and parsing are shared and written once.
+what differs between blocking and async code: own their transport (``runtime_client.http``:
+ours by default, or a lent httpx client behind an adapter), fetch credentials
+(``get_credentials`` vs ``await aget_credentials``), and drive the one operation flow
+(``run_sync`` vs ``run_async``). Configuration, validation, signing, retries and parsing
+are shared and written once. httpx is imported only for a lent httpx client.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
-import ssl
 from collections.abc import Iterable
 from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-
-import httpx
 
 from sigv4 import Credentials
 
@@ -26,7 +23,6 @@ from . import _errors
 from ._closing import AsyncClosesOnExit, ClosesOnExit
 from ._config import Config
 from ._flow import run_async, run_sync
-from ._httpx import CONNECTIONS_PER_POOL, PooledAsyncTransport
 from ._model import (
     INVOKE_ENDPOINT,
     INVOKE_ENDPOINT_ASYNC,
@@ -44,19 +40,26 @@ from .credentials._provider import (
     default_credentials_provider,
     static_credentials_provider,
 )
+from .http._models import Timeouts
+from .http._sync import SyncTransport
+from .http._tls import TLSSettings
 
 if TYPE_CHECKING:
+    import httpx
+
+    from ._flow import AsyncAnswer, AsyncSender, SyncAnswer, SyncSender
     from ._response_stream import ResponseStreamDecoder
     from .bidi._async import AsyncBidirectionalStream
     from .bidi._call import BidiCall, BidiSettings
     from .bidi._sync import BidirectionalStream
+    from .http._async import AsyncTransport
 
 #: ``Config(tcp_keepalive=True)``: TCP keep-alive probes on every connection, as botocore.
 _KEEPALIVE = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
 
 __all__ = ["AsyncSageMakerRuntime", "ClientMeta", "SageMakerRuntime"]
 
-H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+H = TypeVar("H", "httpx.Client", "httpx.AsyncClient")
 
 #: ``client.exceptions``: every error class by name, as boto3's ``client.exceptions``.
 EXCEPTIONS = SimpleNamespace(
@@ -112,8 +115,6 @@ class _Shell(Generic[H]):
     default chain (environment, profile, SSO, web identity, container, IMDS).
     """
 
-    _http: H
-
     def __init__(
         self,
         *,
@@ -146,18 +147,18 @@ class _Shell(Generic[H]):
         )
         given = config.user_provided_options if config is not None else {}
         explicit_timeouts = "connect_timeout" in given or "read_timeout" in given
-        self._timeout = httpx.Timeout(
+        lent = http_client is not None
+        self._timeouts = Timeouts(
             connect=resolved.connect_timeout,
             read=resolved.read_timeout,
             write=resolved.read_timeout,
-            pool=resolved.connect_timeout,
         )
         self._ctx = FlowContext(
             endpoint_url=resolved.endpoint_url,
             region=resolved.region,
             user_agent=resolved.user_agent,
             retry_policy=RetryPolicy.from_config(resolved),
-            timeout=self._timeout if http_client is None or explicit_timeouts else None,
+            timeouts=self._timeouts if not lent or explicit_timeouts else None,
             read_timeout=(
                 resolved.read_timeout
                 if http_client is None or explicit_timeouts
@@ -165,76 +166,13 @@ class _Shell(Generic[H]):
             ),
             skew=ClockSkew(),
         )
-        self._owns_http = http_client is None
-        self._verify: bool | str = verify if verify is not None else (resolved.ca_bundle or True)
+        trust: bool | str = verify if verify is not None else (resolved.ca_bundle or True)
+        self._verify = trust
+        self._tls = TLSSettings(trust, resolved.client_cert)
+        self._socket_options = _KEEPALIVE if resolved.tcp_keepalive else []
         self._closed = False
         self._bidi: BidiSettings | None = None
-        self._http = http_client if http_client is not None else self._new_http()
-
-    def _new_http(self) -> H:
-        raise NotImplementedError
-
-    def _http_options(self) -> dict[str, Any]:
-        resolved = self._resolved
-        options: dict[str, Any] = {
-            "timeout": self._timeout,
-            "verify": self._plain_http_ssl() or self._ssl(),
-            "limits": httpx.Limits(max_connections=resolved.max_pool_connections),
-            "follow_redirects": False,
-            "trust_env": False,
-        }
-        return options
-
-    def _plain_http_ssl(self) -> ssl.SSLContext | None:
-        """A context that loads no CA bundle, when the client can never speak TLS.
-
-        httpx builds its default context (certifi's ~150 CA certificates, tens of
-        milliseconds), and ``verify``/``AWS_CA_BUNDLE`` load their own. A client whose
-        endpoint is ``http://``, with no proxy, never opens a TLS connection (redirects
-        are not followed), so its TLS settings are moot and it gets a bare context. That
-        context still requires certificates and checks host names, so a TLS connection
-        through it would fail closed, never unverified.
-        """
-        if (
-            self._resolved.proxies
-            or self._resolved.client_cert is not None
-            or not self._resolved.endpoint_url.startswith("http://")
-        ):
-            return None
-        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-    def _ssl(self) -> ssl.SSLContext | bool:
-        """httpx's ``verify``: a CA bundle path and a client certificate become a context."""
-        verify, cert = self._verify, self._resolved.client_cert
-        if verify is True and cert is None:
-            return True
-        if verify is False:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        elif isinstance(verify, str):
-            directory = os.path.isdir(verify)
-            context = ssl.create_default_context(
-                cafile=None if directory else verify, capath=verify if directory else None
-            )
-        else:
-            context = ssl.create_default_context()
-        if cert is not None:
-            if isinstance(cert, tuple):
-                context.load_cert_chain(cert[0], cert[1])
-            else:
-                context.load_cert_chain(cert)
-        return context
-
-    def _proxy_mounts(self, transport: type[Any]) -> dict[str, Any] | None:
-        proxies = self._resolved.proxies
-        if not proxies:
-            return None
-        mounts: dict[str, Any] = {}
-        for scheme, url in proxies.items():
-            pattern = scheme if "://" in scheme else f"{scheme}://"
-            mounts[pattern] = transport(proxy=url, verify=self._ssl())
-        return mounts
+        self._http: H | None = http_client  # the lent httpx client, if any
 
     def _prepare_bidi(
         self, serialized: SerializedRequest, body: Any, credentials: Credentials
@@ -254,12 +192,7 @@ class _Shell(Generic[H]):
             def clock() -> datetime:
                 return ctx.clock() + ctx.skew.offset
 
-            @functools.cache
-            def tls() -> ssl.SSLContext:
-                verify = self._ssl()
-                return (
-                    verify if isinstance(verify, ssl.SSLContext) else ssl.create_default_context()
-                )
+            tls = TLSSettings(self._verify, self._resolved.client_cert, alpn=("h2",)).context
 
             resolved = self._resolved
             settings = self._bidi = BidiSettings(
@@ -297,32 +230,41 @@ _UUID_CLEAR = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
 _UUID_V4 = (0x4 << 76) | (0x2 << 62)
 
 
-def _event_stream(response: httpx.Response, decoder: ResponseStreamDecoder) -> Any:
+def _event_stream(response: SyncAnswer, decoder: ResponseStreamDecoder) -> Any:
     from ._response_stream import EventStream
 
     return EventStream(response, decoder)
 
 
-def _async_event_stream(response: httpx.Response, decoder: ResponseStreamDecoder) -> Any:
+def _async_event_stream(response: AsyncAnswer, decoder: ResponseStreamDecoder) -> Any:
     from ._response_stream import AsyncEventStream
 
     return AsyncEventStream(response, decoder)
 
 
-class SageMakerRuntime(_Shell[httpx.Client], ClosesOnExit):
+class SageMakerRuntime(_Shell["httpx.Client"], ClosesOnExit):
     """A blocking SageMaker Runtime client, used like ``boto3.client("sagemaker-runtime")``.
 
     ``http_client`` lends an ``httpx.Client`` (proxies, mTLS, a shared pool); the client is
     then not closed by :meth:`close`. Use it as a context manager, or call :meth:`close`.
     """
 
-    def _new_http(self) -> httpx.Client:
-        options = self._http_options()
-        if self._resolved.tcp_keepalive:
-            options["transport"] = httpx.HTTPTransport(
-                verify=options["verify"], limits=options["limits"], socket_options=_KEEPALIVE
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._transport: SyncTransport | None = None
+        self._sender: SyncSender
+        if self._http is not None:
+            from ._httpx import HttpxSender
+
+            self._sender = HttpxSender(self._http)
+        else:
+            resolved = self._resolved
+            self._sender = self._transport = SyncTransport(
+                max_idle=resolved.max_pool_connections,
+                tls=self._tls,
+                proxies=resolved.proxies,
+                socket_options=self._socket_options,
             )
-        return httpx.Client(mounts=self._proxy_mounts(httpx.HTTPTransport), **options)
 
     def _call(self, operation: Operation, params: dict[str, Any]) -> dict[str, Any]:
         serialized = self._serialize(operation, params)
@@ -336,7 +278,7 @@ class SageMakerRuntime(_Shell[httpx.Client], ClosesOnExit):
             wrap_body=StreamingBody,
             wrap_events=_event_stream,
         )
-        return run_sync(flow, self._http)
+        return run_sync(flow, self._sender)
 
     def invoke_endpoint(self, **kwargs: Any) -> dict[str, Any]:
         """InvokeEndpoint: ``Body`` of the answer is a :class:`StreamingBody`."""
@@ -376,33 +318,36 @@ class SageMakerRuntime(_Shell[httpx.Client], ClosesOnExit):
         return open_bidirectional_stream(self._prepare_bidi(serialized, body, credentials))
 
     def close(self) -> None:
-        """Close the owned httpx client (a lent one stays open)."""
+        """Close the client's connections (a lent httpx client stays open)."""
         self._closed = True
-        if self._owns_http:
-            self._http.close()
+        if self._transport is not None:
+            self._transport.close()
 
 
-class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient], AsyncClosesOnExit):
+class AsyncSageMakerRuntime(_Shell["httpx.AsyncClient"], AsyncClosesOnExit):
     """The async twin of :class:`SageMakerRuntime` (asyncio or trio); methods are awaited.
 
     ``Body`` of an InvokeEndpoint answer is an :class:`AsyncStreamingBody`.
     """
 
-    def _new_http(self) -> httpx.AsyncClient:
-        options = self._http_options()
-        keepalive = _KEEPALIVE if self._resolved.tcp_keepalive else None
-        if self._resolved.max_pool_connections > CONNECTIONS_PER_POOL:
-            # Many concurrent calls: small pools side by side (see _httpx.py).
-            options["transport"] = PooledAsyncTransport(
-                max_connections=self._resolved.max_pool_connections,
-                verify=options["verify"],
-                socket_options=keepalive,
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._transport: AsyncTransport | None = None
+        self._sender: AsyncSender
+        if self._http is not None:
+            from ._httpx import AsyncHttpxSender
+
+            self._sender = AsyncHttpxSender(self._http)
+        else:
+            from .http._async import AsyncTransport
+
+            resolved = self._resolved
+            self._sender = self._transport = AsyncTransport(
+                max_idle=resolved.max_pool_connections,
+                tls=self._tls,
+                proxies=resolved.proxies,
+                socket_options=self._socket_options,
             )
-        elif keepalive is not None:
-            options["transport"] = httpx.AsyncHTTPTransport(
-                verify=options["verify"], limits=options["limits"], socket_options=keepalive
-            )
-        return httpx.AsyncClient(mounts=self._proxy_mounts(httpx.AsyncHTTPTransport), **options)
 
     async def _call(self, operation: Operation, params: dict[str, Any]) -> dict[str, Any]:
         serialized = self._serialize(operation, params)
@@ -416,7 +361,7 @@ class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient], AsyncClosesOnExit):
             wrap_body=AsyncStreamingBody,
             wrap_events=_async_event_stream,
         )
-        return await run_async(flow, self._http)
+        return await run_async(flow, self._sender)
 
     async def invoke_endpoint(self, **kwargs: Any) -> dict[str, Any]:
         """InvokeEndpoint: ``Body`` of the answer is an :class:`AsyncStreamingBody`."""
@@ -465,9 +410,9 @@ class AsyncSageMakerRuntime(_Shell[httpx.AsyncClient], AsyncClosesOnExit):
         return await open_bidirectional_stream(call)
 
     async def aclose(self) -> None:
-        """Close the owned httpx client (a lent one stays open)."""
+        """Close the client's connections (a lent httpx client stays open)."""
         self._closed = True
-        if self._owns_http:
-            await self._http.aclose()
+        if self._transport is not None:
+            self._transport.close()
 
     close = aclose

@@ -2,8 +2,8 @@
 
 A *flow* is a generator that yields what it needs done and is sent the outcome::
 
-    Send(request)  -> the shell sends it, the flow is sent the httpx.Response
-                      (body read, or left unread when ``stream=True``)
+    Send(request)  -> the shell sends it (a runtime_client.http Request), the flow is
+                      sent the response (body read, or left unread when ``stream=True``)
     Read(response) -> the shell reads the body of a streamed response, sends it back
     Close(response)-> the shell closes a streamed response, sends None
     Sleep(seconds) -> the shell sleeps (time.sleep or the async library's sleep)
@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-import httpx
+from .http._models import HTTPResponse, Request
 
 __all__ = [
+    "AsyncAnswer",
     "AsyncSender",
     "Call",
     "Close",
@@ -38,6 +39,7 @@ __all__ = [
     "Send",
     "Sleep",
     "Step",
+    "SyncAnswer",
     "SyncSender",
     "run_async",
     "run_sync",
@@ -48,18 +50,19 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Send:
-    request: httpx.Request
+    request: Request
     stream: bool = False
 
 
 @dataclass(frozen=True)
 class Read:
-    response: httpx.Response
+    #: A SyncAnswer or an AsyncAnswer: whatever the runner's sender returned.
+    response: Any
 
 
 @dataclass(frozen=True)
 class Close:
-    response: httpx.Response
+    response: Any
 
 
 @dataclass(frozen=True)
@@ -79,16 +82,37 @@ Step = Send | Read | Close | Sleep | Call
 Flow = Generator[Step, Any, T]
 
 
-class SyncSender(Protocol):
-    """What ``run_sync`` needs of its client: ``httpx.Client.send``."""
+class SyncAnswer(HTTPResponse, Protocol):
+    """A response as a blocking sender returns it: its body still to be read."""
 
-    def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response: ...
+    def read(self) -> bytes: ...
+
+    def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class AsyncAnswer(HTTPResponse, Protocol):
+    """A response as an async sender returns it."""
+
+    async def aread(self) -> bytes: ...
+
+    def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class SyncSender(Protocol):
+    """What ``run_sync`` needs: our ``SyncTransport``, or a lent ``httpx.Client`` behind
+    its adapter (``runtime_client._httpx``)."""
+
+    def send(self, request: Request) -> SyncAnswer: ...
 
 
 class AsyncSender(Protocol):
-    """What ``run_async`` needs of its client: ``httpx.AsyncClient.send``."""
+    """What ``run_async`` needs: our async transport, or a lent ``httpx.AsyncClient``."""
 
-    async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response: ...
+    async def send(self, request: Request) -> AsyncAnswer: ...
 
 
 class _Driving:
@@ -102,7 +126,7 @@ class _Driving:
         self._flow = flow
         self._value: Any = None
         self._error: Exception | None = None
-        self.opened: list[httpx.Response] = []
+        self.opened: list[Any] = []
         self.result: Any = None
 
     def next_step(self) -> Step | None:
@@ -126,7 +150,7 @@ class _Driving:
 
 
 def run_sync(flow: Flow[T], client: SyncSender) -> T:
-    """Drive ``flow`` with a blocking ``httpx.Client``. The flow is closed when this
+    """Drive ``flow`` with a blocking sender (see :class:`SyncSender`). The flow is closed when this
     returns; if it ends with an exception, the streamed responses it opened are closed."""
     driving = _Driving(flow)
     try:
@@ -146,7 +170,7 @@ def run_sync(flow: Flow[T], client: SyncSender) -> T:
 
 
 async def run_async(flow: Flow[T], client: AsyncSender) -> T:
-    """Drive ``flow`` with an ``httpx.AsyncClient`` under asyncio or trio; the flow's
+    """Drive ``flow`` with an async sender under asyncio or trio; the flow's
     lifetime as in :func:`run_sync`. Cancellation at any step closes what was opened."""
     driving = _Driving(flow)
     try:
@@ -165,7 +189,14 @@ async def run_async(flow: Flow[T], client: AsyncSender) -> T:
 
 def _perform_sync(step: Step, client: SyncSender) -> Any:
     if isinstance(step, Send):
-        return client.send(step.request, stream=step.stream)
+        response = client.send(step.request)
+        if not step.stream:
+            try:
+                response.read()
+            except BaseException:
+                response.close()
+                raise
+        return response
     if isinstance(step, Read):
         step.response.read()
         return step.response
@@ -181,7 +212,14 @@ def _perform_sync(step: Step, client: SyncSender) -> Any:
 
 async def _perform_async(step: Step, client: AsyncSender) -> Any:
     if isinstance(step, Send):
-        return await client.send(step.request, stream=step.stream)
+        response = await client.send(step.request)
+        if not step.stream:
+            try:
+                await response.aread()
+            except BaseException:
+                await _close_all([response])
+                raise
+        return response
     if isinstance(step, Read):
         await step.response.aread()
         return step.response
@@ -195,7 +233,7 @@ async def _perform_async(step: Step, client: AsyncSender) -> Any:
     return await _run_in_thread(step.fn, *step.args)
 
 
-async def _close_all(responses: list[httpx.Response]) -> None:
+async def _close_all(responses: list[Any]) -> None:
     """Close ``responses``, shielded from the cancellation that may be under way (trio
     cancels every await in a cancelled scope; asyncio may cancel again)."""
     if not any(not response.is_closed for response in responses):

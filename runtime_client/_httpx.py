@@ -1,146 +1,182 @@
-"""What the clients need of httpx, in one place: the request-body stream of a file and the
-pooled async transport.
+"""A lent ``httpx.Client`` / ``httpx.AsyncClient`` as the clients' sender.
 
-:class:`FileByteStream` sends ``length`` bytes of a file body from its position; it is both
-an ``httpx.SyncByteStream`` and an ``httpx.AsyncByteStream``, so the same body object
-serves ``httpx.Client`` and ``httpx.AsyncClient`` (under async, disk reads run in a worker
-thread). Kept apart from :mod:`._request_body` so that checking a body does not load httpx.
-
-:class:`PooledAsyncTransport`: httpcore's ``AsyncConnectionPool`` re-examines every
-connection and every waiting request each time a request starts or a connection frees up,
-so its cost per request grows with the pool: with 64 connections in one pool, httpx spends
-most of its time in that bookkeeping (a third of aiobotocore's throughput here). Several
-small pools of at most ``CONNECTIONS_PER_POOL`` connections keep that scan short. Each
-request goes to the pool with the fewest requests in flight; a request is counted until
-its response is closed.
+``SageMakerRuntime(http_client=...)`` keeps working: :class:`HttpxSender` and
+:class:`AsyncHttpxSender` turn our :class:`~runtime_client.http._models.Request` into an
+``httpx.Request`` (a file body as a :class:`FileByteStream`), send it with the lent client
+(its proxies, certificates, event hooks and pool apply), and hand back the
+``httpx.Response`` behind a thin wrapper that raises our transport errors
+(:mod:`runtime_client.http._exceptions`) instead of httpx's, so that the flows and bodies
+translate one kind of error only. httpx is imported only by a client given one.
 """
 
 from __future__ import annotations
 
-import io
-import ssl
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import IO, Any
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
 
 import httpx
 
-from ._request_body import CHUNK_SIZE
+from .http._exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    NetworkError,
+    ReadTimeout,
+    RemoteProtocolError,
+    TransportError,
+    WriteTimeout,
+)
+from .http._models import FileBody, Request
 
-__all__ = ["CONNECTIONS_PER_POOL", "FileByteStream", "PooledAsyncTransport"]
-
-CONNECTIONS_PER_POOL = 4
+__all__ = ["AsyncHttpxSender", "FileByteStream", "HttpxSender", "translate_httpx_error"]
 
 
 class FileByteStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """``length`` bytes of ``file`` from ``start``, re-readable: every iteration seeks back."""
+    """A file body for httpx, sync or async; every iteration starts from the file's start
+    position (under async, disk reads run in a worker thread)."""
 
-    def __init__(
-        self, file: IO[bytes], start: int, length: int, chunk_size: int = CHUNK_SIZE
-    ) -> None:
-        self._file = file
-        self._start = start
-        self._length = length
-        self._chunk_size = chunk_size
-
-    def _read_chunk(self, remaining: int) -> bytes:
-        return self._file.read(min(self._chunk_size, remaining))
-
-    def _short(self, sent: int) -> OSError:
-        return OSError(
-            f"the body file ended after {sent} of {self._length} bytes; "
-            "it changed while it was being sent"
-        )
+    def __init__(self, body: FileBody) -> None:
+        self._body = body
 
     def __iter__(self) -> Iterator[bytes]:
-        self._file.seek(self._start)
-        remaining = self._length
-        while remaining > 0:
-            chunk = self._read_chunk(remaining)
-            if not chunk:
-                raise self._short(self._length - remaining)
-            remaining -= len(chunk)
+        self._body.rewind()
+        while chunk := self._body.next_chunk():
             yield chunk
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        in_memory = isinstance(self._file, io.BytesIO)
-        if in_memory:
-            self._file.seek(self._start)
-        else:
-            await _to_thread(self._file.seek, self._start)
-        remaining = self._length
-        while remaining > 0:
-            if in_memory:
-                chunk = self._read_chunk(remaining)
-            else:
-                chunk = await _to_thread(self._read_chunk, remaining)
-            if not chunk:
-                raise self._short(self._length - remaining)
-            remaining -= len(chunk)
+        body = self._body
+        if body.in_memory:
+            body.rewind()
+            while chunk := body.next_chunk():
+                yield chunk
+            return
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(body.rewind)
+        while chunk := await anyio.to_thread.run_sync(body.next_chunk):
             yield chunk
 
 
-async def _to_thread(fn: Any, *args: Any) -> Any:
-    import anyio.to_thread
-
-    return await anyio.to_thread.run_sync(fn, *args)
-
-
-class _CountedStream(httpx.AsyncByteStream):
-    """The response body; closing it (or the response) ends the request's count."""
-
-    def __init__(self, stream: httpx.AsyncByteStream, counts: list[int], index: int) -> None:
-        self._stream = stream
-        self._counts = counts
-        self._index = index
-        self._open = True
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        if self._open:
-            self._open = False
-            self._counts[self._index] -= 1
-        await self._stream.aclose()
+_TRANSLATIONS: tuple[tuple[type[Exception], type[TransportError]], ...] = (
+    (httpx.ConnectTimeout, ConnectTimeout),
+    (httpx.PoolTimeout, ConnectTimeout),
+    (httpx.ConnectError, ConnectError),
+    (httpx.ReadTimeout, ReadTimeout),
+    (httpx.WriteTimeout, WriteTimeout),
+    (httpx.RemoteProtocolError, RemoteProtocolError),
+)
 
 
-class PooledAsyncTransport(httpx.AsyncBaseTransport):
-    """``max_connections`` spread over pools of at most ``CONNECTIONS_PER_POOL``."""
+def translate_httpx_error(exc: Exception) -> TransportError:
+    """Our transport error for an httpx one (the cause keeps httpx's)."""
+    for httpx_type, ours in _TRANSLATIONS:
+        if isinstance(exc, httpx_type):
+            error: TransportError = ours(str(exc) or type(exc).__name__)
+            break
+    else:
+        error = NetworkError(str(exc) or type(exc).__name__)
+    error.__cause__ = exc
+    return error
 
-    def __init__(
-        self,
-        *,
-        max_connections: int,
-        verify: ssl.SSLContext | bool,
-        socket_options: Sequence[tuple[int, int, int]] | None = None,
-    ) -> None:
-        pools = max(1, -(-max_connections // CONNECTIONS_PER_POOL))
-        sizes = [max_connections // pools + (i < max_connections % pools) for i in range(pools)]
-        self._transports = [
-            httpx.AsyncHTTPTransport(
-                verify=verify,
-                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                socket_options=socket_options,
-            )
-            for size in sizes
-        ]
-        self._counts = [0] * pools
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        counts = self._counts
-        index = min(range(len(counts)), key=counts.__getitem__)
-        counts[index] += 1
+def _httpx_request(request: Request) -> httpx.Request:
+    body = request.body
+    timeouts = request.timeouts
+    extensions: dict[str, Any] = {}
+    if timeouts is not None:
+        extensions["timeout"] = {
+            "connect": timeouts.connect,
+            "read": timeouts.read,
+            "write": timeouts.write,
+            "pool": timeouts.connect,
+        }
+    return httpx.Request(
+        request.method,
+        request.url if "?" not in request.target else f"{request.origin}{request.target}",
+        headers=request.headers,
+        stream=FileByteStream(body) if isinstance(body, FileBody) else httpx.ByteStream(body),
+        extensions=extensions,
+    )
+
+
+class _Answer:
+    """An ``httpx.Response`` seen through our error types (what the flows read)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    @property
+    def status_code(self) -> int:
+        return self._response.status_code
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
+
+    @property
+    def content(self) -> bytes:
+        return self._response.content
+
+    @property
+    def is_closed(self) -> bool:
+        return self._response.is_closed
+
+    @property
+    def text(self) -> str:
+        return self._response.text
+
+    def read(self) -> bytes:
         try:
-            response = await self._transports[index].handle_async_request(request)
-        except BaseException:
-            counts[index] -= 1
-            raise
-        stream = response.stream
-        assert isinstance(stream, httpx.AsyncByteStream)
-        response.stream = _CountedStream(stream, counts, index)
-        return response
+            return self._response.read()
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise translate_httpx_error(exc) from exc
+
+    def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        try:
+            yield from self._response.iter_raw()
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise translate_httpx_error(exc) from exc
+
+    def close(self) -> None:
+        self._response.close()
+
+    async def aread(self) -> bytes:
+        try:
+            return await self._response.aread()
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise translate_httpx_error(exc) from exc
+
+    async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_raw():
+                yield chunk
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise translate_httpx_error(exc) from exc
 
     async def aclose(self) -> None:
-        for transport in self._transports:
-            await transport.aclose()
+        await self._response.aclose()
+
+
+class HttpxSender:
+    """Sends with a lent ``httpx.Client`` (never closed here: its owner closes it)."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def send(self, request: Request) -> _Answer:
+        try:
+            return _Answer(self.client.send(_httpx_request(request), stream=True))
+        except httpx.TransportError as exc:
+            raise translate_httpx_error(exc) from exc
+
+
+class AsyncHttpxSender:
+    """Sends with a lent ``httpx.AsyncClient``."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def send(self, request: Request) -> _Answer:
+        try:
+            return _Answer(await self.client.send(_httpx_request(request), stream=True))
+        except httpx.TransportError as exc:
+            raise translate_httpx_error(exc) from exc

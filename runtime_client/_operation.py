@@ -26,8 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from sigv4 import Credentials, SignableRequest, SigningParams, hash_payload, sign
 
@@ -49,6 +48,14 @@ from ._restjson import (
     response_metadata,
 )
 from ._retry import AttemptOutcome, RetryKind, RetryPolicy, TransportFailure
+from .http._exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    ReadTimeout,
+    TransportError,
+    WriteTimeout,
+)
+from .http._models import HTTPResponse, Origin, Request, Timeouts
 
 if TYPE_CHECKING:
     from ._response_stream import ResponseStreamDecoder
@@ -88,33 +95,35 @@ class FlowContext:
     region: str
     user_agent: str
     retry_policy: RetryPolicy
-    timeout: httpx.Timeout | None = None
+    #: None: the sender's own timeouts (a lent httpx client's).
+    timeouts: Timeouts | None = None
     #: Seconds the transport waits for an answer; with the server's clock it gives the
     #: ``ttl=`` of ``amz-sdk-request`` on retries (as botocore). None: no ttl.
     read_timeout: float | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     skew: ClockSkew = field(default_factory=ClockSkew)
-    #: Derived once per client, so that no call parses a URL or copies the timeouts:
-    #: the ``Host`` header value, the ``timeout`` extension, and per request path the
-    #: absolute URL as text (signed) and as an ``httpx.URL`` (sent).
+    #: Derived once per client, so that no call parses a URL: the ``Host`` header value,
+    #: the origin, the endpoint's path prefix, and per request path the absolute URL (as
+    #: signed) and the request target (as sent).
     host: str = field(init=False, repr=False, compare=False)
-    timeout_extension: dict[str, float | None] | None = field(init=False, repr=False, compare=False)
-    _urls: dict[str, tuple[str, httpx.URL]] = field(
+    origin: Origin = field(init=False, repr=False, compare=False)
+    _prefix: str = field(init=False, repr=False, compare=False)
+    _urls: dict[str, tuple[str, str]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
 
     def __post_init__(self) -> None:
-        host = httpx.URL(self.endpoint_url).netloc.decode("ascii")
-        object.__setattr__(self, "host", host)
-        timeout = None if self.timeout is None else self.timeout.as_dict()
-        object.__setattr__(self, "timeout_extension", timeout)
+        parts = urlsplit(self.endpoint_url)
+        object.__setattr__(self, "host", parts.netloc.rpartition("@")[2].lower())
+        object.__setattr__(self, "origin", Origin.from_url(self.endpoint_url))
+        object.__setattr__(self, "_prefix", parts.path.rstrip("/"))
 
-    def url_for(self, path: str) -> tuple[str, httpx.URL]:
-        """The absolute URL of ``path`` on the endpoint: ``(text, httpx.URL)``, cached."""
+    def url_for(self, path: str) -> tuple[str, str]:
+        """``(absolute URL, request target)`` of ``path`` on the endpoint, cached."""
         found = self._urls.get(path)
         if found is None:
-            text = self.endpoint_url.rstrip("/") + path
-            found = (text, httpx.URL(text))
+            target = self._prefix + path
+            found = (f"{self.endpoint_url.rstrip('/')}{path}", target)
             if len(self._urls) >= _URL_CACHE_SIZE:
                 self._urls.clear()  # many endpoint names: start over rather than grow
             self._urls[path] = found
@@ -134,13 +143,13 @@ def classify_transport_error(
     running the inference: retried only on opt-in), ``OTHER`` (the connection broke after
     the request may have been sent).
     """
-    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+    if isinstance(exc, ConnectTimeout):
         return TransportFailure.CONNECT, ConnectTimeoutError(endpoint_url, exc)
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, ConnectError):
         return TransportFailure.CONNECT, EndpointConnectionError(endpoint_url, exc)
-    if isinstance(exc, httpx.ReadTimeout):
+    if isinstance(exc, ReadTimeout):
         return TransportFailure.READ_TIMEOUT, ReadTimeoutError(endpoint_url, exc)
-    if isinstance(exc, httpx.TimeoutException):  # WriteTimeout
+    if isinstance(exc, WriteTimeout):
         return TransportFailure.OTHER, ReadTimeoutError(endpoint_url, exc)
     return TransportFailure.OTHER, ConnectionClosedError(endpoint_url, exc)
 
@@ -218,9 +227,9 @@ def _signed_request(
     credentials: Credentials,
     payload_hash: str,
     invocation_id: str,
-) -> httpx.Request:
+) -> Request:
     """The request of one attempt, signed afresh (a new X-Amz-Date and signature)."""
-    url, parsed_url = ctx.url_for(serialized.path)
+    url, target = ctx.url_for(serialized.path)
     signed = [("Host", ctx.host)]
     signed += serialized.headers
     if any(name.lower() in _UNSIGNED for name, _ in serialized.headers):
@@ -243,13 +252,14 @@ def _signed_request(
         ("amz-sdk-request", sdk_request),
         *result.headers,
     ]
-    timeout = ctx.timeout_extension
-    return httpx.Request(
+    return Request(
         operation.method,
-        parsed_url,
-        headers=headers,
-        stream=serialized.body.stream(),
-        extensions={} if timeout is None else {"timeout": timeout},
+        ctx.origin,
+        target,
+        headers,
+        serialized.body.transport_body(),
+        ctx.timeouts,
+        url,
     )
 
 
@@ -260,8 +270,8 @@ def operation_flow(
     *,
     credentials: Credentials,
     invocation_id: str,
-    wrap_body: Callable[[httpx.Response, str], Any],
-    wrap_events: Callable[[httpx.Response, ResponseStreamDecoder], Any] | None = None,
+    wrap_body: Callable[[Any, str], Any],
+    wrap_events: Callable[[Any, ResponseStreamDecoder], Any] | None = None,
 ) -> Flow[dict[str, Any]]:
     """Run one call of ``operation`` (already validated and serialized) to its parsed result.
 
@@ -290,8 +300,8 @@ def operation_flow(
             invocation_id=invocation_id,
         )
         try:
-            response: httpx.Response = yield Send(request, stream=True)
-        except httpx.TransportError as exc:
+            response: HTTPResponse = yield Send(request, stream=True)
+        except TransportError as exc:
             delay = _after_transport_error(ctx, attempts, exc)
         else:
             if 200 <= response.status_code < 300:
@@ -304,9 +314,7 @@ def operation_flow(
         attempts.next()
 
 
-def _after_transport_error(
-    ctx: FlowContext, attempts: _Attempts, exc: httpx.TransportError
-) -> float:
+def _after_transport_error(ctx: FlowContext, attempts: _Attempts, exc: TransportError) -> float:
     """The delay before retrying after a transport failure, or raise the user's error."""
     failure, error = classify_transport_error(exc, ctx.endpoint_url)
     delay = attempts.state.decide(attempts.outcome(transport_failure=failure))
@@ -318,16 +326,16 @@ def _after_transport_error(
 def _success(
     ctx: FlowContext,
     operation: Operation,
-    response: httpx.Response,
+    response: HTTPResponse,
     attempts: _Attempts,
-    wrap_body: Callable[[httpx.Response, str], Any],
-    wrap_events: Callable[[httpx.Response, ResponseStreamDecoder], Any] | None,
+    wrap_body: Callable[[Any, str], Any],
+    wrap_events: Callable[[Any, ResponseStreamDecoder], Any] | None,
 ) -> Flow[dict[str, Any]]:
     """boto3's answer dict. A streamed body is returned unread: from here on nothing is
     retried, and the stream's errors reach the user."""
     attempts.state.decide(attempts.outcome(status=response.status_code))
     metadata = response_metadata(response.status_code, response.headers, attempts.number - 1)
-    # HTTPHeaders: the answer's headers once, lower-cased (no more httpx lookups).
+    # HTTPHeaders: the answer's headers once, lower-cased (no more case-blind lookups).
     parsed = parse_header_members(operation, metadata["HTTPHeaders"])
     if attempts.max_reached(retryable=False):
         metadata["MaxAttemptsReached"] = True
@@ -348,7 +356,7 @@ def _success(
 
 
 def _after_error_answer(
-    ctx: FlowContext, operation: Operation, response: httpx.Response, attempts: _Attempts
+    ctx: FlowContext, operation: Operation, response: HTTPResponse, attempts: _Attempts
 ) -> Flow[float]:
     """Read and parse an error answer; the delay before the next attempt (0 for the one
     clock-skew correction, which learns the server's clock from ``Date``), or raise the
@@ -393,10 +401,10 @@ def _ttl(ctx: FlowContext, server_skew: timedelta | None) -> str:
     return f"ttl={ttl.astimezone(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}; "
 
 
-def _read(response: httpx.Response, endpoint_url: str) -> Flow[httpx.Response]:
+def _read(response: HTTPResponse, endpoint_url: str) -> Flow[HTTPResponse]:
     """Read a streamed response's body, translating a transport failure."""
     try:
-        result: httpx.Response = yield Read(response)
-    except httpx.TransportError as exc:
+        result: HTTPResponse = yield Read(response)
+    except TransportError as exc:
         raise classify_transport_error(exc, endpoint_url)[1] from exc
     return result

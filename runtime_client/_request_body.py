@@ -5,8 +5,7 @@ A body is checked before anything is sent (:func:`check_body`), then frozen into
 given at; each attempt streams ``length`` bytes from there (so a retry rewinds it), and
 the payload hash is computed in O(chunk) memory.
 
-Checking a body needs no HTTP stack, so httpx is imported only when a request is built
-(the stream of a file body, ``FileByteStream``, is in :mod:`._httpx`).
+The transport sends a file body with :class:`~runtime_client.http._models.FileBody`.
 """
 
 from __future__ import annotations
@@ -14,10 +13,9 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-if TYPE_CHECKING:
-    import httpx
+from .http._models import FileBody
 
 __all__ = ["CHUNK_SIZE", "RequestBody", "check_body", "prepare_body"]
 
@@ -75,15 +73,12 @@ class RequestBody:
     file: IO[bytes] | None = None
     start: int = 0
 
-    def stream(self) -> httpx.SyncByteStream | httpx.AsyncByteStream:
-        """A fresh stream for one attempt (valid for both sync and async clients)."""
+    def transport_body(self) -> bytes | FileBody:
+        """What the transport sends for one attempt: the bytes, or the file from ``start``
+        (rewound by the transport before each attempt)."""
         if self.file is not None:
-            from ._httpx import FileByteStream
-
-            return FileByteStream(self.file, self.start, self.length)
-        import httpx
-
-        return httpx.ByteStream(self.data or b"")
+            return FileBody(self.file, self.start, self.length)
+        return self.data or b""
 
     def __repr__(self) -> str:  # bodies are sensitive: never show the content
         where = "file" if self.file is not None else "bytes"

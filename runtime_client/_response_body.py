@@ -4,7 +4,7 @@ They follow botocore's ``StreamingBody`` API (``read(amt)``, ``iter_chunks``,
 ``iter_lines``, ``close``, context manager) and its async twins (``aread``,
 ``aiter_chunks``, ``aiter_lines``, ``aclose``, ``async with``). All bookkeeping lives in
 the pure :class:`BodyReader` (buffering, ``Content-Length`` accounting) and
-:class:`LineSplitter`; the two classes only pull raw chunks from an ``httpx.Response``
+:class:`LineSplitter`; the two classes only pull raw chunks from the transport's response
 with ``iter_raw`` / ``aiter_raw`` and translate transport errors. The response-stream
 operation decodes events from the same raw chunk source (``_response_stream``).
 """
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
-
 from ._closing import AsyncClosesOnExit, ClosesOnExit, aclose_shielded
 from ._errors import (
     HTTPClientError,
@@ -22,6 +20,9 @@ from ._errors import (
     ReadTimeoutError,
     ResponseStreamingError,
 )
+from ._flow import AsyncAnswer, SyncAnswer
+from .http._exceptions import ReadTimeout, TransportError, WriteTimeout
+from .http._models import HTTPResponse
 
 __all__ = [
     "AsyncStreamingBody",
@@ -36,7 +37,7 @@ DEFAULT_CHUNK_SIZE = 1024
 
 def translate_read_error(exc: Exception, endpoint_url: str) -> HTTPClientError:
     """The error a user sees when reading a response body fails in the transport."""
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, (ReadTimeout, WriteTimeout)):
         return ReadTimeoutError(endpoint_url, exc)
     return ResponseStreamingError(endpoint_url, exc)
 
@@ -117,7 +118,7 @@ class BodyReader:
         return translate_read_error(exc, self.endpoint_url)
 
 
-def _content_length(response: httpx.Response) -> int | None:
+def _content_length(response: HTTPResponse) -> int | None:
     value = response.headers.get("content-length")
     try:
         return int(value) if value is not None else None
@@ -128,7 +129,7 @@ def _content_length(response: httpx.Response) -> int | None:
 class StreamingBody(ClosesOnExit):
     """A blocking streamed response body (botocore's ``StreamingBody`` API)."""
 
-    def __init__(self, response: httpx.Response, endpoint_url: str = "") -> None:
+    def __init__(self, response: SyncAnswer, endpoint_url: str = "") -> None:
         self._response = response
         self._reader = BodyReader(_content_length(response), endpoint_url)
         self._raw: Iterator[bytes] | None = None
@@ -141,7 +142,7 @@ class StreamingBody(ClosesOnExit):
         except StopIteration:
             self._reader.finish()
             return
-        except httpx.HTTPError as exc:
+        except TransportError as exc:
             raise self._reader.translate(exc) from exc
         except BaseException:  # interrupted mid-read: where the body stands is lost
             self._response.close()
@@ -188,7 +189,7 @@ class StreamingBody(ClosesOnExit):
 class AsyncStreamingBody(AsyncClosesOnExit):
     """The async twin of :class:`StreamingBody` (``aread``, ``aiter_chunks``, ...)."""
 
-    def __init__(self, response: httpx.Response, endpoint_url: str = "") -> None:
+    def __init__(self, response: AsyncAnswer, endpoint_url: str = "") -> None:
         self._response = response
         self._reader = BodyReader(_content_length(response), endpoint_url)
         self._raw: AsyncIterator[bytes] | None = None
@@ -201,7 +202,7 @@ class AsyncStreamingBody(AsyncClosesOnExit):
         except StopAsyncIteration:
             self._reader.finish()
             return
-        except httpx.HTTPError as exc:
+        except TransportError as exc:
             raise self._reader.translate(exc) from exc
         except BaseException:  # cancelled mid-read: where the body stands is lost
             await aclose_shielded(self._response.aclose)

@@ -12,7 +12,7 @@ The decoding is written once, as pure code in the manner of h11 (bytes in, event
     StreamCursor            one output over one decoder: next_item() -> item | NEED_DATA | END
 
 :class:`EventStream` (blocking) and :class:`AsyncEventStream` only pull raw bytes from the
-``httpx.Response`` when a cursor says ``NEED_DATA``, and close the response at the end, on
+transport's response when a cursor says ``NEED_DATA``, and close the response at the end, on
 an error, or when the user closes them early. Nothing is retried once the stream has begun.
 
 Errors raised while iterating (after every part that came before them)::
@@ -35,8 +35,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Final, Generic, Protocol, TypeVar
 
-import httpx
-
 from ._closing import AsyncClosesOnExit, ClosesOnExit, aclose_shielded
 from ._errors import (
     MODELED_ERRORS,
@@ -44,8 +42,10 @@ from ._errors import (
     ResponseStreamingError,
     error_class_for_code,
 )
+from ._flow import AsyncAnswer, SyncAnswer
 from ._response_body import LineSplitter, translate_read_error
 from .eventstream import CorruptMessageError, EventStreamDecoder, EventStreamMessage
+from .http._exceptions import TransportError
 
 __all__ = [
     "END",
@@ -304,7 +304,7 @@ class EventStream(ClosesOnExit):
     ``iter_lines``/``iter_text`` loop is left early.
     """
 
-    def __init__(self, response: httpx.Response, decoder: ResponseStreamDecoder) -> None:
+    def __init__(self, response: SyncAnswer, decoder: ResponseStreamDecoder) -> None:
         self._response = response
         self._decoder = decoder
         self._parts = StreamCursor(decoder, PartsOutput())
@@ -333,7 +333,7 @@ class EventStream(ClosesOnExit):
             chunk = next(self._raw)
         except StopIteration:
             self._decoder.receive_eof()
-        except (httpx.HTTPError, httpx.StreamError) as exc:
+        except TransportError as exc:
             self._decoder.receive_transport_error(exc)
         except BaseException:  # interrupted mid-read: the stream cannot go on
             self.close()
@@ -378,7 +378,7 @@ class AsyncEventStream(AsyncClosesOnExit):
     """The ``Body`` of an async answer: ``async for event in body``, ``aiter_lines``,
     ``aiter_text``, ``await body.aclose()`` (also spelled ``close``), ``async with``."""
 
-    def __init__(self, response: httpx.Response, decoder: ResponseStreamDecoder) -> None:
+    def __init__(self, response: AsyncAnswer, decoder: ResponseStreamDecoder) -> None:
         self._response = response
         self._decoder = decoder
         self._parts = StreamCursor(decoder, PartsOutput())
@@ -407,7 +407,7 @@ class AsyncEventStream(AsyncClosesOnExit):
             chunk = await self._raw.__anext__()
         except StopAsyncIteration:
             self._decoder.receive_eof()
-        except (httpx.HTTPError, httpx.StreamError) as exc:
+        except TransportError as exc:
             self._decoder.receive_transport_error(exc)
         except BaseException:  # cancelled mid-read: the stream cannot go on
             await aclose_shielded(self.aclose)

@@ -20,6 +20,7 @@ import runtime_client.bidi
 import runtime_client.cli
 import runtime_client.credentials
 import runtime_client.eventstream
+import runtime_client.http
 import runtime_client.local
 import sigv4
 
@@ -31,6 +32,7 @@ PACKAGES = [
     runtime_client.cli,
     runtime_client.credentials,
     runtime_client.eventstream,
+    runtime_client.http,
     runtime_client.local,
 ]
 

@@ -22,20 +22,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import httpx
+from urllib.parse import urlsplit
 
 from sigv4 import Credentials
 
 from .._flow import Call, Flow
+from ..http._models import HTTPResponse, Request
 from ._context import TRUE, ChainContext, number_setting
 from ._errors import CredentialsConfigError, CredentialsRetrievalError
 from ._source import (
     Source,
     credentials_from,
+    http_request,
     json_body,
     read_text,
-    request_timeout,
     send_with_retries,
 )
 
@@ -88,12 +88,12 @@ class ImdsSource:
         )
 
     def _token(self) -> Flow[str | None]:
-        def build() -> httpx.Request:
-            return httpx.Request(
+        def build() -> Request:
+            return http_request(
                 "PUT",
                 self._url("/latest/api/token"),
-                headers={"x-aws-ec2-metadata-token-ttl-seconds": IMDS_TOKEN_TTL},
-                extensions=request_timeout(self.timeout),
+                {"x-aws-ec2-metadata-token-ttl-seconds": IMDS_TOKEN_TTL},
+                timeout=self.timeout,
             )
 
         try:
@@ -121,13 +121,11 @@ class ImdsSource:
             )
         return None  # 403/404/405 and friends: fall back to IMDSv1
 
-    def _get(self, path: str, token: str | None) -> Flow[httpx.Response]:
+    def _get(self, path: str, token: str | None) -> Flow[HTTPResponse]:
         headers = {"x-aws-ec2-metadata-token": token} if token else {}
 
-        def build() -> httpx.Request:
-            return httpx.Request(
-                "GET", self._url(path), headers=headers, extensions=request_timeout(self.timeout)
-            )
+        def build() -> Request:
+            return http_request("GET", self._url(path), headers, timeout=self.timeout)
 
         return (
             yield from send_with_retries(
@@ -139,7 +137,7 @@ class ImdsSource:
             )
         )
 
-    def _check(self, response: httpx.Response, what: str) -> None:
+    def _check(self, response: HTTPResponse, what: str) -> None:
         if response.status_code != 200:
             raise CredentialsRetrievalError(
                 self.name, f"IMDS answered HTTP {response.status_code} for {what}"
@@ -184,10 +182,8 @@ class ContainerSource:
                 )
             headers["Authorization"] = token
 
-        def build() -> httpx.Request:
-            return httpx.Request(
-                "GET", self.url, headers=headers, extensions=request_timeout(self.timeout)
-            )
+        def build() -> Request:
+            return http_request("GET", self.url, headers, timeout=self.timeout)
 
         response = yield from send_with_retries(
             build,
@@ -214,8 +210,9 @@ def validate_container_uri(uri: str) -> str:
     import ipaddress
 
     try:
-        url = httpx.URL(uri)
-    except httpx.InvalidURL:
+        url = urlsplit(uri)
+        url.port  # noqa: B018 - reading it validates it
+    except ValueError:
         raise CredentialsConfigError(
             "AWS_CONTAINER_CREDENTIALS_FULL_URI is not a valid URL"
         ) from None
@@ -225,7 +222,7 @@ def validate_container_uri(uri: str) -> str:
         raise CredentialsConfigError(
             f"AWS_CONTAINER_CREDENTIALS_FULL_URI must use http or https, not {url.scheme!r}"
         )
-    host = url.host.strip("[]").lower()
+    host = (url.hostname or "").lower()
     allowed = {"localhost", "169.254.170.2", "169.254.170.23", "fd00:ec2::23"}
     if host in allowed:
         return uri

@@ -13,13 +13,14 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol
-
-import httpx
+from typing import Protocol
+from urllib.parse import urlsplit
 
 from sigv4 import Credentials
 
 from .._flow import Flow, Send, Sleep
+from ..http._exceptions import TransportError
+from ..http._models import HTTPResponse, Origin, Request, Timeouts
 from ._errors import CredentialsRetrievalError
 
 __all__ = [
@@ -31,7 +32,7 @@ __all__ = [
     "json_body",
     "parse_timestamp",
     "read_text",
-    "request_timeout",
+    "http_request",
     "send_with_retries",
     "utcnow",
 ]
@@ -93,8 +94,32 @@ def parse_timestamp(value: object, source: str, what: str) -> datetime:
     raise CredentialsRetrievalError(source, f"{what} is not a valid timestamp")
 
 
-def request_timeout(seconds: float) -> dict[str, Any]:
-    return {"timeout": httpx.Timeout(seconds).as_dict()}
+def http_request(
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    body: bytes = b"",
+    *,
+    timeout: float,
+) -> Request:
+    """A request of a credential source to ``url`` (query included), with ``Host`` and
+    ``Content-Length`` set and ``timeout`` for connecting, each read and each write."""
+    parts = urlsplit(url)
+    target = parts.path or "/"
+    if parts.query:
+        target = f"{target}?{parts.query}"
+    pairs = [("Host", parts.netloc.rpartition("@")[2]), *(headers or {}).items()]
+    if body or method in ("POST", "PUT"):
+        pairs.append(("Content-Length", str(len(body))))
+    return Request(
+        method,
+        Origin.from_url(url),
+        target,
+        pairs,
+        body,
+        Timeouts(timeout, timeout, timeout),
+        f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}",
+    )
 
 
 def describe(exc: BaseException) -> str:
@@ -122,7 +147,7 @@ def credentials_from(source: str, data: object, keys: tuple[str, str, str, str])
     )
 
 
-def json_body(source: str, response: httpx.Response) -> object:
+def json_body(source: str, response: HTTPResponse) -> object:
     try:
         return json.loads(response.content)
     except ValueError:  # never echo the body: it may hold a secret
@@ -130,13 +155,13 @@ def json_body(source: str, response: httpx.Response) -> object:
 
 
 def send_with_retries(
-    build: Callable[[], httpx.Request],
+    build: Callable[[], Request],
     source: str,
     *,
     attempts: int,
     delay: float,
-    retry: Callable[[httpx.Response], bool],
-) -> Flow[httpx.Response]:
+    retry: Callable[[HTTPResponse], bool],
+) -> Flow[HTTPResponse]:
     """Send with up to ``attempts`` tries, retrying transport errors and ``retry(response)``."""
     problem = ""
     for attempt in range(attempts):
@@ -144,11 +169,9 @@ def send_with_retries(
             yield Sleep(delay * 2 ** (attempt - 1))
         request = build()
         try:
-            response: httpx.Response = yield Send(request)
-        except httpx.TransportError as exc:
-            problem = (
-                f"{request.method} {request.url.copy_with(query=None)} failed: {describe(exc)}"
-            )
+            response: HTTPResponse = yield Send(request)
+        except TransportError as exc:
+            problem = f"{request.method} {request.url} failed: {describe(exc)}"  # no query
             continue
         if attempt + 1 < attempts and retry(response):
             problem = f"HTTP {response.status_code}"

@@ -20,20 +20,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-import httpx
-
 from sigv4 import Credentials
 
 from .._flow import Call, Flow
+from ..http._models import HTTPResponse, Request
 from ._errors import CredentialsRetrievalError
 from ._source import (
     Clock,
     Source,
     credentials_from,
+    http_request,
     json_body,
     parse_timestamp,
     read_text,
-    request_timeout,
     send_with_retries,
     utcnow,
 )
@@ -111,7 +110,7 @@ def _sts_call(
     source: str,
     endpoint: str,
     params: Mapping[str, str],
-    sign: Callable[[httpx.Request], httpx.Request] | None,
+    sign: Callable[[Request], Request] | None,
     *,
     timeout: float,
     attempts: int,
@@ -120,17 +119,11 @@ def _sts_call(
     body = urlencode({**params, "Version": STS_VERSION}).encode("ascii")
     url = endpoint.rstrip("/") + "/"
 
-    def build() -> httpx.Request:
-        request = httpx.Request(
-            "POST",
-            url,
-            headers={"Content-Type": _FORM},
-            content=body,
-            extensions=request_timeout(timeout),
-        )
+    def build() -> Request:
+        request = http_request("POST", url, {"Content-Type": _FORM}, body, timeout=timeout)
         return sign(request) if sign is not None else request
 
-    def retry(response: httpx.Response) -> bool:
+    def retry(response: HTTPResponse) -> bool:
         if response.status_code >= 500:
             return True
         return response.status_code >= 400 and _sts_error(response.content)[0] in _STS_RETRY_CODES
@@ -148,20 +141,23 @@ def _sts_call(
 
 
 def _sign_request(
-    request: httpx.Request, credentials: Credentials, region: str, now: datetime
-) -> httpx.Request:
+    request: Request, credentials: Credentials, region: str, now: datetime
+) -> Request:
     import sigv4
 
-    host = request.url.netloc.decode("ascii")
-    headers = [("Host", host), ("Content-Type", request.headers["Content-Type"])]
+    signed = [(k, v) for k, v in request.headers if k in ("Host", "Content-Type")]
+    body = request.body
+    assert isinstance(body, bytes)
     result = sigv4.sign(
         sigv4.SignableRequest(
-            method=request.method, url=str(request.url), headers=headers, body=request.content
+            method=request.method,
+            url=f"{request.origin}{request.target}",
+            headers=signed,
+            body=body,
         ),
         sigv4.SigningParams(credentials=credentials, region=region, service="sts", time=now),
     )
-    for name, value in result.headers:
-        request.headers[name] = value
+    request.headers.extend(result.headers)
     return request
 
 
@@ -297,18 +293,11 @@ class SsoSource:
         if expires <= self.clock():
             raise CredentialsRetrievalError(self.name, f"the cached SSO token has expired; {login}")
         token: str = cached["accessToken"]
-        url = httpx.URL(
-            self.endpoint.rstrip("/") + "/federation/credentials",
-            params={"role_name": self.role_name, "account_id": self.account_id},
-        )
+        query = urlencode({"role_name": self.role_name, "account_id": self.account_id})
+        url = f"{self.endpoint.rstrip('/')}/federation/credentials?{query}"
 
-        def build() -> httpx.Request:
-            return httpx.Request(
-                "GET",
-                url,
-                headers={"x-amz-sso_bearer_token": token},
-                extensions=request_timeout(self.timeout),
-            )
+        def build() -> Request:
+            return http_request("GET", url, {"x-amz-sso_bearer_token": token}, timeout=self.timeout)
 
         response = yield from send_with_retries(
             build,

@@ -1,13 +1,23 @@
-"""The errors of our HTTP transport's connections.
+"""The errors of our HTTP transport.
 
 ::
 
-    ProtocolError                     the connection is unusable afterwards (state ERROR)
-    ├── LocalProtocolError            we were asked to send something invalid, or to do
-    │                                 something the connection's state does not allow
-    └── RemoteProtocolError           the server sent something invalid or incomplete
-        └── ServerDisconnectedError   the server closed the connection before sending any
-                                      byte of the response to the request in flight
+    TransportError                    base of everything the transport raises
+    ├── ConnectError                  no connection: refused, name not found, TLS refused
+    │   ├── ConnectTimeout            the TCP connect or the TLS handshake timed out
+    │   └── ProxyError                the proxy refused or failed the CONNECT tunnel
+    ├── ReadTimeout                   the server sent nothing for the read timeout
+    ├── WriteTimeout                  the server took nothing for the write timeout
+    ├── NetworkError                  the connection broke (reset, broken pipe) mid-exchange
+    └── ProtocolError                 the connection is unusable afterwards (state ERROR)
+        ├── LocalProtocolError        we were asked to send something invalid, or to do
+        │                             something the connection's state does not allow
+        └── RemoteProtocolError       the server sent something invalid or incomplete
+            └── ServerDisconnectedError  the server closed the connection before sending
+                                      any byte of the response to the request in flight
+
+``request_sent`` on a :class:`TransportError` says whether any byte of the request may have
+reached the server (False for every ``ConnectError``): what a retry rule needs to know.
 
 A :class:`ServerDisconnectedError` on a reused keep-alive connection is the one error a
 pool may answer by retrying the request on a new connection: the server had not begun to
@@ -21,14 +31,54 @@ failure can be diagnosed from the message alone.
 from __future__ import annotations
 
 __all__ = [
+    "ConnectError",
+    "ConnectTimeout",
     "LocalProtocolError",
+    "NetworkError",
     "ProtocolError",
+    "ProxyError",
+    "ReadTimeout",
     "RemoteProtocolError",
     "ServerDisconnectedError",
+    "TransportError",
+    "WriteTimeout",
 ]
 
 
-class ProtocolError(Exception):
+class TransportError(Exception):
+    """The transport could not complete the exchange (see the tree above)."""
+
+    #: Whether any byte of the request may have reached the server.
+    request_sent: bool = True
+
+
+class ConnectError(TransportError):
+    """No connection to the server (or the proxy) could be made; nothing was sent."""
+
+    request_sent = False
+
+
+class ConnectTimeout(ConnectError, TimeoutError):
+    """The TCP connection or the TLS handshake did not complete in time."""
+
+
+class ProxyError(ConnectError):
+    """The proxy refused the tunnel (its status and reason are in the message)."""
+
+
+class ReadTimeout(TransportError, TimeoutError):
+    """The server sent nothing for as long as the read timeout."""
+
+
+class WriteTimeout(TransportError, TimeoutError):
+    """The server took none of the request for as long as the write timeout."""
+
+
+class NetworkError(TransportError):
+    """The connection broke (reset, broken pipe, closed) while writing or reading."""
+
+
+class ProtocolError(TransportError):
     """An HTTP/1.1 protocol violation; the connection cannot be used afterwards."""
 
 

@@ -116,7 +116,7 @@ def test_the_names_checked_are_real_modules() -> None:
     assert missing == []
 
 
-# The client builds no CA store when it can never speak TLS, and keeps every check otherwise.
+# The client builds no CA store until a TLS connection needs one, and keeps every check.
 
 
 @pytest.fixture
@@ -127,47 +127,36 @@ def no_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]) -> N
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.path.join(tmp_path, "no-credentials"))
 
 
-def _verify_option(**kwargs: Any) -> object:
+def _client(**kwargs: Any) -> Any:
     from runtime_client import SageMakerRuntime
 
-    client = SageMakerRuntime(
+    return SageMakerRuntime(
         region_name="us-east-1", aws_access_key_id=AKID, aws_secret_access_key=SECRET, **kwargs
     )
-    try:
-        return client._http_options()["verify"]
-    finally:
-        client.close()
 
 
 @pytest.mark.usefixtures("no_aws_env")
-def test_a_plain_http_endpoint_loads_no_ca_bundle_but_would_still_verify() -> None:
-    verify = _verify_option(endpoint_url="http://127.0.0.1:9")
-    assert isinstance(verify, ssl.SSLContext)
-    assert verify.cert_store_stats()["x509_ca"] == 0
-    # Were it ever used for TLS, it would refuse every certificate: fail closed.
-    assert verify.verify_mode == ssl.CERT_REQUIRED
-    assert verify.check_hostname is True
+def test_a_plain_http_endpoint_loads_no_ca_bundle(server: SigV4Server) -> None:
+    with _client(endpoint_url=server.url) as client:
+        answer = client.invoke_endpoint(EndpointName="ep", Body=b"{}")
+        assert answer["Body"].read() == b"{}"
+        assert client._tls.built is False  # no TLS connection: no context, no CA bundle
 
 
 @pytest.mark.usefixtures("no_aws_env")
 def test_https_endpoints_keep_full_verification(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _verify_option() is True  # httpx's default context: certifi's CA bundle
-    assert _verify_option(endpoint_url="https://127.0.0.1:9") is True
-    unverified = _verify_option(endpoint_url="https://127.0.0.1:9", verify=False)
-    assert isinstance(unverified, ssl.SSLContext)
-    assert unverified.verify_mode == ssl.CERT_NONE  # only when the user asks for it
+    with _client(endpoint_url="https://127.0.0.1:9") as client:
+        assert client._tls.built is False  # made on the first TLS connection
+        context = client._tls.context()
+        assert context.verify_mode == ssl.CERT_REQUIRED
+        assert context.check_hostname is True
+        assert context.cert_store_stats()["x509_ca"] > 0  # certifi's bundle
+    with _client(endpoint_url="https://127.0.0.1:9", verify=False) as client:
+        assert client._tls.context().verify_mode == ssl.CERT_NONE  # only when asked for
     import certifi
 
     monkeypatch.setenv("AWS_CA_BUNDLE", certifi.where())
-    bundle = _verify_option(endpoint_url="https://127.0.0.1:9")
-    assert isinstance(bundle, ssl.SSLContext)
-    assert bundle.verify_mode == ssl.CERT_REQUIRED
-    assert bundle.cert_store_stats()["x509_ca"] > 0
-
-
-@pytest.mark.usefixtures("no_aws_env")
-def test_a_proxied_http_endpoint_keeps_the_default_context() -> None:
-    from runtime_client import Config
-
-    proxied = Config(proxies={"https": "http://127.0.0.1:9"})
-    assert _verify_option(endpoint_url="http://127.0.0.1:9", config=proxied) is True
+    with _client(endpoint_url="https://127.0.0.1:9") as client:
+        bundle = client._tls.context()
+        assert bundle.verify_mode == ssl.CERT_REQUIRED
+        assert bundle.cert_store_stats()["x509_ca"] > 0

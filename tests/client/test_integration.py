@@ -497,8 +497,9 @@ def test_default_timeouts_and_user_agent() -> None:
     with SageMakerRuntime(
         region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
     ) as sm:
-        timeout = sm._http.timeout
-        assert (timeout.connect, timeout.read) == (60.0, 70.0)
+        timeouts = sm._ctx.timeouts
+        assert timeouts is not None
+        assert (timeouts.connect, timeouts.read, timeouts.write) == (60.0, 70.0, 70.0)
         assert sm._ctx.user_agent.startswith(f"sagemaker-runtime-lite/{__version__} ")
     with SageMakerRuntime(
         region_name="us-east-1",
@@ -506,7 +507,8 @@ def test_default_timeouts_and_user_agent() -> None:
         aws_secret_access_key="b",
         config=Config(connect_timeout=5, read_timeout=7, user_agent_extra="my-app/2"),
     ) as sm:
-        assert (sm._http.timeout.connect, sm._http.timeout.read) == (5.0, 7.0)
+        assert sm._ctx.timeouts is not None
+        assert (sm._ctx.timeouts.connect, sm._ctx.timeouts.read) == (5.0, 7.0)
         assert sm._ctx.user_agent.endswith(" my-app/2")
 
 

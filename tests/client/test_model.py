@@ -12,6 +12,7 @@ from runtime_client._errors import ParamValidationError
 from runtime_client._httpx import FileByteStream
 from runtime_client._model import INVOKE_ENDPOINT, INVOKE_ENDPOINT_ASYNC
 from runtime_client._restjson import serialize_request
+from runtime_client.http._models import FileBody
 
 
 def test_every_invoke_endpoint_input_goes_to_its_header() -> None:
@@ -201,7 +202,7 @@ def test_a_file_body_over_the_limit_is_refused_without_reading_it() -> None:
 
 def test_file_byte_stream_rewinds_each_iteration_in_bounded_chunks() -> None:
     data = io.BytesIO(b"head" + b"z" * 100)
-    stream = FileByteStream(data, 4, 100, chunk_size=16)
+    stream = FileByteStream(FileBody(data, 4, 100, chunk_size=16))
     first = list(stream)
     assert max(len(c) for c in first) == 16
     assert b"".join(first) == b"z" * 100
@@ -209,7 +210,7 @@ def test_file_byte_stream_rewinds_each_iteration_in_bounded_chunks() -> None:
 
 
 def test_a_file_that_shrinks_while_sending_is_reported() -> None:
-    stream = FileByteStream(io.BytesIO(b"abc"), 0, 10)
+    stream = FileByteStream(FileBody(io.BytesIO(b"abc"), 0, 10))
     with pytest.raises(OSError, match="ended after 3 of 10 bytes"):
         list(stream)
 

@@ -1,4 +1,5 @@
-"""The async client's pool of small connection pools, against a real loopback server."""
+"""The clients' own transport against a real loopback server: reuse, the pool's size, and
+the socket options ``Config`` asks for."""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anyio
-import httpx
 import pytest
 
 from runtime_client import AsyncSageMakerRuntime, Config, SageMakerRuntime
-from runtime_client._httpx import CONNECTIONS_PER_POOL, PooledAsyncTransport
 
 pytestmark = pytest.mark.anyio
 
@@ -54,51 +53,40 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def test_requests_spread_over_pools_and_counts_return_to_zero(
+def _keepalive_of(body: object) -> int:
+    """SO_KEEPALIVE of the socket under an unread body's connection."""
+    conn = body._response._conn  # type: ignore[attr-defined]
+    transport = getattr(conn, "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else conn.sock
+    return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
+
+
+async def test_calls_reuse_one_connection_and_keep_at_most_the_pool_size(
     server: tuple[str, set[int]],
 ) -> None:
     url, peers = server
-    transport = PooledAsyncTransport(max_connections=10, verify=False)
-    assert len(transport._transports) == 3  # 4 + 3 + 3 connections
-    async with httpx.AsyncClient(transport=transport) as client:
-        responses: list[bytes] = []
+    async with AsyncSageMakerRuntime(
+        region_name="us-east-1",
+        endpoint_url=url.rstrip("/"),
+        aws_access_key_id="AKID",
+        aws_secret_access_key="secret",
+        config=Config(max_pool_connections=2),
+    ) as client:
+        for _ in range(5):  # one after the other: one connection
+            answer = await client.invoke_endpoint(EndpointName="ep", Body=b"x")
+            assert await answer["Body"].read() == b"ok"
+        assert len(peers) == 1
+        peers.clear()
 
-        async def call() -> None:
-            response = await client.post(url, content=b"x")
-            responses.append(response.content)
+        async def one() -> None:
+            answer = await client.invoke_endpoint(EndpointName="ep", Body=b"x")
+            assert await answer["Body"].read() == b"ok"
 
-        async with anyio.create_task_group() as group:
-            for _ in range(30):
-                group.start_soon(call)
-        assert responses == [b"ok"] * 30
-        assert transport._counts == [0, 0, 0]
-        assert 1 < len(peers) <= 10  # connections were opened in parallel, within the limit
-
-
-async def test_a_streamed_response_counts_until_closed(server: tuple[str, set[int]]) -> None:
-    url, _ = server
-    transport = PooledAsyncTransport(max_connections=2 * CONNECTIONS_PER_POOL, verify=False)
-    async with httpx.AsyncClient(transport=transport) as client:
-        request = client.build_request("POST", url, content=b"x")
-        response = await client.send(request, stream=True)
-        assert sorted(transport._counts) == [0, 1]
-        await response.aread()
-        await response.aclose()
-        assert transport._counts == [0, 0]
-
-
-async def test_a_failed_request_does_not_stay_counted() -> None:
-    transport = PooledAsyncTransport(max_connections=8, verify=False)
-    async with httpx.AsyncClient(transport=transport) as client:
-        with pytest.raises(httpx.ConnectError):
-            await client.post("http://127.0.0.1:9/", content=b"x")  # discard port: refused
-    assert transport._counts == [0, 0]
-
-
-def _keepalive_of(body: object) -> int:
-    response = body._response  # type: ignore[attr-defined]
-    sock = response.extensions["network_stream"].get_extra_info("socket")
-    return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
+        async with anyio.create_task_group() as group:  # 6 at once: beyond the pool's size
+            for _ in range(6):
+                group.start_soon(one)
+        assert client._transport is not None
+        assert client._transport._pool.idle_count() <= 2
 
 
 @pytest.mark.parametrize("keepalive", [False, True])

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
 import pytest
 
 from runtime_client._config_files import load_aws_config
@@ -31,6 +30,8 @@ from runtime_client.credentials._metadata import (
 )
 from runtime_client.credentials._provider import default_credentials_provider
 from runtime_client.credentials._source import parse_timestamp
+from runtime_client.http._models import Timeouts
+from runtime_client.http._sync import SyncTransport
 from tests.support.credential_servers import ContainerApp, ImdsApp, aws_env, creds_json, serve
 
 
@@ -274,20 +275,20 @@ def test_container_flow_asks_for_a_2_second_timeout() -> None:
     flow = ContainerSource("http://169.254.170.2/x").fetch()
     step = next(flow)
     assert isinstance(step, Send)
-    assert step.request.extensions["timeout"] == httpx.Timeout(2.0).as_dict()
+    assert step.request.timeouts == Timeouts(2.0, 2.0, 2.0)
     flow.close()
 
 
 def test_container_retries_three_times(tmp_path: Path) -> None:
     answers: Iterator[dict[str, str] | None] = iter([None, None, creds_json("THIRD")])
-    with serve(ContainerApp(lambda: next(answers))) as server, httpx.Client() as client:
+    with serve(ContainerApp(lambda: next(answers))) as server, SyncTransport() as client:
         source = ContainerSource(server.url + "/v2/credentials", retry_delay=0)
         assert run_sync(source.fetch(), client).access_key_id == "THIRD"
         assert server.count() == 3
 
 
 def test_container_gives_up_after_three_attempts(tmp_path: Path) -> None:
-    with serve(ContainerApp(lambda: None)) as server, httpx.Client() as client:
+    with serve(ContainerApp(lambda: None)) as server, SyncTransport() as client:
         source = ContainerSource(server.url + "/v2/credentials", retry_delay=0)
         with pytest.raises(CredentialsRetrievalError, match=r"HTTP 500 .after 3 attempts"):
             run_sync(source.fetch(), client)
@@ -379,7 +380,7 @@ def test_imds_flow_asks_for_a_1_second_timeout() -> None:
     step = next(flow)
     assert isinstance(step, Send)
     assert step.request.method == "PUT"
-    assert step.request.extensions["timeout"] == httpx.Timeout(1.0).as_dict()
+    assert step.request.timeouts == Timeouts(1.0, 1.0, 1.0)
     flow.close()
 
 

@@ -1,0 +1,252 @@
+"""The async driver, for asyncio and trio. It performs what the sans-IO core decides
+(:mod:`._exchange` for one request, :mod:`._pool` for reuse, :mod:`._h1` for the bytes),
+as the blocking driver does; only the waiting differs.
+
+Two kinds of connection serve it: under asyncio a ``Protocol`` on the event loop's own
+transport (:mod:`._asyncio`: no stream layer, no task per connection), under any other
+library an anyio byte stream (:mod:`._anyio`, which is how trio is served). Both offer
+the same four operations: ``recv``, ``send``, ``alive``, ``close``.
+
+Cancellation is safe at every await: nothing the pool keeps is touched between awaits,
+and closing a connection never awaits. A call cancelled while it sends or reads its head
+closes its connection; a response cancelled while its body is read closes it too; an
+unread response closes it when collected. The pool only ever sees connections whose
+exchange is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Protocol
+
+from ._exceptions import NetworkError, TransportError
+from ._exchange import NEXT_CHUNK, READ, Exchange, exchange, retry_on_new_connection, reusable
+from ._h1 import NEED_DATA, Data, H1Connection, Response
+from ._models import FileBody, Headers, Origin, Request, Timeouts
+from ._pool import Pool
+from ._proxy import ProxyRoute, route_for
+from ._tls import TLSSettings
+
+__all__ = ["AsyncConnection", "AsyncResponse", "AsyncTransport"]
+
+SocketOption = tuple[int, int, int]
+_DEFAULT_TIMEOUTS = Timeouts()
+
+
+class AsyncConnection(Protocol):
+    """What the driver needs of a connection, whichever library runs it."""
+
+    h1: H1Connection
+    origin: Origin
+    reused: bool
+
+    async def recv(self, timeout: float | None) -> bytes: ...
+
+    async def send(self, data: bytes, timeout: float | None) -> None: ...
+
+    async def file_chunk(self, body: FileBody) -> bytes: ...
+
+    def alive(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+async def _run(
+    steps: Exchange, conn: AsyncConnection, body: FileBody | bytes, timeouts: Timeouts
+) -> Response:
+    """Perform an exchange's steps on ``conn`` (the blocking driver's ``_run``, awaited)."""
+    value: bytes | None = None  # a generator starts with None
+    error: NetworkError | None = None
+    while True:
+        try:
+            step = steps.throw(error) if error is not None else steps.send(value)  # type: ignore[arg-type]
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        error = None
+        if step is READ:
+            value = await conn.recv(timeouts.read)
+        elif step is NEXT_CHUNK:
+            assert isinstance(body, FileBody)
+            value = body.next_chunk() if body.in_memory else await conn.file_chunk(body)
+        else:
+            assert isinstance(step, bytes)
+            try:
+                await conn.send(step, timeouts.write)
+            except NetworkError as exc:
+                error = exc  # an early answer may be waiting: the exchange decides
+            value = b""
+
+
+class AsyncResponse:
+    """A response whose body is read on demand; the API the clients use is the one of
+    ``httpx.Response``'s async side: ``status_code``, ``headers``, ``aread()``/``content``,
+    ``aiter_raw()``, ``aclose()``, ``is_closed``."""
+
+    def __init__(
+        self, transport: AsyncTransport, conn: AsyncConnection, head: Response, request: Request
+    ) -> None:
+        self.status_code = head.status_code
+        self.reason_phrase = head.reason.decode("latin-1")
+        self.http_version = "HTTP/" + head.http_version.decode("ascii")
+        self.headers = Headers.from_raw(head.headers)
+        self.request = request
+        self._transport = transport
+        self._conn: AsyncConnection | None = conn
+        self._content: bytes | None = None
+        self.is_closed = False
+
+    def __repr__(self) -> str:
+        return f"<AsyncResponse [{self.status_code}] {self.request.url}>"
+
+    async def _next_chunk(self) -> bytes | None:
+        conn = self._conn
+        if conn is None:
+            return None
+        h1 = conn.h1
+        timeout = (self.request.timeouts or _DEFAULT_TIMEOUTS).read
+        try:
+            while True:  # bounded by the read timeout and the server's bytes
+                event = h1.next_event()
+                if event is NEED_DATA:
+                    h1.receive_data(await conn.recv(timeout))
+                elif type(event) is Data:
+                    return event.data
+                else:  # EndOfMessage
+                    self._conn = None
+                    self.is_closed = True
+                    self._transport._release(conn)
+                    return None
+        except BaseException:  # a cut, a timeout, a cancellation: the connection goes
+            self.close()
+            raise
+
+    async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """The body as it arrives (never decompressed)."""
+        if self._content is not None:
+            if self._content:
+                yield self._content
+            return
+        while (chunk := await self._next_chunk()) is not None:
+            yield chunk
+
+    aiter_bytes = aiter_raw
+
+    async def aread(self) -> bytes:
+        if self._content is None:
+            self._content = b"".join([chunk async for chunk in self.aiter_raw()])
+        return self._content
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            raise RuntimeError("the body has not been read (await aread() first)")
+        return self._content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        """Stop reading, without awaiting: an unfinished body closes its connection."""
+        self.is_closed = True
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # an unread answer holds its connection only until collected
+        conn = self._conn
+        if conn is not None:
+            conn.close()
+
+
+class AsyncTransport:
+    """Sends requests over pooled HTTP/1.1 connections, under asyncio or trio; the
+    options are those of :class:`~._sync.SyncTransport`. A transport may serve several
+    event loops in turn: a pooled connection is only reused on the loop that made it."""
+
+    def __init__(
+        self,
+        *,
+        max_idle: int = 10,
+        tls: TLSSettings | None = None,
+        proxies: Mapping[str, str] | None = None,
+        socket_options: Sequence[SocketOption] = (),
+    ) -> None:
+        self._tls = tls if tls is not None else TLSSettings()
+        self._proxies = dict(proxies) if proxies else None
+        self._socket_options = tuple(socket_options)
+        self._pool: Pool[AsyncConnection] = Pool(max_idle, _alive, _close, _abandon)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<AsyncTransport idle={self._pool.idle_count()}>"
+
+    async def send(self, request: Request) -> AsyncResponse:
+        """Send ``request``; return once the response head is in."""
+        if self._closed:
+            raise RuntimeError("the transport is closed")
+        timeouts = request.timeouts or _DEFAULT_TIMEOUTS
+        route = route_for(request.origin, self._proxies)
+        target = str(request.origin) + request.target if route and not route.tunnel else None
+        body = request.body
+        conn = self._pool.take(request.origin)
+        while True:  # at most twice: a reused connection that broke before any byte
+            if conn is None:
+                conn = await self._connect(request.origin, route, timeouts)
+            if isinstance(body, FileBody):
+                body.rewind()
+            try:
+                head = await _run(exchange(conn.h1, request, target), conn, body, timeouts)
+            except TransportError as exc:
+                conn.close()
+                if retry_on_new_connection(exc, conn.reused):
+                    conn = None
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            conn.reused = True
+            return AsyncResponse(self, conn, head, request)
+
+    def _release(self, conn: AsyncConnection) -> None:
+        if self._closed or not reusable(conn.h1) or not self._pool.put(conn.origin, conn):
+            conn.close()
+
+    async def _connect(
+        self, origin: Origin, route: ProxyRoute | None, timeouts: Timeouts
+    ) -> AsyncConnection:
+        import sniffio
+
+        if sniffio.current_async_library() == "asyncio":
+            from ._asyncio import open_connection
+        else:
+            from ._anyio import open_connection  # type: ignore[assignment]
+        return await open_connection(origin, route, self._tls, timeouts, self._socket_options)
+
+    def close(self) -> None:
+        """Close the idle connections (without awaiting); responses still open keep theirs
+        until they are closed."""
+        self._closed = True
+        for conn in self._pool.clear():
+            conn.close()
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+def _alive(conn: AsyncConnection) -> bool:
+    return conn.alive()
+
+
+def _close(conn: AsyncConnection) -> None:
+    conn.close()
+
+
+def _abandon(conn: AsyncConnection) -> None:
+    abandon = getattr(conn, "abandon", None)
+    if abandon is not None:
+        abandon()

@@ -1,0 +1,271 @@
+"""The asyncio fast path: a connection is an ``asyncio.Protocol`` on the loop's transport.
+
+Received bytes wait in a queue until the HTTP/1.1 state machine asks for them; past
+``_HIGH_WATER`` queued bytes the transport stops reading (the server is held back by TCP)
+and resumes below ``_LOW_WATER``, so an answer nobody reads costs a bounded amount of
+memory. Writes go into the transport's buffer; a writer waits only while the transport
+has paused writing (a large body to a slow server). Each wait has its own timer (the read
+or write timeout), and closing never awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections import deque
+from collections.abc import Sequence
+from typing import cast
+
+from ._exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    NetworkError,
+    ProxyError,
+    ReadTimeout,
+    WriteTimeout,
+)
+from ._h1 import H1Connection
+from ._models import FileBody, Origin, Timeouts
+from ._proxy import ProxyRoute, connect_request, parse_connect_reply
+from ._tls import TLSSettings
+
+__all__ = ["AsyncioConnection", "open_connection"]
+
+_HIGH_WATER = 256 * 1024
+_LOW_WATER = 64 * 1024
+SocketOption = tuple[int, int, int]
+
+
+def _expire(waiter: asyncio.Future[None], error: BaseException) -> None:
+    if not waiter.done():
+        waiter.set_exception(error)
+
+
+class AsyncioConnection(asyncio.Protocol):
+    """One connection: the protocol asyncio calls back, and what the driver awaits."""
+
+    def __init__(self, origin: Origin, loop: asyncio.AbstractEventLoop) -> None:
+        self.origin = origin
+        self.loop = loop
+        self.h1 = H1Connection()
+        self.reused = False
+        self.transport: asyncio.Transport | None = None
+        self._chunks: deque[bytes] = deque()
+        self._queued = 0
+        self._reading_paused = False
+        self._eof = False
+        self._lost: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+        self._write_paused = False
+
+    # ------------------------------------------------------------------ asyncio's side
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._queued += len(data)
+        if self._queued > _HIGH_WATER and not self._reading_paused and self.transport:
+            self._reading_paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return False  # close the transport: a half-closed HTTP/1.1 connection is done
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._lost = exc
+        self._wake()
+        writable = self._writable
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        writable = self._writable
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ------------------------------------------------------------------ the driver's side
+
+    async def recv(self, timeout: float | None) -> bytes:
+        while not self._chunks:  # bounded: each wait ends with data, EOF or the timeout
+            if self._eof:
+                if self._lost is not None:
+                    raise NetworkError(f"reading from {self.origin} failed: {self._lost}")
+                return b""
+            waiter = self._waiter = self.loop.create_future()
+            timer = None
+            if timeout is not None:
+                error = ReadTimeout(f"{self.origin} sent nothing for {timeout} s")
+                timer = self.loop.call_later(timeout, _expire, waiter, error)
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+        data = self._chunks.popleft()
+        self._queued -= len(data)
+        if self._reading_paused and self._queued < _LOW_WATER and self.transport:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return data
+
+    async def send(self, data: bytes, timeout: float | None) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing() or self._eof:
+            broken = NetworkError(f"{self.origin} closed the connection")
+            broken.bytes_sent = 0  # type: ignore[attr-defined]
+            raise broken
+        transport.write(data)
+        if self._write_paused:
+            await self._drain(timeout)
+
+    async def _drain(self, timeout: float | None) -> None:
+        while self._write_paused and not self._eof:  # bounded by the write timeout
+            waiter = self._writable = self.loop.create_future()
+            timer = None
+            if timeout is not None:
+                error = WriteTimeout(f"{self.origin} took nothing for {timeout} s")
+                timer = self.loop.call_later(timeout, _expire, waiter, error)
+            try:
+                await waiter
+            finally:
+                self._writable = None
+                if timer is not None:
+                    timer.cancel()
+        if self._eof:
+            broken = NetworkError(f"{self.origin} closed the connection while we wrote")
+            broken.bytes_sent = None  # type: ignore[attr-defined]
+            raise broken
+
+    async def file_chunk(self, body: FileBody) -> bytes:
+        return await self.loop.run_in_executor(None, body.next_chunk)
+
+    def alive(self) -> bool:
+        """Open, quiet and on the running loop (a connection is bound to its loop)."""
+        if self._eof or self._chunks or self.transport is None or self.transport.is_closing():
+            return False
+        try:
+            return asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
+    def close(self) -> None:
+        transport = self.transport
+        if transport is not None:
+            with contextlib.suppress(Exception):  # the loop may be closed already
+                transport.abort()
+
+    def abandon(self) -> None:
+        """In a forked child: let the parent's socket go without a word to the server."""
+        transport = self.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                socket.close(sock.detach())
+
+
+async def open_connection(
+    origin: Origin,
+    route: ProxyRoute | None,
+    tls: TLSSettings,
+    timeouts: Timeouts,
+    socket_options: Sequence[SocketOption],
+) -> AsyncioConnection:
+    """A new connection to ``origin`` (through ``route``'s proxy), TLS if https."""
+    loop = asyncio.get_running_loop()
+    peer = route.proxy if route is not None else origin
+    direct_tls = origin.scheme == "https" and route is None
+    context = await _context(tls, loop) if direct_tls else None
+    if route is not None and route.proxy.scheme == "https":
+        context = await _context(TLSSettings(), loop)
+    conn = AsyncioConnection(origin, loop)
+    timeout = timeouts.connect
+    try:
+        await asyncio.wait_for(
+            loop.create_connection(
+                lambda: conn,
+                peer.host,
+                peer.port,
+                ssl=context,
+                server_hostname=peer.host if context is not None else None,
+            ),
+            timeout,
+        )
+        transport = conn.transport
+        assert transport is not None
+        sock = transport.get_extra_info("socket")
+        for level, option, value in socket_options:
+            sock.setsockopt(level, option, value)
+        if route is not None and route.tunnel:
+            await _tunnel(conn, origin, route, timeout)
+            await _start_tls(conn, origin, await _context(tls, loop), timeout)
+    except asyncio.TimeoutError:
+        conn.close()
+        raise ConnectTimeout(f"connecting to {peer} timed out after {timeout} s") from None
+    except ssl.SSLCertVerificationError as exc:
+        conn.close()
+        raise ConnectError(
+            f"the certificate of {peer.host} was refused: {exc.verify_message}"
+        ) from exc
+    except (OSError, ssl.SSLError) as exc:
+        conn.close()
+        raise ConnectError(f"could not connect to {peer}: {exc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+async def _context(tls: TLSSettings, loop: asyncio.AbstractEventLoop) -> ssl.SSLContext:
+    """The TLS context; the first one is built in a worker thread (it reads a CA bundle)."""
+    if tls.built:
+        return tls.context()
+    return await loop.run_in_executor(None, tls.context)
+
+
+async def _tunnel(
+    conn: AsyncioConnection, origin: Origin, route: ProxyRoute, timeout: float | None
+) -> None:
+    await conn.send(connect_request(origin, route.authorization), timeout)
+    reply = bytearray()
+    while (parsed := parse_connect_reply(reply)) is None:  # bounded by the reply limit
+        try:
+            data = await conn.recv(timeout)
+        except ReadTimeout:
+            raise ConnectTimeout(f"the proxy {route.proxy} did not open the tunnel") from None
+        if not data:
+            raise ProxyError(f"the proxy {route.proxy} closed the connection during CONNECT")
+        reply += data
+    if parsed[1]:
+        raise ProxyError(f"the proxy {route.proxy} sent bytes after its answer to CONNECT")
+
+
+async def _start_tls(
+    conn: AsyncioConnection, origin: Origin, context: ssl.SSLContext, timeout: float | None
+) -> None:
+    transport = conn.transport
+    assert transport is not None
+    new = await asyncio.wait_for(
+        conn.loop.start_tls(transport, conn, context, server_hostname=origin.host), timeout
+    )
+    if new is None:
+        raise ConnectError(f"TLS through the tunnel to {origin} could not start")
+    conn.transport = new

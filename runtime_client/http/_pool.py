@@ -1,0 +1,110 @@
+"""The connection pool as bookkeeping: which idle connections may be reused, per origin.
+
+No I/O and no waiting, with every state change in one place:
+
+* :meth:`Pool.take` hands out the most recently used idle connection to an origin (or
+  None: the driver opens a new one). A call never waits for a connection: beyond the
+  pool's size a call simply opens one more, and it is not kept afterwards (boto3's
+  urllib3 pool does the same), so no number of cancelled, unread or slow calls can starve
+  the next one.
+* :meth:`Pool.put` takes a connection back after a complete exchange; it says False when
+  the pool already keeps ``max_idle`` connections to that origin (the driver closes it).
+* A connection in use belongs to its response alone: the pool never sees it until the
+  response hands it back, and a response that is closed early, cut, cancelled or
+  collected closes its connection instead.
+* After ``fork`` the child starts with an empty pool (:meth:`Pool.take` notices the new
+  process id): the parent's sockets are never used by the child, and the child never
+  closes them gracefully (that would end the parent's TLS sessions).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from ._models import Origin
+
+__all__ = ["Pool"]
+
+C = TypeVar("C")
+
+
+class Pool(Generic[C]):
+    """Idle connections by origin, at most ``max_idle`` per origin.
+
+    ``alive`` is asked about an idle connection before it is handed out (a driver's check
+    that the server has not closed it); ``discard`` is called for each connection the pool
+    drops (closed by the server). ``abandon`` releases, in a forked child, a connection
+    the parent made, without a word to the server (e.g. closing the file descriptor only).
+    """
+
+    def __init__(
+        self,
+        max_idle: int,
+        alive: Callable[[C], bool],
+        discard: Callable[[C], None],
+        abandon: Callable[[C], None] | None = None,
+    ) -> None:
+        if max_idle < 0:
+            raise ValueError("max_idle must be >= 0")
+        self.max_idle = max_idle
+        self._alive = alive
+        self._discard = discard
+        self._abandon = abandon
+        self._idle: dict[Origin, list[C]] = {}
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def take(self, origin: Origin) -> C | None:
+        """An idle connection to ``origin`` that is still open, or None."""
+        dead: list[C] = []
+        found: C | None = None
+        with self._lock:
+            if self._pid != os.getpid():
+                self._forget_parent()
+            idle = self._idle.get(origin)
+            while idle:
+                conn = idle.pop()
+                if self._alive(conn):
+                    found = conn
+                    break
+                dead.append(conn)
+        for conn in dead:
+            self._discard(conn)
+        return found
+
+    def put(self, origin: Origin, conn: C) -> bool:
+        """Keep ``conn`` for reuse; False if the pool is full (the caller closes it)."""
+        with self._lock:
+            if self._pid != os.getpid():
+                return False  # a connection made before fork, handed back in the child
+            idle = self._idle.setdefault(origin, [])
+            if len(idle) >= self.max_idle:
+                return False
+            idle.append(conn)
+            return True
+
+    def clear(self) -> list[C]:
+        """Take every idle connection out (the caller closes them)."""
+        with self._lock:
+            taken = [conn for idle in self._idle.values() for conn in idle]
+            self._idle.clear()
+        return taken
+
+    def idle_count(self, origin: Origin | None = None) -> int:
+        with self._lock:
+            if origin is not None:
+                return len(self._idle.get(origin, ()))
+            return sum(len(idle) for idle in self._idle.values())
+
+    def _forget_parent(self) -> None:
+        """In a forked child: let go of the parent's idle connections (the caller holds
+        the lock)."""
+        parents = [conn for idle in self._idle.values() for conn in idle]
+        self._idle.clear()
+        self._pid = os.getpid()
+        if self._abandon is not None:
+            for conn in parents:
+                self._abandon(conn)

@@ -1,0 +1,90 @@
+"""TLS settings of a transport, and the one ``ssl.SSLContext`` made from them, lazily.
+
+A client that only ever speaks plain HTTP never builds a context (loading a CA bundle
+costs tens of milliseconds). The context is built once, on the first TLS connection, and
+shared by every connection of the transport; ``ssl.SSLContext`` is thread-safe to share.
+
+``verify``: True (the default trust store: certifi's bundle, as httpx and botocore use),
+False (no certificate or host name checks), or the path of a CA bundle file or of a
+hashed certificate folder. ``client_cert``: a PEM file with the key, or ``(cert, key)``.
+``alpn``: the protocols offered (``["http/1.1"]``; ``["h2"]`` for the HTTP/2 stream).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+
+__all__ = ["TLSSettings"]
+
+
+class TLSSettings:
+    """How to verify servers and who we are; :meth:`context` builds the context once."""
+
+    def __init__(
+        self,
+        verify: bool | str = True,
+        client_cert: str | tuple[str, str] | None = None,
+        alpn: Sequence[str] = ("http/1.1",),
+        *,
+        factory: Callable[[], ssl.SSLContext] | None = None,
+    ) -> None:
+        self.verify = verify
+        self.client_cert = client_cert
+        self.alpn = tuple(alpn)
+        #: Makes the context elsewhere (e.g. from a profile's ca_bundle); used as it is.
+        self._factory = factory
+        self._context: ssl.SSLContext | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"TLSSettings(verify={self.verify!r}, alpn={list(self.alpn)!r})"
+
+    def context(self) -> ssl.SSLContext:
+        context = self._context
+        if context is None:
+            with self._lock:
+                if self._context is None:
+                    self._context = self._build()
+                context = self._context
+        return context
+
+    @property
+    def built(self) -> bool:
+        """The context exists: :meth:`context` will not block (no file to read)."""
+        return self._context is not None
+
+    def _build(self) -> ssl.SSLContext:
+        if self._factory is not None:
+            return self._factory()
+        verify = self.verify
+        if verify is False:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        elif isinstance(verify, str):
+            directory = os.path.isdir(verify)
+            context = ssl.create_default_context(
+                cafile=None if directory else verify, capath=verify if directory else None
+            )
+        else:
+            context = ssl.create_default_context(cafile=_default_bundle())
+        cert = self.client_cert
+        if cert is not None:
+            if isinstance(cert, tuple):
+                context.load_cert_chain(cert[0], cert[1])
+            else:
+                context.load_cert_chain(cert)
+        if self.alpn:
+            context.set_alpn_protocols(list(self.alpn))
+        return context
+
+
+def _default_bundle() -> str | None:
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - httpx brings certifi
+        return None
+    return certifi.where()
