@@ -28,7 +28,14 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sigv4 import Credentials, SignableRequest, SigningParams, hash_payload, sign
+from sigv4 import (
+    Credentials,
+    HeaderSigner,
+    SigningSettings,
+    canonical_uri,
+    format_amz_date,
+    hash_payload,
+)
 
 from ._errors import (
     ConnectionClosedError,
@@ -108,9 +115,11 @@ class FlowContext:
     host: str = field(init=False, repr=False, compare=False)
     origin: Origin = field(init=False, repr=False, compare=False)
     _prefix: str = field(init=False, repr=False, compare=False)
-    _urls: dict[str, tuple[str, str]] = field(
+    _urls: dict[str, tuple[str, str, str]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    #: The signer of the credentials last used (replaced when they change).
+    _signer: list[HeaderSigner] = field(init=False, repr=False, compare=False, default_factory=list)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.endpoint_url)
@@ -118,17 +127,33 @@ class FlowContext:
         object.__setattr__(self, "origin", Origin.from_url(self.endpoint_url))
         object.__setattr__(self, "_prefix", parts.path.rstrip("/"))
 
-    def url_for(self, path: str) -> tuple[str, str]:
-        """``(absolute URL, request target)`` of ``path`` on the endpoint, cached."""
+    def url_for(self, path: str) -> tuple[str, str, str]:
+        """``(absolute URL, request target, canonical URI)`` of ``path`` on the endpoint,
+        cached (the canonical URI is SigV4's, from the target as sent)."""
         found = self._urls.get(path)
         if found is None:
             target = self._prefix + path
-            found = (f"{self.endpoint_url.rstrip('/')}{path}", target)
+            settings = _SIGNING_SETTINGS
+            canonical = canonical_uri(
+                target, settings.path_normalization, settings.percent_encoding
+            )
+            found = (f"{self.endpoint_url.rstrip('/')}{path}", target, canonical)
             if len(self._urls) >= _URL_CACHE_SIZE:
                 self._urls.clear()  # many endpoint names: start over rather than grow
             self._urls[path] = found
         return found
 
+    def signer(self, credentials: Credentials) -> HeaderSigner:
+        """The header signer of ``credentials`` for this client's region (one is kept)."""
+        kept = self._signer
+        if kept and kept[0].credentials is credentials:
+            return kept[0]
+        signer = HeaderSigner(credentials, self.region, SIGNING_NAME)
+        kept[:] = [signer]
+        return signer
+
+
+_SIGNING_SETTINGS = SigningSettings()
 
 #: Request paths (one per endpoint name and operation) whose parsed URL a client keeps.
 _URL_CACHE_SIZE = 256
@@ -229,20 +254,19 @@ def _signed_request(
     invocation_id: str,
 ) -> Request:
     """The request of one attempt, signed afresh (a new X-Amz-Date and signature)."""
-    url, target = ctx.url_for(serialized.path)
+    url, target, canonical = ctx.url_for(serialized.path)
     signed = [("Host", ctx.host)]
     signed += serialized.headers
     if any(name.lower() in _UNSIGNED for name, _ in serialized.headers):
         signed = [(k, v) for k, v in signed if k.lower() not in _UNSIGNED]
-    signable = SignableRequest(
-        method=operation.method, url=url, headers=signed, payload_hash=payload_hash
-    )
     # The ttl reads the clock before the signature does (tests count the clock's calls).
     sdk_request = (
         f"{_ttl(ctx, attempts.server_skew)}attempt={attempts.number}; max={attempts.max_attempts}"
     )
-    now = ctx.clock() + ctx.skew.offset
-    result = sign(signable, SigningParams(credentials, ctx.region, SIGNING_NAME, now))
+    amz_date = format_amz_date(ctx.clock() + ctx.skew.offset)
+    added = ctx.signer(credentials).sign(
+        operation.method, canonical, signed, payload_hash, amz_date
+    )
     headers = [
         ("Host", ctx.host),
         *serialized.headers,
@@ -250,7 +274,7 @@ def _signed_request(
         ("User-Agent", ctx.user_agent),
         ("amz-sdk-invocation-id", invocation_id),
         ("amz-sdk-request", sdk_request),
-        *result.headers,
+        *added,
     ]
     return Request(
         operation.method,

@@ -23,6 +23,7 @@ from ._canonical import (
 from ._credentials import Credentials, CredentialsProvider
 from ._errors import SignatureCheckError, SigningError, VerificationError
 from ._hashing import EMPTY_SHA256, STREAMING_EVENTS_PAYLOAD, UNSIGNED_PAYLOAD, hash_payload
+from ._header_signer import HeaderSigner
 from ._settings import (
     DEFAULT_EXCLUDED_HEADERS,
     PathNormalization,
@@ -121,6 +122,7 @@ __all__ = [
     "EVENT_ALGORITHM",
     "EventChainVerifier",
     "EventSigner",
+    "HeaderSigner",
     "SignedEvent",
     "derive_v4a_private_key",
     "encode_date_header",

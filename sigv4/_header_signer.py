@@ -1,0 +1,83 @@
+"""SigV4 header signing for a hot path: a signer bound to one credential scope.
+
+:func:`sigv4.sign` is the reference: it takes any request, checks every input and keeps
+every step's text for debugging. A client that signs many requests to one service knows
+more: the credentials, region and service stay the same, the canonical URI of a path can
+be computed once, and the headers it builds are already valid. :class:`HeaderSigner`
+takes that as given and does only the steps, in order::
+
+    1. canonical request   METHOD \\n canonical URI \\n (no query) \\n canonical headers \\n
+                           \\n signed headers \\n payload hash
+    2. string to sign      AWS4-HMAC-SHA256 \\n amz-date \\n scope \\n hex(SHA-256(1))
+    3. signing key         kSigning for the date (cached, see ``_signer._signing_key``)
+    4. signature           hex(HMAC-SHA256(3, 2))
+
+Its result is exactly :func:`sigv4.sign`'s for the same request with the default
+settings (a test compares them): the same headers to add, in the same order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+
+from ._canonical import canonical_headers
+from ._credentials import Credentials
+from ._settings import DEFAULT_EXCLUDED_HEADERS
+from ._signer import ALGORITHM, _signing_key, credential_scope
+
+__all__ = ["HeaderSigner"]
+
+
+class HeaderSigner:
+    """Signs requests without a query string in the ``Authorization`` header, for one
+    ``credentials``/``region``/``service``, with the default settings (the session token
+    signed, no ``x-amz-content-sha256`` header)."""
+
+    __slots__ = ("_credentials", "_prefix", "_region", "_service")
+
+    def __init__(self, credentials: Credentials, region: str, service: str) -> None:
+        self._credentials = credentials
+        self._region = region
+        self._service = service
+        self._prefix = f"{ALGORITHM} Credential={credentials.access_key_id}/"
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._credentials
+
+    def __repr__(self) -> str:
+        return f"HeaderSigner({self._credentials!r}, {self._region!r}, {self._service!r})"
+
+    def sign(
+        self,
+        method: str,
+        canonical_uri: str,
+        headers: Sequence[tuple[str, str]],
+        payload_hash: str,
+        amz_date: str,
+    ) -> list[tuple[str, str]]:
+        """The headers to add to a request whose ``headers`` (``Host`` included) are all
+        signed: ``X-Amz-Security-Token`` (with temporary credentials), ``X-Amz-Date`` and
+        ``Authorization``. ``canonical_uri`` is the CanonicalURI line of the request's path
+        (``canonical_uri(path, ...)``), ``amz_date`` the time as ``YYYYMMDDTHHMMSSZ``."""
+        token = self._credentials.session_token
+        added = [("X-Amz-Security-Token", token)] if token is not None else []
+        added.append(("X-Amz-Date", amz_date))
+        lines, signed = canonical_headers([*headers, *added], DEFAULT_EXCLUDED_HEADERS)
+        # 1. The canonical request.
+        header_text = "".join(f"{name}:{value}\n" for name, value in lines)
+        canonical = f"{method}\n{canonical_uri}\n\n{header_text}\n{signed}\n{payload_hash}"
+        # 2. The string to sign.
+        date = amz_date[:8]
+        scope = credential_scope(date, self._region, self._service)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        text = f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+        # 3. The signing key.
+        key = _signing_key(self._credentials.secret_access_key, date, self._region, self._service)
+        # 4. The signature.
+        signature = hmac.digest(key, text.encode(), "sha256").hex()
+        authorization = f"{self._prefix}{scope}, SignedHeaders={signed}, Signature={signature}"
+        added.append(("Authorization", authorization))
+        return added

@@ -1,0 +1,58 @@
+"""``HeaderSigner`` (the hot path) gives exactly what ``sign`` (the reference) gives."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sigv4 import (
+    Credentials,
+    HeaderSigner,
+    SignableRequest,
+    SigningParams,
+    SigningSettings,
+    canonical_uri,
+    format_amz_date,
+    sign,
+)
+
+HOST = "runtime.sagemaker.eu-west-1.amazonaws.com"
+_NAMES = st.sampled_from(
+    ["Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes", "x-custom", "User-Agent"]
+)
+_VALUES = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30)
+_SEGMENTS = st.text("abcXYZ019-_.~ %/", min_size=1, max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    headers=st.lists(st.tuples(_NAMES, _VALUES), max_size=6),
+    segment=_SEGMENTS,
+    token=st.none() | st.text("abc+/=", min_size=1, max_size=20),
+    seconds=st.integers(0, 2_000_000_000),
+    payload=st.sampled_from(["UNSIGNED-PAYLOAD", "e3b0c442" * 8]),
+)
+def test_the_same_headers_as_sign(
+    headers: list[tuple[str, str]], segment: str, token: str | None, seconds: int, payload: str
+) -> None:
+    credentials = Credentials("AKIDEXAMPLE", "secret/key", session_token=token)
+    when = datetime.fromtimestamp(seconds, timezone.utc)
+    path = "/endpoints/" + segment.replace("%", "%25") + "/invocations"
+    pairs = [("Host", HOST), *headers]
+    reference = sign(
+        SignableRequest("POST", f"https://{HOST}{path}", pairs, payload_hash=payload),
+        SigningParams(credentials, "eu-west-1", "sagemaker", when),
+    )
+    defaults = SigningSettings()
+    uri = canonical_uri(path, defaults.path_normalization, defaults.percent_encoding)
+    fast = HeaderSigner(credentials, "eu-west-1", "sagemaker")
+    assert fast.sign("POST", uri, pairs, payload, format_amz_date(when)) == list(reference.headers)
+
+
+def test_the_repr_shows_no_secret() -> None:
+    credentials = Credentials("AKIDEXAMPLE", "very-secret", session_token="tok-secret")
+    text = repr(HeaderSigner(credentials, "us-east-1", "sagemaker"))
+    assert "very-secret" not in text
+    assert "tok-secret" not in text
