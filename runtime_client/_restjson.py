@@ -9,6 +9,7 @@ answers are parsed in :mod:`._errors`.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from urllib.parse import quote
 from ._model import Operation
 from ._request_body import RequestBody, prepare_body
 from ._validate import validate_params
+from .http._models import Headers
 
 __all__ = [
     "SerializedRequest",
@@ -52,12 +54,18 @@ def serialize_request(
         if value is None:
             continue
         if member.location == "uri":
-            path = path.replace("{" + member.name + "}", quote(str(value), safe="-_.~"))
+            path = path.replace("{" + member.name + "}", _label(str(value)))
         elif member.location == "header":
             headers.append((member.wire_name, str(value)))
         elif member.kind == "blob":  # the payload (an event stream is sent by its caller)
             body = value
     return SerializedRequest(operation.method, path, tuple(headers), prepare_body(body))
+
+
+@functools.lru_cache(maxsize=256)
+def _label(value: str) -> str:
+    """A path label, percent-encoded (cached: a client calls few endpoints, again and again)."""
+    return quote(value, safe="-_.~")
 
 
 def parse_headers_output(operation: Operation, headers: Mapping[str, str]) -> dict[str, Any]:
@@ -101,7 +109,12 @@ def response_metadata(
     status_code: int, headers: Mapping[str, str], retry_attempts: int
 ) -> dict[str, Any]:
     """boto3's ``ResponseMetadata``: RequestId, HTTPStatusCode, HTTPHeaders, RetryAttempts."""
-    lowered = {k.lower(): v for k, v in headers.items()}
+    # Our transport's Headers are lower-case already; an httpx.Headers' items() are too.
+    lowered = (
+        dict(headers)
+        if isinstance(headers, Headers)
+        else {k.lower(): v for k, v in headers.items()}
+    )
     metadata: dict[str, Any] = {}
     if "x-amzn-requestid" in lowered:
         metadata["RequestId"] = lowered["x-amzn-requestid"]
