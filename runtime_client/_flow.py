@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -87,7 +87,8 @@ class SyncAnswer(HTTPResponse, Protocol):
 
     def read(self) -> bytes: ...
 
-    def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]: ...
+    def read_chunk(self) -> bytes | None:
+        """The next piece of the body as it arrives (never decompressed), None at its end."""
 
     def close(self) -> None: ...
 
@@ -97,7 +98,7 @@ class AsyncAnswer(HTTPResponse, Protocol):
 
     async def aread(self) -> bytes: ...
 
-    def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]: ...
+    async def aread_chunk(self) -> bytes | None: ...
 
     async def aclose(self) -> None: ...
 

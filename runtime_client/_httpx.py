@@ -103,6 +103,8 @@ class _Answer:
 
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
+        self._chunks: Iterator[bytes] | None = None
+        self._achunks: AsyncIterator[bytes] | None = None
 
     @property
     def status_code(self) -> int:
@@ -136,6 +138,11 @@ class _Answer:
         except (httpx.TransportError, httpx.StreamError) as exc:
             raise translate_httpx_error(exc) from exc
 
+    def read_chunk(self) -> bytes | None:
+        if self._chunks is None:
+            self._chunks = self.iter_raw()
+        return next(self._chunks, None)
+
     def close(self) -> None:
         self._response.close()
 
@@ -151,6 +158,14 @@ class _Answer:
                 yield chunk
         except (httpx.TransportError, httpx.StreamError) as exc:
             raise translate_httpx_error(exc) from exc
+
+    async def aread_chunk(self) -> bytes | None:
+        if self._achunks is None:
+            self._achunks = self.aiter_raw()
+        try:
+            return await self._achunks.__anext__()
+        except StopAsyncIteration:
+            return None
 
     async def aclose(self) -> None:
         await self._response.aclose()

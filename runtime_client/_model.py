@@ -136,6 +136,11 @@ class Operation:
         return {member.name: member for member in self.inputs}
 
     @cached_property
+    def accepted_strings(self) -> dict[str, set[str]]:
+        """Per input member, string values already found valid (see ``_validate``)."""
+        return {member.name: set() for member in self.inputs}
+
+    @cached_property
     def header_outputs(self) -> tuple[tuple[str, str], ...]:
         """``(member name, lower-case header name)`` of the outputs sent as headers."""
         return tuple((m.name, m.wire_name.lower()) for m in self.outputs if m.location == "header")

@@ -5,7 +5,7 @@ They follow botocore's ``StreamingBody`` API (``read(amt)``, ``iter_chunks``,
 ``aiter_chunks``, ``aiter_lines``, ``aclose``, ``async with``). All bookkeeping lives in
 the pure :class:`BodyReader` (buffering, ``Content-Length`` accounting) and
 :class:`LineSplitter`; the two classes only pull raw chunks from the transport's response
-with ``iter_raw`` / ``aiter_raw`` and translate transport errors. The response-stream
+with ``read_chunk`` / ``aread_chunk`` and translate transport errors. The response-stream
 operation decodes events from the same raw chunk source (``_response_stream``).
 """
 
@@ -190,22 +190,19 @@ class StreamingBody(ClosesOnExit):
     def __init__(self, response: SyncAnswer, endpoint_url: str = "") -> None:
         self._response = response
         self._reader = BodyReader(_content_length(response), endpoint_url)
-        self._raw: Iterator[bytes] | None = None
 
     def _pull(self) -> None:
-        if self._raw is None:
-            self._raw = self._response.iter_raw()
         try:
-            chunk = next(self._raw)
-        except StopIteration:
-            self._reader.finish()
-            return
+            chunk = self._response.read_chunk()
         except TransportError as exc:
             raise self._reader.translate(exc) from exc
         except BaseException:  # interrupted mid-read: where the body stands is lost
             self._response.close()
             raise
-        self._reader.feed(chunk)
+        if chunk is None:
+            self._reader.finish()
+        else:
+            self._reader.feed(chunk)
 
     def read(self, amt: int | None = None) -> bytes:
         """Up to ``amt`` bytes (all the rest when ``None``); ``b""`` at the end."""
@@ -252,22 +249,19 @@ class AsyncStreamingBody(AsyncClosesOnExit):
     def __init__(self, response: AsyncAnswer, endpoint_url: str = "") -> None:
         self._response = response
         self._reader = BodyReader(_content_length(response), endpoint_url)
-        self._raw: AsyncIterator[bytes] | None = None
 
     async def _pull(self) -> None:
-        if self._raw is None:
-            self._raw = self._response.aiter_raw()
         try:
-            chunk = await self._raw.__anext__()
-        except StopAsyncIteration:
-            self._reader.finish()
-            return
+            chunk = await self._response.aread_chunk()
         except TransportError as exc:
             raise self._reader.translate(exc) from exc
         except BaseException:  # cancelled mid-read: where the body stands is lost
             await aclose_shielded(self._response.aclose)
             raise
-        self._reader.feed(chunk)
+        if chunk is None:
+            self._reader.finish()
+        else:
+            self._reader.feed(chunk)
 
     async def aread(self, amt: int | None = None) -> bytes:
         """Up to ``amt`` bytes (all the rest when ``None``); ``b""`` at the end."""

@@ -308,7 +308,6 @@ class EventStream(ClosesOnExit):
         self._response = response
         self._decoder = decoder
         self._parts = StreamCursor(decoder, PartsOutput())
-        self._raw: Iterator[bytes] | None = None
 
     def _next(self, cursor: StreamCursor[T]) -> T | Signal:
         """The one I/O loop: pull bytes until the cursor has an item or the stream is over."""
@@ -327,17 +326,16 @@ class EventStream(ClosesOnExit):
                 return item
 
     def _pull(self) -> None:
-        if self._raw is None:
-            self._raw = self._response.iter_raw()
         try:
-            chunk = next(self._raw)
-        except StopIteration:
-            self._decoder.receive_eof()
+            chunk = self._response.read_chunk()
         except TransportError as exc:
             self._decoder.receive_transport_error(exc)
+            return
         except BaseException:  # interrupted mid-read: the stream cannot go on
             self.close()
             raise
+        if chunk is None:
+            self._decoder.receive_eof()
         else:
             self._decoder.receive_data(chunk)
 
@@ -382,7 +380,6 @@ class AsyncEventStream(AsyncClosesOnExit):
         self._response = response
         self._decoder = decoder
         self._parts = StreamCursor(decoder, PartsOutput())
-        self._raw: AsyncIterator[bytes] | None = None
 
     async def _next(self, cursor: StreamCursor[T]) -> T | Signal:
         """The one I/O loop: pull bytes until the cursor has an item or the stream is over."""
@@ -401,17 +398,16 @@ class AsyncEventStream(AsyncClosesOnExit):
                 return item
 
     async def _pull(self) -> None:
-        if self._raw is None:
-            self._raw = self._response.aiter_raw()
         try:
-            chunk = await self._raw.__anext__()
-        except StopAsyncIteration:
-            self._decoder.receive_eof()
+            chunk = await self._response.aread_chunk()
         except TransportError as exc:
             self._decoder.receive_transport_error(exc)
+            return
         except BaseException:  # cancelled mid-read: the stream cannot go on
             await aclose_shielded(self.aclose)
             raise
+        if chunk is None:
+            self._decoder.receive_eof()
         else:
             self._decoder.receive_data(chunk)
 

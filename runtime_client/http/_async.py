@@ -98,7 +98,9 @@ class AsyncResponse:
     def __repr__(self) -> str:
         return f"<AsyncResponse [{self.status_code}] {self.request.url}>"
 
-    async def _next_chunk(self) -> bytes | None:
+    async def aread_chunk(self) -> bytes | None:
+        """The next piece of the body as it arrives, None at its end (the connection then
+        goes back to the pool)."""
         conn = self._conn
         if conn is None:
             return None
@@ -126,14 +128,17 @@ class AsyncResponse:
             if self._content:
                 yield self._content
             return
-        while (chunk := await self._next_chunk()) is not None:
+        while (chunk := await self.aread_chunk()) is not None:
             yield chunk
 
     aiter_bytes = aiter_raw
 
     async def aread(self) -> bytes:
         if self._content is None:
-            self._content = b"".join([chunk async for chunk in self.aiter_raw()])
+            chunks = []
+            while (chunk := await self.aread_chunk()) is not None:
+                chunks.append(chunk)
+            self._content = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return self._content
 
     @property

@@ -38,9 +38,9 @@ _LOW_WATER = 64 * 1024
 SocketOption = tuple[int, int, int]
 
 
-def _expire(waiter: asyncio.Future[None], error: BaseException) -> None:
+def _expire(waiter: asyncio.Future[None], error: type[BaseException], message: str) -> None:
     if not waiter.done():
-        waiter.set_exception(error)
+        waiter.set_exception(error(message))
 
 
 class AsyncioConnection(asyncio.Protocol):
@@ -96,6 +96,9 @@ class AsyncioConnection(asyncio.Protocol):
         if writable is not None and not writable.done():
             writable.set_result(None)
 
+    def _read_timed_out(self, waiter: asyncio.Future[None], timeout: float) -> None:
+        _expire(waiter, ReadTimeout, f"{self.origin} sent nothing for {timeout} s")
+
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -112,8 +115,7 @@ class AsyncioConnection(asyncio.Protocol):
             waiter = self._waiter = self.loop.create_future()
             timer = None
             if timeout is not None:
-                error = ReadTimeout(f"{self.origin} sent nothing for {timeout} s")
-                timer = self.loop.call_later(timeout, _expire, waiter, error)
+                timer = self.loop.call_later(timeout, self._read_timed_out, waiter, timeout)
             try:
                 await waiter
             finally:
@@ -142,8 +144,8 @@ class AsyncioConnection(asyncio.Protocol):
             waiter = self._writable = self.loop.create_future()
             timer = None
             if timeout is not None:
-                error = WriteTimeout(f"{self.origin} took nothing for {timeout} s")
-                timer = self.loop.call_later(timeout, _expire, waiter, error)
+                message = f"{self.origin} took nothing for {timeout} s"
+                timer = self.loop.call_later(timeout, _expire, waiter, WriteTimeout, message)
             try:
                 await waiter
             finally:

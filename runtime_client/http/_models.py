@@ -152,12 +152,13 @@ class Headers(dict[str, str]):
     def from_raw(cls, pairs: Iterable[tuple[bytes, bytes]]) -> Headers:
         """From ``(lower-case name, value)`` byte pairs as the connection parsed them."""
         headers = cls()
+        get = dict.get
+        put = dict.__setitem__
         for raw_name, raw_value in pairs:
             name = raw_name.decode("latin-1")
             value = raw_value.decode("latin-1")
-            if name in headers:
-                value = f"{dict.__getitem__(headers, name)}, {value}"
-            dict.__setitem__(headers, name, value)
+            before = get(headers, name)
+            put(headers, name, value if before is None else f"{before}, {value}")
         return headers
 
     def __getitem__(self, key: str) -> str:

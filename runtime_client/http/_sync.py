@@ -149,7 +149,7 @@ class SyncResponse:
     def __repr__(self) -> str:
         return f"<SyncResponse [{self.status_code}] {self.request.url}>"
 
-    def _next_chunk(self) -> bytes | None:
+    def read_chunk(self) -> bytes | None:
         """The next piece of the body, None at its end (the connection then goes back)."""
         conn = self._conn
         if conn is None:
@@ -177,14 +177,17 @@ class SyncResponse:
             if self._content:
                 yield self._content
             return
-        while (chunk := self._next_chunk()) is not None:
+        while (chunk := self.read_chunk()) is not None:
             yield chunk
 
     iter_bytes = iter_raw
 
     def read(self) -> bytes:
         if self._content is None:
-            self._content = b"".join(self.iter_raw())
+            chunks = []
+            while (chunk := self.read_chunk()) is not None:
+                chunks.append(chunk)
+            self._content = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return self._content
 
     @property

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
@@ -91,7 +90,7 @@ class Answer:
         self.status_code = status
         raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
         self.headers = Headers.from_raw(raw)
-        self._parts = body if isinstance(body, list) else [body]
+        self._parts = list(body) if isinstance(body, list) else [body]
         self.content = b"".join(self._parts)
         self.is_closed = False
 
@@ -102,8 +101,12 @@ class Answer:
     def read(self) -> bytes:
         return self.content
 
-    def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
-        yield from (part for part in self._parts if part)
+    def read_chunk(self) -> bytes | None:
+        while self._parts:
+            part = self._parts.pop(0)
+            if part:
+                return part
+        return None
 
     def close(self) -> None:
         self.is_closed = True
