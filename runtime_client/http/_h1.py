@@ -460,7 +460,7 @@ class H1Connection(ResponseReader):
 
     def _read_until_close(self) -> Event | NeedData:
         if self._pos < len(self._buf):
-            data = self._take(len(self._buf))
+            data = self._take_all()
             self._received += len(data)
             return Data(data)
         if self._eof:
