@@ -449,9 +449,9 @@ class H1Connection(ResponseReader):
             if not pieces:
                 raise
             self._deferred = exc
-        if pieces:
+        if pieces:  # the body first; the trailers, if they are next, at the next call
             return Data(pieces[0] if len(pieces) == 1 else b"".join(pieces))
-        if self._read == TRAILERS:  # the body first; the trailers at the next call
+        if self._read == TRAILERS:
             trailers = self._read_trailer_section()
             return NEED_DATA if trailers is None else self._end_of_message(trailers)
         if self._eof:
@@ -459,6 +459,7 @@ class H1Connection(ResponseReader):
         return NEED_DATA
 
     def _read_until_close(self) -> Event | NeedData:
+        """What arrived of a body that ends when the server closes, or its end."""
         if self._pos < len(self._buf):
             data = self._take_all()
             self._received += len(data)
@@ -468,6 +469,7 @@ class H1Connection(ResponseReader):
         return NEED_DATA
 
     def _read_after_the_response(self) -> Event | NeedData:
+        """ConnectionClosed once the server closed (while idle, too), else NEED_DATA."""
         if self._eof:
             self._their = _CLOSED
             return _CLOSED_EVENT
