@@ -59,6 +59,7 @@ from runtime_client.http import (
     RemoteProtocolError,
     Response,
 )
+from tests.http.h1_cases import joined
 
 SETTINGS = settings(
     max_examples=300,
@@ -85,16 +86,6 @@ class Result:
     trailing: bool  # (h11 only) bytes after the response are kept unread
 
 
-def _joined(events: list[Event]) -> list[Event]:
-    out: list[Event] = []
-    for event in events:
-        if type(event) is Data and out and type(out[-1]) is Data:
-            out[-1] = Data(out[-1].data + event.data)
-        else:
-            out.append(event)
-    return out
-
-
 def run_ours(method: bytes, reads: Sequence[bytes], eof: bool) -> Result:
     conn = H1Connection()
     conn.send_request(method, b"/", [HOST])
@@ -112,7 +103,7 @@ def run_ours(method: bytes, reads: Sequence[bytes], eof: bool) -> Result:
         error = type(exc).__name__
     reusable = conn.keep_alive and conn.our_state.name == conn.their_state.name == "DONE"
     return Result(
-        _joined(events), error, conn.our_state.name, conn.their_state.name, reusable, False
+        joined(events), error, conn.our_state.name, conn.their_state.name, reusable, False
     )
 
 
@@ -153,7 +144,7 @@ def run_h11(method: bytes, reads: Sequence[bytes], eof: bool) -> Result:
     trailing = bool(conn.trailing_data[0])
     our, their = conn.our_state.__name__, conn.their_state.__name__
     reusable = our == their == "DONE" and not eof and not trailing
-    return Result(_joined(events), error, our, their, reusable, trailing)
+    return Result(joined(events), error, our, their, reusable, trailing)
 
 
 def h11_view(headers: Headers) -> Headers:
@@ -254,74 +245,93 @@ def _ending(draw: st.DrawFn) -> bytes:
     return draw(st.sampled_from([b"\r\n", b"\r\n", b"\r\n", b"\n"]))
 
 
-@st.composite
-def responses(draw: st.DrawFn) -> Generated:
-    method = draw(st.sampled_from([b"GET", b"GET", b"POST", b"HEAD"]))
-    version = draw(st.sampled_from([b"1.1", b"1.1", b"1.1", b"1.0"]))
-
-    def status_line(status: int) -> bytes:
-        reason = draw(
-            st.binary(max_size=12).map(
-                lambda raw: bytes(REASON_BYTES[b % len(REASON_BYTES)] for b in raw)
-            )
+def _status_line(draw: st.DrawFn, version: bytes, status: int) -> bytes:
+    reason = draw(
+        st.binary(max_size=12).map(
+            lambda raw: bytes(REASON_BYTES[b % len(REASON_BYTES)] for b in raw)
         )
-        tail = draw(st.sampled_from([b" " + reason, b" " + reason, b""]))
-        return b"HTTP/%s %03d%s" % (version, status, tail)
+    )
+    tail = draw(st.sampled_from([b" " + reason, b" " + reason, b""]))
+    return b"HTTP/%s %03d%s" % (version, status, tail)
 
-    def head(status: int, framing: list[bytes]) -> bytes:
-        lines = [draw(field_lines(other_names)) for _ in range(draw(st.integers(0, 4)))]
-        for line in framing:
-            lines.insert(draw(st.integers(0, len(lines))), line)
-        block = status_line(status) + _ending(draw)
-        for line in lines:
-            block += line + _ending(draw)
-        return block + _ending(draw)
 
-    out = b""
-    for status in draw(st.lists(st.sampled_from([100, 102, 103, 150, 199]), max_size=2)):
-        out += head(status, [])
-    status = draw(st.one_of(st.sampled_from([200, 204, 304, 404, 413, 500]), st.integers(200, 999)))
-    body = draw(st.binary(max_size=120))
-    framing_kind = draw(st.sampled_from(["length", "chunked", "close"]))
+def _head(draw: st.DrawFn, version: bytes, status: int, framing: list[bytes]) -> bytes:
+    """A head: the status line, other fields with the framing fields among them, and the
+    blank line; each line ends in CRLF or LF."""
+    lines = [draw(field_lines(other_names)) for _ in range(draw(st.integers(0, 4)))]
+    for line in framing:
+        lines.insert(draw(st.integers(0, len(lines))), line)
+    block = _status_line(draw, version, status) + _ending(draw)
+    for line in lines:
+        block += line + _ending(draw)
+    return block + _ending(draw)
+
+
+def _framing_lines(draw: st.DrawFn, kind: str, body: bytes) -> list[bytes]:
+    """The Connection field, if any, and the fields that frame ``body`` as ``kind``."""
     connection = draw(
         st.sampled_from([None, b"keep-alive", b"close", b"Keep-Alive, CLOSE", b"upgrade"])
     )
     framing: list[bytes] = []
     if connection is not None:
         framing.append(b"Connection:" + draw(ows) + connection)
-    if framing_kind == "length":
+    if kind == "length":
         length = b"%d" % len(body)
         spelled = draw(st.sampled_from([length, length, b"0" + length, length + b", " + length]))
         framing.append(b"Content-Length: " + spelled)
         if draw(st.booleans()):
             framing.append(b"content-length:" + spelled + b" ")
-    elif framing_kind == "chunked":
+    elif kind == "chunked":
         framing.append(
             b"Transfer-Encoding: " + draw(st.sampled_from([b"chunked", b"Chunked", b"CHUNKED"]))
         )
         if draw(st.booleans()):
             framing.append(b"Content-Length: 12345")  # Transfer-Encoding wins, as in h11
-    out += head(status, framing)
+    return framing
+
+
+def _chunked(draw: st.DrawFn, body: bytes) -> bytes:
+    """``body`` in chunks (sizes in either case, extensions, spaces), the last chunk and
+    trailers."""
+    out = b""
+    cuts = sorted(draw(st.lists(st.integers(0, len(body)), max_size=5)))
+    for start, stop in zip([0, *cuts], [*cuts, len(body)], strict=True):
+        if stop > start:
+            size = draw(st.sampled_from([b"%x", b"%X", b"0%x"])) % (stop - start)
+            extension = draw(st.sampled_from([b"", b";a=b", b';x;y="q z"', b";\x01\xff"]))
+            out += size + extension + draw(st.sampled_from([b"", b" ", b"\t"])) + b"\r\n"
+            out += body[start:stop] + b"\r\n"
+    out += b"0" + draw(st.sampled_from([b"", b";end"])) + b"\r\n"
+    for _ in range(draw(st.integers(0, 2))):
+        out += draw(field_lines(other_names)) + _ending(draw)
+    return out + _ending(draw)
+
+
+def _reads(draw: st.DrawFn, data: bytes, max_cuts: int) -> list[bytes]:
+    """``data`` cut into up to ``max_cuts + 1`` reads."""
+    cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(data) - 1)), max_size=max_cuts))))
+    return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True) if b > a]
+
+
+@st.composite
+def responses(draw: st.DrawFn) -> Generated:
+    """Informational heads, then a final one with its body framed by Content-Length,
+    chunked or until close (none for HEAD, 204 and 304), cut into reads."""
+    method = draw(st.sampled_from([b"GET", b"GET", b"POST", b"HEAD"]))
+    version = draw(st.sampled_from([b"1.1", b"1.1", b"1.1", b"1.0"]))
+    out = b""
+    for status in draw(st.lists(st.sampled_from([100, 102, 103, 150, 199]), max_size=2)):
+        out += _head(draw, version, status, [])
+    status = draw(st.one_of(st.sampled_from([200, 204, 304, 404, 413, 500]), st.integers(200, 999)))
+    body = draw(st.binary(max_size=120))
+    framing_kind = draw(st.sampled_from(["length", "chunked", "close"]))
+    framing = _framing_lines(draw, framing_kind, body)
+    out += _head(draw, version, status, framing)
     no_body = method == b"HEAD" or status in (204, 304)
     eof = framing_kind == "close" and not no_body
     if not no_body:
-        if framing_kind == "chunked":
-            cuts = sorted(draw(st.lists(st.integers(0, len(body)), max_size=5)))
-            for start, stop in zip([0, *cuts], [*cuts, len(body)], strict=True):
-                if stop > start:
-                    size = draw(st.sampled_from([b"%x", b"%X", b"0%x"])) % (stop - start)
-                    extension = draw(st.sampled_from([b"", b";a=b", b';x;y="q z"', b";\x01\xff"]))
-                    out += size + extension + draw(st.sampled_from([b"", b" ", b"\t"])) + b"\r\n"
-                    out += body[start:stop] + b"\r\n"
-            out += b"0" + draw(st.sampled_from([b"", b";end"])) + b"\r\n"
-            for _ in range(draw(st.integers(0, 2))):
-                out += draw(field_lines(other_names)) + _ending(draw)
-            out += _ending(draw)
-        else:
-            out += body
-    cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(out) - 1)), max_size=8))))
-    reads = [out[a:b] for a, b in zip([0, *cuts], [*cuts, len(out)], strict=True) if b > a]
-    return Generated(method, out, reads, eof)
+        out += _chunked(draw, body) if framing_kind == "chunked" else body
+    return Generated(method, out, _reads(draw, out, 8), eof)
 
 
 def assert_same(ours: Result, theirs: Result) -> None:
@@ -376,11 +386,7 @@ def mutated(draw: st.DrawFn) -> Generated:
         elif action == "truncate":
             del data[at:]
     response = bytes(data)
-    cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(response) - 1)), max_size=6))))
-    reads = [
-        response[a:b] for a, b in zip([0, *cuts], [*cuts, len(response)], strict=True) if b > a
-    ]
-    return Generated(case.method, response, reads, True)
+    return Generated(case.method, response, _reads(draw, response, 6), True)
 
 
 random_responses = st.builds(
