@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -34,11 +34,10 @@ from runtime_client import (
     IncompleteReadError,
     ResponseStreamingError,
 )
+from tests.support import raw_client
+from tests.support.raw_client import Driver
 from tests.support.raw_server import (
-    MODE_IDS,
-    MODES,
     Close,
-    Driver,
     RawServer,
     Reply,
     chunk,
@@ -55,35 +54,10 @@ PROMPT = 1.0
 TEXT = (("Content-Type", "text/plain"),)
 
 
-@pytest.fixture(params=MODES, ids=MODE_IDS)
-def mode(request: pytest.FixtureRequest) -> tuple[str, str]:
-    value: tuple[str, str] = request.param
-    return value
-
-
-@pytest.fixture
-def anyio_backend(mode: tuple[str, str]) -> str:
-    return mode[1]
-
-
-@pytest.fixture
-def server() -> Iterator[RawServer]:
-    with RawServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-async def make(mode: tuple[str, str], server: RawServer) -> AsyncIterator[Callable[..., Driver]]:
-    made: list[Driver] = []
-
-    def factory(**options: Any) -> Driver:
-        driver = Driver(mode[0], server.url, **options)
-        made.append(driver)
-        return driver
-
-    yield factory
-    for driver in made:
-        await driver.close()
+mode = raw_client.mode
+anyio_backend = raw_client.anyio_backend
+server = raw_client.server
+make = raw_client.make
 
 
 async def _echo(client: Driver, body: bytes) -> dict[str, Any]:

@@ -22,11 +22,8 @@ anything (a TLS handshake that never completes). :func:`full_backlog` gives an a
 whose listen queue is full, so that connecting to it hangs.
 
 Every wait is bounded: pauses and holds are capped at ``MAX_PAUSE``, writes time out after
-``IO_TIMEOUT``, and ``close()`` wakes and ends every connection thread.
-
-:class:`Driver` is the other end: a client of either kind (blocking, or async under the
-test's anyio backend) pointed at a server, behind one awaitable API, so that one test body
-runs three ways (``MODES``).
+``IO_TIMEOUT``, and ``close()`` wakes and ends every connection thread. The client side
+of these tests is in ``tests.support.raw_client``.
 """
 
 from __future__ import annotations
@@ -42,18 +39,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-from runtime_client import AsyncSageMakerRuntime, SageMakerRuntime
 
 __all__ = [
     "IO_TIMEOUT",
     "MAX_PAUSE",
-    "MODES",
-    "MODE_IDS",
     "Close",
     "Connection",
-    "Driver",
     "Hold",
     "Pause",
     "RawServer",
@@ -505,56 +496,3 @@ def full_backlog() -> Iterator[tuple[str, int]]:
         for filler in fillers:
             filler.close()
         listener.close()
-
-
-# --- the client side ----------------------------------------------------------------------
-
-#: (client kind, anyio backend): the blocking client, the async one under asyncio and trio.
-MODES = [("sync", "asyncio"), ("async", "asyncio"), ("async", "trio")]
-MODE_IDS = ["sync", "async-asyncio", "async-trio"]
-
-
-class Driver:
-    """A client of either kind behind one awaitable API; the blocking client is called
-    inline (it blocks the event loop, which is harmless: the server runs in threads).
-    Keyword arguments go to the client; the keys are any (the raw server checks none)."""
-
-    def __init__(self, kind: str, url: str, **options: Any) -> None:
-        self.kind = kind
-        settings: dict[str, Any] = {
-            "region_name": "us-east-1",
-            "endpoint_url": url,
-            "aws_access_key_id": "AKIDEXAMPLE",
-            "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            **options,
-        }
-        cls = SageMakerRuntime if kind == "sync" else AsyncSageMakerRuntime
-        self.client: Any = cls(**settings)
-
-    async def call(self, method: str, **params: Any) -> dict[str, Any]:
-        result = getattr(self.client, method)(**params)
-        answer: dict[str, Any] = await result if self.kind == "async" else result
-        return answer
-
-    async def invoke(self, **params: Any) -> dict[str, Any]:
-        return await self.call("invoke_endpoint", **params)
-
-    async def invoke_async(self, **params: Any) -> dict[str, Any]:
-        return await self.call("invoke_endpoint_async", **params)
-
-    async def read(self, body: Any, amt: int | None = None) -> bytes:
-        data = body.read(amt) if self.kind == "sync" else await body.read(amt)
-        assert isinstance(data, bytes)
-        return data
-
-    async def chunks(self, body: Any, size: int | None, into: list[bytes]) -> None:
-        """Read ``body`` ``size`` bytes at a time (None: all at once) into ``into``, which
-        keeps what was read if reading fails."""
-        while data := await self.read(body, size):
-            into.append(data)
-
-    async def close(self) -> None:
-        if self.kind == "sync":
-            self.client.close()
-        else:
-            await self.client.aclose()
