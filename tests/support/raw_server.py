@@ -299,6 +299,8 @@ class RawServer:
             except OSError:
                 return  # closed by close()
             sock.settimeout(IO_TIMEOUT)
+            # Steps go out as written: no Nagle delay between an answer's pieces.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 conn = Connection(len(self.connections), peer, time.monotonic())
                 self.connections.append(conn)
