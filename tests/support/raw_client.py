@@ -10,15 +10,26 @@ fresh :class:`RawServer` per test (so its connection counts are the test's own),
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import anyio
 import pytest
 
 from runtime_client import AsyncSageMakerRuntime, SageMakerRuntime
 from tests.support.raw_server import RawServer
 
-__all__ = ["MODES", "MODE_IDS", "Driver", "anyio_backend", "make", "mode", "server"]
+__all__ = [
+    "MODES",
+    "MODE_IDS",
+    "Driver",
+    "anyio_backend",
+    "eventually",
+    "make",
+    "mode",
+    "server",
+]
 
 #: (client kind, anyio backend): the blocking client, the async one under asyncio and trio.
 MODES = [("sync", "asyncio"), ("async", "asyncio"), ("async", "trio")]
@@ -69,6 +80,17 @@ class Driver:
             self.client.close()
         else:
             await self.client.aclose()
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 2.0) -> bool:
+    """Poll ``condition`` (yielding to the event loop) until it holds (True) or
+    ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await anyio.sleep(0.01)
+    return True
 
 
 @pytest.fixture(params=MODES, ids=MODE_IDS)
