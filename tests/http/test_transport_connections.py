@@ -35,7 +35,7 @@ from runtime_client import (
     ResponseStreamingError,
 )
 from tests.support import raw_client
-from tests.support.raw_client import Driver
+from tests.support.raw_client import Driver, eventually
 from tests.support.raw_server import (
     Close,
     RawServer,
@@ -86,7 +86,7 @@ async def test_idle_connection_closed_well_before_the_call_is_not_reused(
     server.play(Reply((response(200, TEXT, b"first"),), idle_close=0.1))
     first = await client.invoke(EndpointName="ep", Body=b"1")
     assert await client.read(first["Body"]) == b"first"
-    assert server.wait_for(lambda: server.connection(0).closed_by == "server")
+    assert await eventually(lambda: server.connection(0).closed_by == "server")
     await anyio.sleep(0.1)  # the FIN is at the client's socket well before the next call
 
     start = time.monotonic()
@@ -152,7 +152,7 @@ async def test_server_closing_after_its_answer_without_saying_so(
     first = await client.invoke(EndpointName="ep", Body=b"1")
     assert await client.read(first["Body"]) == b"first"
     if when == "after-the-fin-arrived":
-        assert server.wait_for(lambda: server.connection(0).closed_by == "server")
+        assert await eventually(lambda: server.connection(0).closed_by == "server")
         await anyio.sleep(0.05)
 
     second = await _echo(client, b"second")

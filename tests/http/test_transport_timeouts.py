@@ -33,7 +33,7 @@ from runtime_client import (
     ReadTimeoutError,
 )
 from tests.support import raw_client
-from tests.support.raw_client import Driver
+from tests.support.raw_client import Driver, eventually
 from tests.support.raw_server import Hold, RawServer, Reply, full_backlog, head
 
 pytestmark = pytest.mark.anyio
@@ -129,7 +129,7 @@ async def test_headers_that_never_come(make: Callable[..., Driver], server: RawS
     assert server.url in str(info.value)
     assert len(server.requests) == 1  # not retried: the inference may be running
     # The client gives the connection up (it cannot tell what would come next on it).
-    assert server.wait_for(lambda: server.connection(0).closed_by == "peer", timeout=1.0)
+    assert await eventually(lambda: server.connection(0).closed_by == "peer", timeout=1.0)
 
 
 def _stalled_body(status: int, body: bytes) -> Reply:
@@ -148,7 +148,7 @@ async def test_body_that_stalls_part_way(make: Callable[..., Driver], server: Ra
     clock.check(TIMEOUT, "ReadTimeoutError")
     assert got == []  # read() never returns a short body
     assert len(server.requests) == 1
-    assert server.wait_for(lambda: server.connection(0).closed_by == "peer", timeout=1.0)
+    assert await eventually(lambda: server.connection(0).closed_by == "peer", timeout=1.0)
 
 
 async def test_async_invocation_answer_that_stalls(
