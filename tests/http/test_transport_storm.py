@@ -7,8 +7,8 @@ that in each burst cancelled calls and calls that complete interleave: the patte
 jammed httpcore's pool (encode/httpcore#1093: a request cancelled after the pool gave it
 a new connection and before it used it leaks that connection's slot). The server pauses
 at random before and inside each answer, so the cancels also land while connecting,
-sending, waiting for the answer and reading the body. Four bursts are in flight at once,
-32 calls over the default 10 connections, so the pool is contended throughout. A call
+sending, waiting for the answer and reading the body. Eight bursts are in flight at once,
+64 calls over the default 10 connections, so the pool is contended throughout. A call
 that completes must have its own answer.
 
 Afterwards, as a user would see it:
@@ -45,7 +45,7 @@ KEYS: dict[str, Any] = {
 IDLE = 10  # Config's default max_pool_connections
 CALLS = 2000
 BURST = 8
-BURSTS_IN_FLIGHT = 4  # 32 calls at once, over 10 connections: the pool is contended
+BURSTS_IN_FLIGHT = 8  # 64 calls at once, over 10 connections: the pool is contended
 STORM_LIMIT = 30.0
 
 
