@@ -493,8 +493,22 @@ def full_backlog() -> Iterator[tuple[str, int]]:
                 filler.connect(address)
             fillers.append(filler)
         time.sleep(0.05)
+        _check_connect_hangs(address)
         yield address
     finally:
         for filler in fillers:
             filler.close()
         listener.close()
+
+
+def _check_connect_hangs(address: tuple[str, int]) -> None:
+    """The premise of :func:`full_backlog`: a plain connect gets no answer."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.1)
+        try:
+            probe.connect(address)
+        except TimeoutError:
+            return
+        except OSError as exc:
+            raise RuntimeError(f"a connect to a full accept queue failed at once: {exc!r}") from exc
+    raise RuntimeError("a connect to a full accept queue succeeded: this OS queues more")
