@@ -292,7 +292,7 @@ class RawServer:
         assert self._listener is not None
         while not self._stop.is_set():
             try:
-                ready, _, _ = select.select([self._listener], [], [], 0.05)
+                ready, _, _ = select.select([self._listener], [], [], _TICK)
                 if not ready:
                     continue
                 sock, peer = self._listener.accept()
