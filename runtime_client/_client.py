@@ -10,7 +10,7 @@ are shared and written once. httpx is imported only for a lent httpx client.
 
 from __future__ import annotations
 
-import os
+import random
 import socket
 from collections.abc import Iterable
 from datetime import datetime
@@ -219,12 +219,18 @@ class _Shell(Generic[H]):
 
 
 def _new_invocation_id() -> str:
-    """A random (version 4) UUID, as ``str(uuid.uuid4())`` (without importing ``uuid``)."""
-    value = (int.from_bytes(os.urandom(16), "big") & _UUID_CLEAR) | _UUID_V4
+    """A random (version 4) UUID, as ``str(uuid.uuid4())`` (without importing ``uuid``).
+
+    The bits come from ``random`` (seeded from ``os.urandom``, and reseeded in a forked
+    child): an invocation id must be unique, not secret, and a system call per call for it
+    costs more than the rest of the id.
+    """
+    value = (_random_bits(128) & _UUID_CLEAR) | _UUID_V4
     text = f"{value:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+_random_bits = random.getrandbits
 # RFC 9562 version 4: version bits 0100 (bits 76-79), variant bits 10 (bits 62-63).
 _UUID_CLEAR = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
 _UUID_V4 = (0x4 << 76) | (0x2 << 62)

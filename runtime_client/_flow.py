@@ -48,29 +48,29 @@ __all__ = [
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built on every call: plain assignments
 class Send:
     request: Request
     stream: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Read:
     #: A SyncAnswer or an AsyncAnswer: whatever the runner's sender returned.
     response: Any
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Close:
     response: Any
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Sleep:
     seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Call:
     """Run ``fn(*args)``, a blocking callable (file read, subprocess)."""
 

@@ -136,6 +136,11 @@ class Operation:
         return {member.name: member for member in self.inputs}
 
     @cached_property
+    def input_index(self) -> dict[str, int]:
+        """Each input member's place in the model (requests list headers in that order)."""
+        return {member.name: index for index, member in enumerate(self.inputs)}
+
+    @cached_property
     def accepted_strings(self) -> dict[str, set[str]]:
         """Per input member, string values already found valid (see ``_validate``)."""
         return {member.name: set() for member in self.inputs}

@@ -64,7 +64,7 @@ def check_body(value: object, max_length: int | None) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built on every call: plain assignments
 class RequestBody:
     """A checked body: ``data`` in memory, or ``file`` from ``start`` for ``length`` bytes."""
 

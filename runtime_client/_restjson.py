@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built on every call: plain assignments
 class SerializedRequest:
     """The wire form of an operation call, before signing."""
 
@@ -46,20 +46,24 @@ def serialize_request(
 ) -> SerializedRequest:
     """Validate, then lay the parameters out as path, headers and body (rest-json)."""
     validate_params(operation, params, strict=strict)
-    headers: list[tuple[str, str]] = []
+    headers: list[tuple[int, str, str]] = []
     path = operation.uri
     body: object = b""
-    for member in operation.inputs:
-        value = params.get(member.name)
+    by_name = operation.inputs_by_name
+    for name, value in params.items():  # the few given, not every member of the model
         if value is None:
             continue
+        member = by_name[name]
         if member.location == "uri":
-            path = path.replace("{" + member.name + "}", _label(str(value)))
+            path = path.replace("{" + name + "}", _label(str(value)))
         elif member.location == "header":
-            headers.append((member.wire_name, str(value)))
+            headers.append((operation.input_index[name], member.wire_name, str(value)))
         elif member.kind == "blob":  # the payload (an event stream is sent by its caller)
             body = value
-    return SerializedRequest(operation.method, path, tuple(headers), prepare_body(body))
+    if len(headers) > 1:
+        headers.sort()  # in the model's order, whatever the order of the arguments
+    fields = tuple((wire, value) for _, wire, value in headers)
+    return SerializedRequest(operation.method, path, fields, prepare_body(body))
 
 
 @functools.lru_cache(maxsize=256)

@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Generator
+from itertools import chain
 from typing import Final, TypeAlias
 
-from ._exceptions import NetworkError, RemoteProtocolError, TransportError
+from ._exceptions import LocalProtocolError, NetworkError, RemoteProtocolError, TransportError
 from ._h1 import NEED_DATA, H1Connection, H1State, InformationalResponse, Response
 from ._models import FileBody, Request
 
@@ -63,8 +64,41 @@ Exchange: TypeAlias = Generator[bytes | IOStep, bytes, Response]
 
 
 def _encoded(request: Request) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
-    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in request.headers]
-    return request.method.encode("ascii"), request.target.encode("ascii"), headers
+    return _ascii(request.method, "method"), _ascii(request.target, "target"), _fields(request)
+
+
+def _fields(request: Request) -> list[tuple[bytes, bytes]]:
+    """The headers as latin-1 bytes: all of them encoded in one call (joined by NUL, which
+    no valid field holds), else one by one, naming the one that cannot be."""
+    headers = request.headers
+    try:
+        flat = "\0".join(chain.from_iterable(headers)).encode("latin-1").split(b"\0")
+    except (TypeError, UnicodeEncodeError):
+        flat = []
+    if len(flat) == 2 * len(headers) and set(map(len, headers)) <= {2}:
+        pairs = iter(flat)
+        return list(zip(pairs, pairs, strict=True))
+    return [(_latin1(name, "a header name"), _latin1(value, name)) for name, value in headers]
+
+
+def _latin1(text: str, what: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise LocalProtocolError(
+            f"{what if what == 'a header name' else 'header ' + repr(what)}: {text!r} has "
+            f"{text[exc.start]!r}, which HTTP/1.1 cannot carry (latin-1 only; "
+            "percent-encode or base64 it)"
+        ) from None
+
+
+def _ascii(text: str, what: str) -> bytes:
+    try:
+        return text.encode("ascii")
+    except UnicodeEncodeError:
+        raise LocalProtocolError(
+            f"request {what} {text!r} is not ASCII (percent-encode it)"
+        ) from None
 
 
 def exchange(h1: H1Connection, request: Request, target: str | None = None) -> Exchange:

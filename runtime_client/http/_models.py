@@ -9,7 +9,8 @@ its position, rewound for every attempt). The transport never changes a request.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import IO, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
@@ -149,8 +150,15 @@ class Headers(dict[str, str]):
     __slots__ = ()
 
     @classmethod
-    def from_raw(cls, pairs: Iterable[tuple[bytes, bytes]]) -> Headers:
+    def from_raw(cls, pairs: Sequence[tuple[bytes, bytes]]) -> Headers:
         """From ``(lower-case name, value)`` byte pairs as the connection parsed them."""
+        # All decoded in one call, joined by NUL (which the parser never lets into a field)
+        flat = b"\0".join(chain.from_iterable(pairs)).decode("latin-1").split("\0")
+        if len(flat) == 2 * len(pairs):
+            items = iter(flat)
+            headers = cls(zip(items, items, strict=True))
+            if len(headers) == len(pairs):
+                return headers  # no name repeated
         headers = cls()
         get = dict.get
         put = dict.__setitem__
