@@ -246,7 +246,7 @@ def rows(server: Server, runs: int) -> list[Row]:
 
 def _installed_size(*requirements: str) -> float:
     with tempfile.TemporaryDirectory() as target:
-        subprocess.run(
+        result = subprocess.run(
             [
                 sys.executable,
                 "-m",
@@ -259,9 +259,12 @@ def _installed_size(*requirements: str) -> float:
                 target,
                 *requirements,
             ],
-            check=True,
-            stdout=subprocess.DEVNULL,
+            capture_output=True,  # pip's warnings too: shown only if it fails
+            text=True,
+            check=False,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"pip install failed:\n{result.stderr}")
         total = sum(p.stat().st_size for p in Path(target).rglob("*") if p.is_file())
     return total / (1024 * 1024)
 
