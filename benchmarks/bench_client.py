@@ -186,14 +186,13 @@ class _Measured:
 
 async def _throughput(call: AsyncCall, concurrency: int, total: int) -> tuple[float, float]:
     """Requests per second and process CPU us per call of ``total`` calls made by
-    ``concurrency`` workers (after one warm-up call each, which opens the connections)."""
+    ``concurrency`` workers."""
     per_worker = max(1, total // concurrency)
 
     async def worker() -> None:
         for _ in range(per_worker):
             await call()
 
-    await asyncio.gather(*(call() for _ in range(concurrency)))
     cpu, start = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -292,6 +291,9 @@ async def _measure_level(
                 calls[name] = await make(stack, server.url, level, BODY_1K)
             except ImportError:
                 missing.add(name)
+                continue
+            # One warm-up call per worker: it opens the connections the rounds reuse.
+            await asyncio.gather(*(calls[name]() for _ in range(level)))
         for _ in range(rounds):
             for name, call in calls.items():
                 cpu, start = server.cpu_seconds(), time.perf_counter()
@@ -429,24 +431,45 @@ def _parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def _table(args: argparse.Namespace, seconds: dict[str, float]) -> tuple[list[Row], ...]:
+    """Every part against one loopback server: the summary rows, the latency and the
+    throughput detail rows; ``seconds`` gets each part's duration."""
+    quick = args.quick
+    rows: list[Row] = []
+    clock = time.perf_counter()
+
+    def lap(part: str) -> None:
+        nonlocal clock
+        seconds[part], clock = time.perf_counter() - clock, time.perf_counter()
+
+    with loopback_server() as server:
+        rows += bench_cold_start.rows(server, runs=2 if quick else 9)
+        lap("cold start")
+        if not args.skip_footprint:
+            rows += bench_cold_start.footprint_rows()
+            lap("footprint")
+        latency, latency_detail = bench_sequential(server, 150 if quick else 900, rounds=3)
+        rows += latency
+        lap("latency")
+        levels = [1, 16, 64, 256]
+        rounds = 2 if quick else 3  # a smoke run: every level, fewer rounds
+        throughput, throughput_detail = bench_async(server, levels, 128 if quick else 1536, rounds)
+        rows += throughput
+        lap("throughput")
+        rows += bench_call_cpu.rows(quick=quick, callgrind=args.callgrind)
+        lap("CPU against memory")
+        rows += bench_bodies.rows(server, quick=quick)
+        lap("bodies")
+    return rows, latency_detail, throughput_detail
+
+
 def main() -> None:
     args = _parse_args()
     isolate_from_aws_settings()
     quick = args.quick
     started, load_before = time.perf_counter(), os.getloadavg()[0]
-    rows: list[Row] = []
-    with loopback_server() as server:
-        rows += bench_cold_start.rows(server, runs=3 if quick else 9)
-        if not args.skip_footprint:
-            rows += bench_cold_start.footprint_rows()
-        latency, latency_detail = bench_sequential(server, 150 if quick else 900, rounds=3)
-        rows += latency
-        throughput, throughput_detail = bench_async(
-            server, [1, 16, 64, 256], 256 if quick else 1536, rounds=3
-        )
-        rows += throughput
-        rows += bench_call_cpu.rows(quick=quick, callgrind=args.callgrind)
-        rows += bench_bodies.rows(server, quick=quick)
+    seconds: dict[str, float] = {}
+    rows, latency_detail, throughput_detail = _table(args, seconds)
     print(
         f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cpus, "
         f"{time.strftime('%Y-%m-%d')}; {_versions()}; load average before / after: "
@@ -457,10 +480,11 @@ def main() -> None:
     print_table(("size, contender", "p50 (us)", "p99 (us)"), latency_detail)
     print("\nAsync throughput, every contender: median of rounds (range)")
     print_table(("concurrency", "contender", "req/s", "CPU us per call"), throughput_detail)
-    print(f"\n(table in {time.perf_counter() - started:.0f} s)")
+    parts = ", ".join(f"{part} {s:.0f} s" for part, s in seconds.items())
+    print(f"\n(table in {time.perf_counter() - started:.0f} s: {parts})")
     others: dict[str, list[str]] = {
         "bench_sign.py": ["--quick"] if quick else [],
-        "bench_eventstream.py": ["--mib", "16", "--repeats", "3"] if quick else [],
+        "bench_eventstream.py": ["--mib", "8", "--repeats", "3"] if quick else [],
         "bench_response_stream.py": ["--tokens", "2000", "--repeats", "3"] if quick else [],
     }
     if args.profile:
