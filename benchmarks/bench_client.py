@@ -37,7 +37,6 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
 
 import bench_bodies
 import bench_call_cpu
@@ -80,7 +79,9 @@ def _time_calls(call: Callable[[], object], n: int) -> tuple[float, float]:
     return _percentiles(samples)
 
 
-def _sequential_callers(server: Server, body: bytes) -> tuple[dict[str, Callable[[], object]], Any]:
+def _sequential_callers(
+    server: Server, body: bytes
+) -> tuple[dict[str, Callable[[], object]], Callable[[], None]]:
     """One call of each contender (ours, boto3, raw httpx.Client, raw http.client)."""
     import boto3
     import httpx
@@ -453,7 +454,7 @@ def _table(args: argparse.Namespace, seconds: dict[str, float]) -> tuple[list[Ro
         lap("latency")
         levels = [1, 16, 64, 256]
         rounds = 2 if quick else 3  # a smoke run: every level, fewer rounds
-        throughput, throughput_detail = bench_async(server, levels, 128 if quick else 1536, rounds)
+        throughput, throughput_detail = bench_async(server, levels, 128 if quick else 1024, rounds)
         rows += throughput
         lap("throughput")
         rows += bench_call_cpu.rows(quick=quick, callgrind=args.callgrind)
