@@ -449,12 +449,15 @@ def _table(args: argparse.Namespace, seconds: dict[str, float]) -> tuple[list[Ro
         if not args.skip_footprint:
             rows += bench_cold_start.footprint_rows()
             lap("footprint")
-        latency, latency_detail = bench_sequential(server, 150 if quick else 900, rounds=3)
+        # Rounds are interleaved and many, calls per round fewer: on a shared machine the
+        # median of 5 short rounds is steadier than that of 3 long ones.
+        rounds = 3 if quick else 5
+        latency, latency_detail = bench_sequential(server, 100 if quick else 500, rounds)
         rows += latency
         lap("latency")
         levels = [1, 16, 64, 256]
-        rounds = 2 if quick else 3  # a smoke run: every level, fewer rounds
-        throughput, throughput_detail = bench_async(server, levels, 128 if quick else 1024, rounds)
+        rounds = 2 if quick else 5  # a smoke run: every level, fewer rounds
+        throughput, throughput_detail = bench_async(server, levels, 128 if quick else 512, rounds)
         rows += throughput
         lap("throughput")
         rows += bench_call_cpu.rows(quick=quick, callgrind=args.callgrind)
