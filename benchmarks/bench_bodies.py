@@ -234,8 +234,8 @@ def file_memory_rows(server: Server, runs: int) -> list[Row]:
 
 def rows(server: Server, *, quick: bool) -> list[Row]:
     sections: list[Callable[[], list[Row]]] = [
-        lambda: stream_rows(server, 3 if quick else 5),
-        lambda: answer_memory_rows(server, 3 if quick else 5),
+        lambda: stream_rows(server, 2 if quick else 5),
+        lambda: answer_memory_rows(server, 2 if quick else 5),
         lambda: file_memory_rows(server, 1 if quick else 3),
     ]
     return [row for section in sections for row in section()]

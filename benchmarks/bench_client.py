@@ -422,7 +422,9 @@ def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run (under a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run (under a minute; no footprint)"
+    )
     parser.add_argument("--skip-footprint", action="store_true", help="no pip installs")
     parser.add_argument("--skip-others", action="store_true", help="not the other scripts")
     parser.add_argument("--profile", action="store_true", help="also run profile_call.py")
@@ -444,9 +446,9 @@ def _table(args: argparse.Namespace, seconds: dict[str, float]) -> tuple[list[Ro
         seconds[part], clock = time.perf_counter() - clock, time.perf_counter()
 
     with loopback_server() as server:
-        rows += bench_cold_start.rows(server, runs=2 if quick else 9)
+        rows += bench_cold_start.rows(server, runs=1 if quick else 9)
         lap("cold start")
-        if not args.skip_footprint:
+        if not (args.skip_footprint or quick):  # pip installs: not part of a smoke run
             rows += bench_cold_start.footprint_rows()
             lap("footprint")
         # Rounds are interleaved and many, calls per round fewer: on a shared machine the
@@ -456,7 +458,7 @@ def _table(args: argparse.Namespace, seconds: dict[str, float]) -> tuple[list[Ro
         rows += latency
         lap("latency")
         levels = [1, 16, 64, 256]
-        rounds = 2 if quick else 5  # a smoke run: every level, fewer rounds
+        rounds = 1 if quick else 5  # a smoke run: every level, one round
         throughput, throughput_detail = bench_async(server, levels, 128 if quick else 512, rounds)
         rows += throughput
         lap("throughput")
