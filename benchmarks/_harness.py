@@ -144,9 +144,6 @@ class Spread:
         values = list(values)
         return cls(statistics.median(values), min(values), max(values))
 
-    def scaled(self, factor: float) -> Spread:
-        return Spread(self.median * factor, self.low * factor, self.high * factor)
-
     def show(self, digits: int = 0) -> str:
         return f"{self.median:,.{digits}f} ({self.low:,.{digits}f}-{self.high:,.{digits}f})"
 
@@ -162,14 +159,6 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     width = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * w for w in width], *rows]:
         print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, width, strict=True)) + " |")
-
-
-def process_peak_mib(pid_status: str = "/proc/self/status") -> float:
-    """This process's peak RSS (VmHWM) in MiB."""
-    for line in Path(pid_status).read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 # --- our client on a transport that answers from memory -----------------------------------
