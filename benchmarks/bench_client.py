@@ -1,207 +1,62 @@
-"""The client against boto3, aiobotocore and raw httpx, side by side in one run.
+"""The client against its peers, side by side in one run: the project's figures table.
 
-    python benchmarks/bench_client.py [--quick] [--skip-footprint]
+    python benchmarks/bench_client.py [--quick] [--skip-footprint] [--profile] [--callgrind]
 
-Every figure is measured against its peers in the same run, on a loopback server started
-as a separate process (benchmarks/loopback_server.py), and reported as a median with the
-ratio to the peer: the machine is shared and noisy, so ratios are what to read.
+Peers: boto3 and aiobotocore (the SDKs), and raw HTTP stacks sending precomputed headers
+(signed once, nothing signed per call): ``httpx.Client``/``AsyncClient``, ``aiohttp``,
+``http.client``. Every figure is measured in the same run, on ``loopback_server.py``
+started as a separate process on 127.0.0.1, as the median of rounds with their range
+(min-max) and the ratio of medians: the machine is shared and noisy, so read the ratios.
 
-Cold start runs whole processes, each printing its own stages (import, client
-construction, first call), with explicit keys and with credentials in environment
-variables (as on AWS Lambda). Every contender runs with a bytecode cache, as an installed
-package does (``PYTHONDONTWRITEBYTECODE`` would otherwise recompile an editable checkout
-in every process).
+This file measures sequential latency (p50/p99) and async throughput (req/s and CPU per
+call at concurrency 1/16/64/256); the other parts live in their own scripts, each runnable
+alone, and are gathered here into one table:
+
+- ``bench_cold_start.py``: whole processes, plain HTTP and HTTPS; installed footprint;
+- ``bench_call_cpu.py``: CPU per call against a transport that answers from memory
+  (and callgrind instruction counts with ``--callgrind``);
+- ``bench_bodies.py``: the response stream's whole path, memory of a 6 MiB answer and of
+  a 6 MiB file body;
+- ``profile_call.py`` (with ``--profile``): where the CPU of one call goes.
+
+Our client is used through its public API only, so the same script measures it whatever
+its HTTP layer is. ``--quick`` is a smoke run of every part (under a minute).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import os
-import shutil
-import statistics
+import platform
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from importlib import metadata
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-AKID, SECRET = "AKIDBENCHMARK", "benchmark-secret"
-
-Row = tuple[str, str, str, str]  # what, ours, peer, ratio
-
-
-@contextmanager
-def loopback_server() -> Iterator[int]:
-    process = subprocess.Popen(
-        [sys.executable, str(HERE / "loopback_server.py")], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"loopback server did not start: {line!r}")
-        yield int(line.split()[1])
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-# --- cold start: whole processes ---------------------------------------------------------
-
-_STAGES = (
-    "import time, sys\n"
-    "t0 = time.perf_counter()\n"
-    "{imp}\n"
-    "t1 = time.perf_counter()\n"
-    "c = {ctor}\n"
-    "t2 = time.perf_counter()\n"
-    "c.invoke_endpoint(EndpointName='ep', Body=b'{{}}', ContentType='application/json')"
-    "['Body'].read()\n"
-    "t3 = time.perf_counter()\n"
-    "print(t1 - t0, t2 - t1, t3 - t2)\n"
+import bench_bodies
+import bench_call_cpu
+import bench_cold_start
+from _harness import (
+    BODY_1K,
+    HERE,
+    INVOCATIONS,
+    Server,
+    Spread,
+    goal,
+    isolate_from_aws_settings,
+    keys,
+    loopback_server,
+    peer_headers,
+    print_table,
 )
-_ARGS = "region_name='us-east-1', endpoint_url=sys.argv[1]"
-_KEYS = f", aws_access_key_id='{AKID}', aws_secret_access_key='{SECRET}'"
 
-#: (contender, credentials) -> the code of one whole process. It prints the seconds spent
-#: importing, constructing the client and making the first call.
-_COLD = {
-    ("ours", "keys"): _STAGES.format(
-        imp="from runtime_client import SageMakerRuntime",
-        ctor=f"SageMakerRuntime({_ARGS}{_KEYS})",
-    ),
-    ("boto3", "keys"): _STAGES.format(
-        imp="import boto3", ctor=f"boto3.client('sagemaker-runtime', {_ARGS}{_KEYS})"
-    ),
-    ("ours", "env"): _STAGES.format(
-        imp="from runtime_client import SageMakerRuntime", ctor=f"SageMakerRuntime({_ARGS})"
-    ),
-    ("boto3", "env"): _STAGES.format(
-        imp="import boto3", ctor=f"boto3.client('sagemaker-runtime', {_ARGS})"
-    ),
-    ("python -c pass", "keys"): "pass\n",
-}
-
-
-def _cold_env(credentials: str, pycache: str) -> dict[str, str]:
-    """No AWS settings but the credentials asked for; no config files.
-
-    Bytecode is cached (in ``pycache``) for every contender, as for an installed package:
-    with ``PYTHONDONTWRITEBYTECODE`` set, an editable checkout is compiled from source in
-    every process while site-packages has its ``.pyc`` files, which is not a fair race.
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = pycache
-    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    if credentials == "env":  # as on AWS Lambda
-        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = AKID, SECRET
-        env["AWS_SESSION_TOKEN"] = "benchmark-session-token"
-    return env
-
-
-def _run_process(code: str, url: str, env: dict[str, str]) -> tuple[float, float, list[float]]:
-    """Wall seconds, peak RSS (MiB) and the stage seconds the process printed."""
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, url], env=env, stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None
-    out = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"cold-start process failed ({process.returncode}):\n{code}")
-    return elapsed, usage.ru_maxrss / 1024, [float(x) for x in out.split()]
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.1f}"
-
-
-def bench_cold_start(url: str, runs: int) -> list[Row]:
-    times: dict[tuple[str, str], list[float]] = {key: [] for key in _COLD}
-    rss: dict[tuple[str, str], list[float]] = {key: [] for key in _COLD}
-    stages: dict[tuple[str, str], list[list[float]]] = {key: [] for key in _COLD}
-    with tempfile.TemporaryDirectory() as pycache:
-        envs = {key: _cold_env(key[1], pycache) for key in _COLD}
-        for key, code in _COLD.items():  # warm-up: writes the bytecode cache
-            _run_process(code, url, envs[key])
-        for _ in range(runs):  # interleaved, so that noise hits every contender alike
-            for key, code in _COLD.items():
-                elapsed, peak, staged = _run_process(code, url, envs[key])
-                times[key].append(elapsed)
-                rss[key].append(peak)
-                stages[key].append(staged)
-    med = statistics.median
-    base = med(times[("python -c pass", "keys")])
-    rows: list[Row] = []
-    for credentials, label in (("keys", "explicit keys"), ("env", "env-var credentials")):
-        ours, boto = ("ours", credentials), ("boto3", credentials)
-        ours_t, boto_t = med(times[ours]), med(times[boto])
-        rows += [
-            (
-                f"cold start, {label}: import+client+1st call (ms)",
-                _ms(ours_t),
-                _ms(boto_t),
-                f"{ours_t / boto_t:.2f}",
-            ),
-            (
-                "  same, less interpreter start (ms)",
-                _ms(ours_t - base),
-                _ms(boto_t - base),
-                f"{(ours_t - base) / (boto_t - base):.2f}",
-            ),
-        ]
-        for index, stage in enumerate(("import", "client construction", "first call")):
-            ours_s = med(s[index] for s in stages[ours])
-            boto_s = med(s[index] for s in stages[boto])
-            rows.append((f"  {stage} (ms)", _ms(ours_s), _ms(boto_s), f"{ours_s / boto_s:.2f}"))
-        ours_m, boto_m = med(rss[ours]), med(rss[boto])
-        rows.append(
-            ("  peak RSS (MiB)", f"{ours_m:.1f}", f"{boto_m:.1f}", f"{ours_m / boto_m:.2f}")
-        )
-    return rows
-
-
-# --- installed footprint -----------------------------------------------------------------
-
-
-def _installed_size(*requirements: str) -> float:
-    with tempfile.TemporaryDirectory() as target:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-compile",
-                "--disable-pip-version-check",
-                "--target",
-                target,
-                *requirements,
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        total = sum(p.stat().st_size for p in Path(target).rglob("*") if p.is_file())
-    return total / (1024 * 1024)
-
-
-def bench_footprint() -> list[Row]:
-    ours = _installed_size(str(ROOT))
-    boto = _installed_size("boto3")
-    return [
-        ("installed footprint, with deps (MiB)", f"{ours:.1f}", f"{boto:.1f}", f"{ours / boto:.3f}")
-    ]
+Row = list[str]  # measure, ours, peer, ours/peer, goal
+HEADER = ("measure", "ours", "peer", "ours/peer", "goal")
 
 
 # --- sequential latency ------------------------------------------------------------------
@@ -212,7 +67,8 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def _time_calls(call: Callable[[], object], n: int) -> list[float]:
+def _time_calls(call: Callable[[], object], n: int) -> tuple[float, float]:
+    """p50 and p99 seconds of ``n`` calls, after a few warm-up calls."""
     for _ in range(min(20, n)):
         call()
     samples = []
@@ -220,246 +76,339 @@ def _time_calls(call: Callable[[], object], n: int) -> list[float]:
         start = time.perf_counter()
         call()
         samples.append(time.perf_counter() - start)
-    return samples
+    return _percentiles(samples)
 
 
-def bench_sequential(url: str, n: int) -> list[Row]:
+def _sequential_callers(
+    server: Server, body: bytes
+) -> tuple[dict[str, Callable[[], object]], Callable[[], None]]:
+    """One call of each contender (ours, boto3, raw httpx.Client, raw http.client)."""
     import boto3
     import httpx
 
-    import sigv4
     from runtime_client import SageMakerRuntime
 
-    ours = SageMakerRuntime(
-        region_name="us-east-1",
-        endpoint_url=url,
-        aws_access_key_id=AKID,
-        aws_secret_access_key=SECRET,
-    )
-    boto = boto3.client(
-        "sagemaker-runtime",
-        region_name="us-east-1",
-        endpoint_url=url,
-        aws_access_key_id=AKID,
-        aws_secret_access_key=SECRET,
-    )
+    ours = SageMakerRuntime(endpoint_url=server.url, **keys())
+    boto = boto3.client("sagemaker-runtime", endpoint_url=server.url, **keys())
     raw = httpx.Client()
-    rows: list[Row] = []
+    conn = http.client.HTTPConnection("127.0.0.1", server.port)
+    headers = peer_headers(body)
+    target = server.url + INVOCATIONS
+
+    def call_ours() -> object:
+        return ours.invoke_endpoint(EndpointName="ep", Body=body, ContentType="application/json")[
+            "Body"
+        ].read()
+
+    def call_boto() -> object:
+        return boto.invoke_endpoint(EndpointName="ep", Body=body, ContentType="application/json")[
+            "Body"
+        ].read()
+
+    def call_httpx() -> object:
+        return raw.post(target, content=body, headers=headers).content
+
+    def call_http_client() -> object:
+        conn.request("POST", INVOCATIONS, body=body, headers=headers)
+        return conn.getresponse().read()
+
+    def close() -> None:
+        ours.close()
+        raw.close()
+        conn.close()
+
+    callers = {
+        "ours": call_ours,
+        "boto3": call_boto,
+        "httpx.Client": call_httpx,
+        "http.client": call_http_client,
+    }
+    return callers, close
+
+
+#: (peer, goal for ours/peer at 1 KiB, as (op, target)), in the table's order.
+_LATENCY_PEERS: dict[str, tuple[str, float] | None] = {
+    "httpx.Client": ("<=", 0.5),
+    "http.client": ("<=", 2.0),
+    "boto3": None,
+}
+
+
+def bench_sequential(server: Server, calls: int, rounds: int) -> tuple[list[Row], list[Row]]:
+    """p50/p99 latency of InvokeEndpoint at 1 KiB and 1 MiB; the summary rows and the
+    detail rows (every contender, median of the rounds' percentiles and their range)."""
+    summary: list[Row] = []
+    detail: list[Row] = []
     for label, size in (("1 KiB", 1024), ("1 MiB", 1024 * 1024)):
-        body = b"x" * size
-        count = n if size <= 1024 else max(20, n // 10)
-        target = f"{url}/endpoints/ep/invocations"
-        from datetime import datetime, timezone
-
-        signed = sigv4.sign(
-            sigv4.SignableRequest("POST", target, [("Content-Type", "application/json")], body),
-            sigv4.SigningParams(
-                sigv4.Credentials(AKID, SECRET),
-                "us-east-1",
-                "sagemaker",
-                datetime.now(timezone.utc),
-            ),
-        )
-        headers = {"Content-Type": "application/json", **dict(signed.headers)}
-
-        def call_ours() -> object:
-            return ours.invoke_endpoint(
-                EndpointName="ep", Body=body, ContentType="application/json"
-            )["Body"].read()
-
-        def call_boto() -> object:
-            return boto.invoke_endpoint(
-                EndpointName="ep", Body=body, ContentType="application/json"
-            )["Body"].read()
-
-        def call_raw() -> object:
-            return raw.post(target, content=body, headers=headers).content
-
-        results: dict[str, list[float]] = {"ours": [], "boto3": [], "raw": []}
-        for _ in range(3):  # interleave rounds
-            results["ours"] += _time_calls(call_ours, count // 3)
-            results["boto3"] += _time_calls(call_boto, count // 3)
-            results["raw"] += _time_calls(call_raw, count // 3)
-        o50, o99 = _percentiles(results["ours"])
-        b50, b99 = _percentiles(results["boto3"])
-        r50, r99 = _percentiles(results["raw"])
-        rows += [
-            (
-                f"InvokeEndpoint {label} p50 (us) vs boto3",
-                f"{o50 * 1e6:.0f}",
-                f"{b50 * 1e6:.0f}",
-                f"{o50 / b50:.2f}",
-            ),
-            (
-                f"InvokeEndpoint {label} p99 (us) vs boto3",
-                f"{o99 * 1e6:.0f}",
-                f"{b99 * 1e6:.0f}",
-                f"{o99 / b99:.2f}",
-            ),
-            (
-                f"InvokeEndpoint {label} p50 (us) vs raw httpx",
-                f"{o50 * 1e6:.0f}",
-                f"{r50 * 1e6:.0f}",
-                f"{o50 / r50:.2f}",
-            ),
-            (
-                f"InvokeEndpoint {label} p99 (us) vs raw httpx",
-                f"{o99 * 1e6:.0f}",
-                f"{r99 * 1e6:.0f}",
-                f"{o99 / r99:.2f}",
-            ),
-        ]
-    ours.close()
-    raw.close()
-    return rows
+        callers, close = _sequential_callers(server, b"x" * size)
+        count = calls if size <= 1024 else max(20, calls // 10)
+        p50s: dict[str, list[float]] = {name: [] for name in callers}
+        p99s: dict[str, list[float]] = {name: [] for name in callers}
+        for _ in range(rounds):  # interleaved rounds: noise hits every contender alike
+            for name, call in callers.items():
+                p50, p99 = _time_calls(call, count)
+                p50s[name].append(p50 * 1e6)
+                p99s[name].append(p99 * 1e6)
+        close()
+        spread50 = {name: Spread.of(v) for name, v in p50s.items()}
+        spread99 = {name: Spread.of(v) for name, v in p99s.items()}
+        for name in callers:
+            detail.append([f"{label} {name}", spread50[name].show(), spread99[name].show()])
+        o50, o99 = spread50["ours"].median, spread99["ours"].median
+        for peer, target in _LATENCY_PEERS.items():
+            r50, r99 = o50 / spread50[peer].median, o99 / spread99[peer].median
+            verdict = ""
+            if target is not None and size == 1024:
+                verdict = f"p50 {goal(r50, *target)}; p99 {goal(r99, *target)}"
+            summary.append(
+                [
+                    f"InvokeEndpoint {label} p50 / p99 (us) vs {peer}",
+                    f"{o50:.0f} / {o99:.0f}",
+                    f"{spread50[peer].median:.0f} / {spread99[peer].median:.0f}",
+                    f"{r50:.2f} / {r99:.2f}",
+                    verdict,
+                ]
+            )
+    return summary, detail
 
 
 # --- async throughput --------------------------------------------------------------------
 
+AsyncCall = Callable[[], Awaitable[object]]
 
-async def _throughput(call: Callable[[], Any], concurrency: int, total: int) -> float:
+
+@dataclass
+class _Measured:
+    """Per contender and concurrency: req/s and CPU us per call of each round."""
+
+    rates: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
+
+
+async def _throughput(call: AsyncCall, concurrency: int, total: int) -> tuple[float, float]:
+    """Requests per second and process CPU us per call of ``total`` calls made by
+    ``concurrency`` workers."""
     per_worker = max(1, total // concurrency)
 
     async def worker() -> None:
         for _ in range(per_worker):
             await call()
 
-    async def warm() -> None:
-        await call()
-
-    await asyncio.gather(*(warm() for _ in range(concurrency)))  # open the connections
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return per_worker * concurrency / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    calls = per_worker * concurrency
+    return calls / wall, cpu / calls * 1e6
 
 
-async def _bench_async(url: str, levels: list[int], total: int) -> list[Row]:
-    import httpx
-
+async def _ours(stack: AsyncExitStack, url: str, level: int, body: bytes) -> AsyncCall:
     from runtime_client import AsyncSageMakerRuntime, Config
 
-    try:
-        from aiobotocore.config import AioConfig
-        from aiobotocore.session import get_session
-    except ImportError:
-        get_session = None
-    rows: list[Row] = []
-    body = b"x" * 1024
-    for level in levels:
-        limits = httpx.Limits(max_connections=level, max_keepalive_connections=level)
-        ours = AsyncSageMakerRuntime(
-            region_name="us-east-1",
+    ours = AsyncSageMakerRuntime(
+        endpoint_url=url, config=Config(max_pool_connections=level), **keys()
+    )
+    stack.push_async_callback(ours.aclose)
+
+    async def call() -> object:
+        response = await ours.invoke_endpoint(
+            EndpointName="ep", Body=body, ContentType="application/json"
+        )
+        return await response["Body"].aread()
+
+    return call
+
+
+async def _aiobotocore(stack: AsyncExitStack, url: str, level: int, body: bytes) -> AsyncCall:
+    from aiobotocore.config import AioConfig
+    from aiobotocore.session import get_session
+
+    aio = await stack.enter_async_context(
+        get_session().create_client(
+            "sagemaker-runtime",
             endpoint_url=url,
-            aws_access_key_id=AKID,
-            aws_secret_access_key=SECRET,
-            config=Config(max_pool_connections=level),
+            config=AioConfig(max_pool_connections=level),
+            **keys(),
         )
-        raw = httpx.AsyncClient(limits=limits)
-        target = f"{url}/endpoints/ep/invocations"
+    )
 
-        async def call_ours() -> object:
-            response = await ours.invoke_endpoint(
-                EndpointName="ep", Body=body, ContentType="application/json"
-            )
-            return await response["Body"].aread()
-
-        async def call_raw() -> object:
-            return (
-                await raw.post(target, content=body, headers={"Content-Type": "application/json"})
-            ).content
-
-        ours_rate = await _throughput(call_ours, level, total)
-        raw_rate = await _throughput(call_raw, level, total)
-        rows.append(
-            (
-                f"async req/s at concurrency {level} vs raw httpx",
-                f"{ours_rate:.0f}",
-                f"{raw_rate:.0f}",
-                f"{ours_rate / raw_rate:.2f}",
-            )
+    async def call() -> object:
+        response = await aio.invoke_endpoint(
+            EndpointName="ep", Body=body, ContentType="application/json"
         )
-        if get_session is not None:
-            session = get_session()
-            async with session.create_client(
-                "sagemaker-runtime",
-                region_name="us-east-1",
-                endpoint_url=url,
-                aws_access_key_id=AKID,
-                aws_secret_access_key=SECRET,
-                config=AioConfig(max_pool_connections=level),
-            ) as aio:
+        async with response["Body"] as stream:
+            return await stream.read()
 
-                async def call_aio() -> object:
-                    response = await aio.invoke_endpoint(
-                        EndpointName="ep", Body=body, ContentType="application/json"
-                    )
-                    async with response["Body"] as stream:
-                        return await stream.read()
+    return call
 
-                aio_rate = await _throughput(call_aio, level, total)
-            rows.append(
-                (
-                    f"async req/s at concurrency {level} vs aiobotocore",
-                    f"{ours_rate:.0f}",
-                    f"{aio_rate:.0f}",
-                    f"{ours_rate / aio_rate:.2f}",
+
+async def _httpx(stack: AsyncExitStack, url: str, level: int, body: bytes) -> AsyncCall:
+    import httpx
+
+    raw = httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=level, max_keepalive_connections=level)
+    )
+    stack.push_async_callback(raw.aclose)
+    target, headers = url + INVOCATIONS, peer_headers(body)
+
+    async def call() -> object:
+        return (await raw.post(target, content=body, headers=headers)).content
+
+    return call
+
+
+async def _aiohttp(stack: AsyncExitStack, url: str, level: int, body: bytes) -> AsyncCall:
+    import aiohttp  # type: ignore[import-not-found, unused-ignore]  # in the bench extra
+
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=level))
+    stack.push_async_callback(session.close)
+    target, headers = url + INVOCATIONS, peer_headers(body)
+
+    async def call() -> object:
+        async with session.post(target, data=body, headers=headers) as response:
+            return await response.read()
+
+    return call
+
+
+_CONTENDERS = {
+    "ours": _ours,
+    "aiobotocore": _aiobotocore,
+    "raw httpx": _httpx,
+    "raw aiohttp": _aiohttp,
+}
+
+
+async def _measure_level(
+    server: Server, level: int, total: int, rounds: int, missing: set[str]
+) -> tuple[dict[str, _Measured], float]:
+    """Every contender at one concurrency, rounds interleaved; the server's busiest share
+    of one core during any run."""
+    measured: dict[str, _Measured] = {}
+    busiest = 0.0
+    async with AsyncExitStack() as stack:
+        calls: dict[str, AsyncCall] = {}
+        for name, make in _CONTENDERS.items():
+            try:
+                calls[name] = await make(stack, server.url, level, BODY_1K)
+            except ImportError:
+                missing.add(name)
+                continue
+            # One warm-up call per worker: it opens the connections the rounds reuse.
+            await asyncio.gather(*(calls[name]() for _ in range(level)))
+        for _ in range(rounds):
+            for name, call in calls.items():
+                cpu, start = server.cpu_seconds(), time.perf_counter()
+                rate, cpu_us = await _throughput(call, level, total)
+                busy = (server.cpu_seconds() - cpu) / (time.perf_counter() - start)
+                busiest = max(busiest, busy)
+                entry = measured.setdefault(name, _Measured())
+                entry.rates.append(rate)
+                entry.cpu_us.append(cpu_us)
+    return measured, busiest
+
+
+def _ratio_row(
+    what: str,
+    levels: list[int],
+    ours: list[float],
+    peer: list[float],
+    target: tuple[str, float] | None,
+) -> Row:
+    """One row over the levels; the goal is met only if it is met at every level."""
+    ratios = [o / p for o, p in zip(ours, peer, strict=True)]
+    verdict = ""
+    if target is not None:
+        verdicts = [goal(r, *target).endswith(": met") for r in ratios]
+        met_at = [str(level) for level, ok in zip(levels, verdicts, strict=True) if ok]
+        verdict = goal(min(ratios) if target[0] == ">=" else max(ratios), *target)
+        if met_at and len(met_at) < len(levels):
+            verdict += f" (met at {'/'.join(met_at)})"
+    return [
+        what,
+        " / ".join(f"{v:,.0f}" for v in ours),
+        " / ".join(f"{v:,.0f}" for v in peer),
+        " / ".join(f"{r:.2f}" for r in ratios),
+        verdict,
+    ]
+
+
+def bench_async(
+    server: Server, levels: list[int], total: int, rounds: int
+) -> tuple[list[Row], list[Row]]:
+    """Async throughput: the summary rows and the detail rows (per level and contender)."""
+    results: dict[int, dict[str, _Measured]] = {}
+    missing: set[str] = set()
+    busiest = 0.0
+    for level in levels:
+        results[level], busy = asyncio.run(_measure_level(server, level, total, rounds, missing))
+        busiest = max(busiest, busy)
+    detail: list[Row] = []
+    for level, measured in results.items():
+        for name, entry in measured.items():
+            detail.append(
+                [str(level), name, Spread.of(entry.rates).show(), Spread.of(entry.cpu_us).show()]
+            )
+    rate = {
+        name: [Spread.of(results[level][name].rates).median for level in levels]
+        for name in results[levels[0]]
+    }
+    cpu = {
+        name: [Spread.of(results[level][name].cpu_us).median for level in levels]
+        for name in results[levels[0]]
+    }
+    at = "/".join(map(str, levels))
+    summary: list[Row] = []
+    for peer, target in (("aiobotocore", 5.0), ("raw aiohttp", 1.0)):
+        if peer in rate:
+            summary.append(
+                _ratio_row(
+                    f"async req/s at concurrency {at}: vs {peer}",
+                    levels,
+                    rate["ours"],
+                    rate[peer],
+                    (">=", target),
                 )
             )
-        await ours.aclose()
-        await raw.aclose()
-    if get_session is None:
-        rows.append(("aiobotocore", "-", "not installed", "-"))
-    return rows
+    if "raw httpx" in rate:
+        summary.append(
+            _ratio_row(
+                f"async req/s at concurrency {at}: vs raw httpx",
+                levels,
+                rate["ours"],
+                rate["raw httpx"],
+                None,
+            )
+        )
+    for peer in ("aiobotocore", "raw aiohttp", "raw httpx"):
+        if peer in cpu:
+            summary.append(
+                _ratio_row(
+                    f"async CPU us per call at {at}: vs {peer}",
+                    levels,
+                    cpu["ours"],
+                    cpu[peer],
+                    None,
+                )
+            )
+    summary.append(
+        ["loopback server, busiest run (% of one core)", "", "", f"{busiest:.0%}", "< 100%"]
+    )
+    summary += [[f"{name}: not installed", "-", "-", "-", ""] for name in sorted(missing)]
+    return summary, detail
 
 
-# --- memory with a 6 MiB file body (tracemalloc peak) -------------------------------------------------------
-
-_RSS = {
-    "ours": (
-        "import resource, sys\n"
-        "from runtime_client import SageMakerRuntime\n"
-        "c = SageMakerRuntime(region_name='us-east-1', endpoint_url=sys.argv[1],\n"
-        f"    aws_access_key_id='{AKID}', aws_secret_access_key='{SECRET}')\n"
-    ),
-    "boto3": (
-        "import resource, sys\n"
-        "import boto3\n"
-        "c = boto3.client('sagemaker-runtime', region_name='us-east-1', endpoint_url=sys.argv[1],\n"
-        f"    aws_access_key_id='{AKID}', aws_secret_access_key='{SECRET}')\n"
-    ),
-}
-# Python-heap peak during the call (tracemalloc), after a warm-up call: what the call itself
-# holds at its worst. ru_maxrss cannot see a few MiB under the import-time peak.
-_RSS_TAIL = (
-    "import tracemalloc\n"
-    "c.invoke_endpoint(EndpointName='ep', Body=b'{{}}', ContentType='application/json')['Body'].read()\n"
-    "tracemalloc.start()\n"
-    "with open(sys.argv[2], 'rb') as f:\n"
-    "    c.invoke_endpoint(EndpointName='ep', Body=f, ContentType='application/octet-stream')['Body'].read()\n"
-    "print(tracemalloc.get_traced_memory()[1] / 1048576)\n"
-)
+# --- the whole run -----------------------------------------------------------------------
 
 
-def bench_file_memory(url: str, runs: int) -> list[Row]:
-    with tempfile.NamedTemporaryFile(suffix=".bin") as handle:
-        handle.write(os.urandom(6 * 1024 * 1024))
-        handle.flush()
-        added: dict[str, list[float]] = {"ours": [], "boto3": []}
-        for _ in range(runs):
-            for name, head in _RSS.items():
-                output = subprocess.run(
-                    [sys.executable, "-c", head + _RSS_TAIL, url, handle.name],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout
-                added[name].append(float(output.strip()))
-    ours, boto = statistics.median(added["ours"]), statistics.median(added["boto3"])
-    ratio = f"{ours / boto:.2f}" if boto else "-"
-    return [("peak heap during a 6 MiB file-body call (MiB)", f"{ours:.2f}", f"{boto:.2f}", ratio)]
-
-
-# --- the other benchmarks, as subprocesses ------------------------------------------------
+def _versions() -> str:
+    names = ("boto3", "botocore", "aiobotocore", "aiohttp", "httpx", "httpcore", "h11")
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} -")
+    return ", ".join(found)
 
 
 def run_script(name: str, *args: str) -> str:
@@ -469,44 +418,90 @@ def run_script(name: str, *args: str) -> str:
     return result.stdout + (result.stderr if result.returncode else "")
 
 
-def print_table(rows: list[Row]) -> None:
-    header: Row = ("measure", "ours", "peer", "ours/peer")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run (under a minute; no footprint)"
+    )
+    parser.add_argument("--skip-footprint", action="store_true", help="no pip installs")
+    parser.add_argument("--skip-others", action="store_true", help="not the other scripts")
+    parser.add_argument("--profile", action="store_true", help="also run profile_call.py")
+    parser.add_argument(
+        "--callgrind", action="store_true", help="instructions per call under valgrind"
+    )
+    return parser.parse_args()
+
+
+def _table(args: argparse.Namespace, seconds: dict[str, float]) -> tuple[list[Row], ...]:
+    """Every part against one loopback server: the summary rows, the latency and the
+    throughput detail rows; ``seconds`` gets each part's duration."""
+    quick = args.quick
+    rows: list[Row] = []
+    clock = time.perf_counter()
+
+    def lap(part: str) -> None:
+        nonlocal clock
+        seconds[part], clock = time.perf_counter() - clock, time.perf_counter()
+
+    with loopback_server() as server:
+        rows += bench_cold_start.rows(server, runs=1 if quick else 9)
+        lap("cold start")
+        if not (args.skip_footprint or quick):  # pip installs: not part of a smoke run
+            rows += bench_cold_start.footprint_rows()
+            lap("footprint")
+        # Rounds are interleaved and many, calls per round fewer: on a shared machine the
+        # median of 5 short rounds is steadier than that of 3 long ones.
+        rounds = 3 if quick else 5
+        latency, latency_detail = bench_sequential(server, 100 if quick else 500, rounds)
+        rows += latency
+        lap("latency")
+        levels = [1, 16, 64, 256]
+        rounds = 1 if quick else 5  # a smoke run: every level, one round
+        throughput, throughput_detail = bench_async(server, levels, 128 if quick else 512, rounds)
+        rows += throughput
+        lap("throughput")
+        rows += bench_call_cpu.rows(quick=quick, callgrind=args.callgrind)
+        lap("CPU against memory")
+        rows += bench_bodies.rows(server, quick=quick)
+        lap("bodies")
+    return rows, latency_detail, throughput_detail
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--skip-footprint", action="store_true", help="no pip installs")
-    args = parser.parse_args()
+    args = _parse_args()
+    isolate_from_aws_settings()
     quick = args.quick
-    rows: list[Row] = []
-    with loopback_server() as port:
-        url = f"http://127.0.0.1:{port}"
-        rows += bench_cold_start(url, 3 if quick else 9)
-        if not args.skip_footprint:
-            rows += bench_footprint()
-        rows += bench_sequential(url, 150 if quick else 900)
-        levels = [1, 16, 64, 256]
-        rows += asyncio.run(_bench_async(url, levels, 256 if quick else 2048))
-        rows += bench_file_memory(url, 1 if quick else 3)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, {time.strftime('%Y-%m-%d')}")
-    print_table(rows)
-    others = {
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
+    seconds: dict[str, float] = {}
+    rows, latency_detail, throughput_detail = _table(args, seconds)
+    print(
+        f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cpus, "
+        f"{time.strftime('%Y-%m-%d')}; {_versions()}; load average before / after: "
+        f"{load_before:.2f} / {os.getloadavg()[0]:.2f}"
+    )
+    print_table(HEADER, rows)
+    print("\nSequential latency, every contender: median of the rounds' percentiles (range)")
+    print_table(("size, contender", "p50 (us)", "p99 (us)"), latency_detail)
+    print("\nAsync throughput, every contender: median of rounds (range)")
+    print_table(("concurrency", "contender", "req/s", "CPU us per call"), throughput_detail)
+    parts = ", ".join(f"{part} {s:.0f} s" for part, s in seconds.items())
+    print(f"\n(table in {time.perf_counter() - started:.0f} s: {parts})")
+    others: dict[str, list[str]] = {
         "bench_sign.py": ["--quick"] if quick else [],
-        "bench_eventstream.py": ["--mib", "16", "--repeats", "3"] if quick else [],
-        "bench_response_stream.py": [],
+        "bench_eventstream.py": ["--mib", "8", "--repeats", "3"] if quick else [],
+        "bench_response_stream.py": ["--tokens", "2000", "--repeats", "3"] if quick else [],
     }
+    if args.profile:
+        others["profile_call.py"] = ["--quick"] if quick else []
+    if args.skip_others:
+        others = {k: v for k, v in others.items() if k == "profile_call.py"}
     for script, script_args in others.items():
-        if (HERE / script).exists():
-            print(f"\n$ python benchmarks/{script} {' '.join(script_args)}".rstrip())
-            print(run_script(script, *script_args))
+        print(f"\n$ python benchmarks/{script} {' '.join(script_args)}".rstrip())
+        print(run_script(script, *script_args))
+    print(f"(whole run in {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":
-    shutil.which("python3")  # nothing else runs on import
     main()
