@@ -169,7 +169,17 @@ class BodyReader:
         return not self.eof and (amt is None or self._buffered < amt)
 
     def translate(self, exc: Exception) -> HTTPClientError:
-        return translate_read_error(exc, self.endpoint_url)
+        """The user's error for a failed read: a body cut short of its Content-Length
+        (the server closed or reset the connection) is an :class:`IncompleteReadError`
+        saying how much arrived, as botocore's length check says it."""
+        error = translate_read_error(exc, self.endpoint_url)
+        if (
+            type(error) is ResponseStreamingError
+            and self.expected is not None
+            and self.received < self.expected
+        ):
+            return IncompleteReadError(self.endpoint_url, self.received, self.expected)
+        return error
 
 
 #: A rest of at least this many bytes is gathered in one buffer by :meth:`BodyReader.gather_rest`.

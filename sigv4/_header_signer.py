@@ -12,6 +12,10 @@ takes that as given and does only the steps, in order::
     3. signing key         kSigning for the date (cached, see ``_signer._signing_key``)
     4. signature           hex(HMAC-SHA256(3, 2))
 
+Step 4 is HMAC (RFC 2104) written out: ``H((K ^ opad) || H((K ^ ipad) || text))``. The
+two hashes that have taken in the padded key are kept for the day's key, so a signature
+costs two hash copies and updates, not a keyed HMAC set up afresh.
+
 Its result is exactly :func:`sigv4.sign`'s for the same request with the default
 settings (a test compares them): the same headers to add, in the same order.
 """
@@ -19,8 +23,8 @@ settings (a test compares them): the same headers to add, in the same order.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Sequence
+from typing import Any
 
 from ._canonical import canonical_headers
 from ._credentials import Credentials
@@ -35,13 +39,15 @@ class HeaderSigner:
     ``credentials``/``region``/``service``, with the default settings (the session token
     signed, no ``x-amz-content-sha256`` header)."""
 
-    __slots__ = ("_credentials", "_prefix", "_region", "_service")
+    __slots__ = ("_credentials", "_keyed", "_prefix", "_region", "_service")
 
     def __init__(self, credentials: Credentials, region: str, service: str) -> None:
         self._credentials = credentials
         self._region = region
         self._service = service
         self._prefix = f"{ALGORITHM} Credential={credentials.access_key_id}/"
+        # (date, inner hash, outer hash) of step 4's HMAC for that date's signing key
+        self._keyed: tuple[str, Any, Any] = ("", None, None)
 
     @property
     def credentials(self) -> Credentials:
@@ -74,10 +80,29 @@ class HeaderSigner:
         scope = credential_scope(date, self._region, self._service)
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         text = f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
-        # 3. The signing key.
-        key = _signing_key(self._credentials.secret_access_key, date, self._region, self._service)
-        # 4. The signature.
-        signature = hmac.digest(key, text.encode(), "sha256").hex()
+        # 3. The signing key (its HMAC pads, hashed once per date).
+        keyed = self._keyed
+        if keyed[0] != date:
+            keyed = self._keyed = self._key_hashes(date)
+        # 4. The signature: HMAC-SHA256(kSigning, string to sign).
+        inner = keyed[1].copy()
+        inner.update(text.encode())
+        outer = keyed[2].copy()
+        outer.update(inner.digest())
+        signature = outer.hexdigest()
         authorization = f"{self._prefix}{scope}, SignedHeaders={signed}, Signature={signature}"
         added.append(("Authorization", authorization))
         return added
+
+    def _key_hashes(self, date: str) -> tuple[str, Any, Any]:
+        key = _signing_key(self._credentials.secret_access_key, date, self._region, self._service)
+        block = key.ljust(_BLOCK, b"\0")  # kSigning is 32 bytes: shorter than a block
+        inner = hashlib.sha256(block.translate(_IPAD))
+        outer = hashlib.sha256(block.translate(_OPAD))
+        return date, inner, outer
+
+
+_BLOCK = 64  # SHA-256's block size, the HMAC key length
+# Each byte XOR 0x36 (ipad) and XOR 0x5C (opad), as tables for bytes.translate
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))

@@ -9,7 +9,6 @@ response collected unread, never leaves a connection open.
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 import ssl
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from ._exceptions import (
     WriteTimeout,
 )
 from ._h1 import H1Connection
+from ._idle import IdleCheck
 from ._models import FileBody, Origin, Timeouts
 from ._proxy import ProxyRoute, connect_request, parse_connect_reply
 from ._tls import TLSSettings
@@ -58,6 +58,7 @@ class AnyioConnection:
         self._ssl: ssl.SSLObject | None = stream.extra(
             anyio.streams.tls.TLSAttribute.ssl_object, None
         )
+        self._idle = IdleCheck(self._socket) if self._socket is not None else None
 
     async def recv(self, timeout: float | None) -> bytes:
         try:
@@ -90,11 +91,7 @@ class AnyioConnection:
             return False
         if self._ssl is not None and self._ssl.pending():
             return False
-        try:
-            readable, _, _ = select.select([sock], [], [], 0)
-        except (OSError, ValueError):
-            return False
-        return not readable
+        return self._idle is not None and self._idle.quiet()
 
     def close(self) -> None:
         sock = self._socket

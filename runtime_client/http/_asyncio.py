@@ -27,6 +27,7 @@ from ._exceptions import (
     WriteTimeout,
 )
 from ._h1 import H1Connection
+from ._idle import IdleCheck
 from ._models import FileBody, Origin, Timeouts
 from ._proxy import ProxyRoute, connect_request, parse_connect_reply
 from ._tls import TLSSettings
@@ -60,11 +61,15 @@ class AsyncioConnection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._writable: asyncio.Future[None] | None = None
         self._write_paused = False
+        self._idle: IdleCheck | None = None
 
     # ------------------------------------------------------------------ asyncio's side
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and self._idle is None:  # once: start_tls makes it again
+            self._idle = IdleCheck(sock)
 
     def data_received(self, data: bytes) -> None:
         self._chunks.append(data)
@@ -165,9 +170,11 @@ class AsyncioConnection(asyncio.Protocol):
         if self._eof or self._chunks or self.transport is None or self.transport.is_closing():
             return False
         try:
-            return asyncio.get_running_loop() is self.loop
+            if asyncio.get_running_loop() is not self.loop:
+                return False
         except RuntimeError:
             return False
+        return self._idle is None or self._idle.quiet()
 
     def close(self) -> None:
         transport = self.transport

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Generator
-from itertools import chain
 from typing import Final, TypeAlias
 
 from ._exceptions import LocalProtocolError, NetworkError, RemoteProtocolError, TransportError
@@ -68,17 +67,16 @@ def _encoded(request: Request) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]
 
 
 def _fields(request: Request) -> list[tuple[bytes, bytes]]:
-    """The headers as latin-1 bytes: all of them encoded in one call (joined by NUL, which
-    no valid field holds), else one by one, naming the one that cannot be."""
-    headers = request.headers
+    """The headers as latin-1 bytes, or an error naming the one that cannot be."""
     try:
-        flat = "\0".join(chain.from_iterable(headers)).encode("latin-1").split(b"\0")
-    except (TypeError, UnicodeEncodeError):
-        flat = []
-    if len(flat) == 2 * len(headers) and set(map(len, headers)) <= {2}:
-        pairs = iter(flat)
-        return list(zip(pairs, pairs, strict=True))
-    return [(_latin1(name, "a header name"), _latin1(value, name)) for name, value in headers]
+        return [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in request.headers
+        ]
+    except UnicodeEncodeError:
+        return [
+            (_latin1(name, "a header name"), _latin1(value, name))
+            for name, value in request.headers
+        ]
 
 
 def _latin1(text: str, what: str) -> bytes:

@@ -13,14 +13,11 @@ raises :class:`LocalProtocolError` naming the rule: RFC 9110 §9.1 (method), RFC
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import itemgetter
 from typing import Final
 
 from ._exceptions import LocalProtocolError
 from ._h1_grammar import (
     MAX_CONTENT_LENGTH_DIGITS,
-    NAMES_RE,
-    SEND_CONTROLS,
     TARGET_RE,
     TOKEN_RE,
     comma_list,
@@ -33,8 +30,6 @@ __all__ = [
     "SEND_CHUNKED",
     "SEND_LENGTH",
     "SEND_NONE",
-    "encode_carefully",
-    "encode_common",
     "encode_request",
     "encode_trailers",
 ]
@@ -51,19 +46,8 @@ def encode_request(
     """The head to write, the body framing (a ``SEND_*`` value) and its length, whether
     ``Expect: 100-continue`` was sent, and whether ``Connection: close`` was sent.
 
-    The common request (the method and target valid, one Host, a Content-Length or no
-    body, neither Connection nor Expect) is encoded and checked in a few C-level calls;
-    anything else, and every invalid request, takes the careful path, which checks the
-    fields first, then the method, the target, Host and the framing.
+    The fields are checked first, then the method, the target, Host and the framing.
     """
-    return encode_common(method, target, headers) or encode_carefully(method, target, headers)
-
-
-def encode_carefully(
-    method: bytes, target: bytes, headers: Sequence[tuple[bytes, bytes]]
-) -> tuple[bytes, int, int, bool, bool]:
-    """:func:`encode_request` step by step, for any request: each rule checked on its own
-    and the first one broken named."""
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
     names, values = encode_fields(parts, headers, "header")
     parts.append(b"\r\n")
@@ -86,51 +70,6 @@ def encode_carefully(
     close = b"connection" in names and _lists(names, values, b"connection", b"close")
     expect = b"expect" in names and _lists(names, values, b"expect", b"100-continue")
     return b"".join(parts), mode, length, expect, close
-
-
-_name = itemgetter(0)
-_value = itemgetter(1)
-# Fields whose presence sends a request down the careful path (which reads them).
-_UNCOMMON: Final = (b"transfer-encoding", b"connection", b"expect")
-
-
-def encode_common(
-    method: bytes, target: bytes, headers: Sequence[tuple[bytes, bytes]]
-) -> tuple[bytes, int, int, bool, bool] | None:
-    """:func:`encode_request` for the common request, or None (then the careful path
-    decides). Each check is one call over all the fields, joined by LF: the names are
-    tokens, the values hold no control byte but HTAB (so the joins added every LF)."""
-    try:
-        names = b"\n".join(map(_name, headers))
-        values = b"\n".join(map(_value, headers))
-        fields = b"\r\n".join(map(b": ".join, headers))
-    except TypeError:
-        return None
-    count = len(headers)
-    if not (
-        count
-        # exactly pairs: each line is name, ": " and value
-        and len(fields) == len(names) + len(values) + 2 * count
-        and NAMES_RE.fullmatch(names)
-        and names.count(b"\n") == count - 1
-        and len(values.translate(None, SEND_CONTROLS)) + count - 1 == len(values)
-        and TOKEN_RE.fullmatch(method)
-        and method != b"CONNECT"
-        and TARGET_RE.fullmatch(target)
-    ):
-        return None
-    lowered = names.lower().split(b"\n")
-    if lowered.count(b"host") != 1 or any(name in lowered for name in _UNCOMMON):
-        return None
-    mode, length = SEND_NONE, 0
-    lengths = lowered.count(b"content-length")
-    if lengths:
-        value = headers[lowered.index(b"content-length")][1]
-        if lengths > 1 or not value.isdigit() or len(value) > MAX_CONTENT_LENGTH_DIGITS:
-            return None
-        mode, length = SEND_LENGTH, int(value)
-    head = b"".join((method, b" ", target, b" HTTP/1.1\r\n", fields, b"\r\n\r\n"))
-    return head, mode, length, False, False
 
 
 def _body_framing(names: list[bytes], values: list[bytes]) -> tuple[int, int]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import select
 import socket
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,6 +27,7 @@ from ._exceptions import (
 )
 from ._exchange import NEXT_CHUNK, READ, Exchange, exchange, retry_on_new_connection, reusable
 from ._h1 import NEED_DATA, Data, H1Connection, Response
+from ._idle import IdleCheck
 from ._models import FileBody, Headers, Origin, Request, Timeouts
 from ._pool import Pool
 from ._proxy import ProxyRoute, connect_request, parse_connect_reply, route_for
@@ -44,13 +44,14 @@ _DEFAULT_TIMEOUTS = Timeouts()
 class SyncConnection:
     """One socket and its HTTP/1.1 state. ``reused`` is True once it served a request."""
 
-    __slots__ = ("h1", "origin", "reused", "sock")
+    __slots__ = ("_idle", "h1", "origin", "reused", "sock")
 
     def __init__(self, sock: socket.socket, origin: Origin) -> None:
         self.sock = sock
         self.origin = origin
         self.h1 = H1Connection()
         self.reused = False
+        self._idle = IdleCheck(sock)
 
     def recv(self, timeout: float | None) -> bytes:
         sock = self.sock
@@ -86,15 +87,7 @@ class SyncConnection:
         sock = self.sock
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             return False
-        try:
-            if hasattr(select, "poll"):
-                poller = select.poll()
-                poller.register(sock, select.POLLIN)
-                return not poller.poll(0)
-            readable, _, _ = select.select([sock], [], [], 0)
-            return not readable
-        except (OSError, ValueError):
-            return False
+        return self._idle.quiet()
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

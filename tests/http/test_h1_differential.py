@@ -59,7 +59,6 @@ from runtime_client.http import (
     RemoteProtocolError,
     Response,
 )
-from runtime_client.http._h1_request import encode_carefully, encode_common
 from tests.http.h1_cases import joined
 
 SETTINGS = settings(
@@ -574,27 +573,3 @@ def test_we_never_send_what_h11_refuses_to_send(
         return
     stripped = [(name, value.strip(b" \t")) for name, value in headers]
     h11.Request(method=method, target=target, headers=stripped)  # must not raise
-
-
-@SETTINGS
-@given(
-    st.one_of(tokens, any_bytes),
-    st.one_of(targets, any_bytes),
-    st.lists(
-        st.tuples(
-            st.one_of(tokens, st.sampled_from([b"Host", b"Content-Length", b"Expect"]), any_bytes),
-            st.one_of(edged_values, st.sampled_from([b"12", b"x", b"100-continue"]), any_bytes),
-        ),
-        max_size=4,
-    ),
-)
-def test_the_common_path_encodes_as_the_careful_one(
-    method: bytes, target: bytes, fields: Headers
-) -> None:
-    """The few-calls path for the common request gives exactly the careful path's result,
-    or leaves the request to it (which then decides: sent, or refused)."""
-    for headers in ([HOST, *fields], fields):
-        common = encode_common(method, target, headers)
-        if common is None:
-            continue
-        assert common == encode_carefully(method, target, headers)

@@ -142,12 +142,17 @@ async def test_server_closing_after_its_answer_without_saying_so(
 ) -> None:
     """HTTP/1.1, a ``Content-Length`` answer without ``Connection: close``, then FIN.
 
-    ``at-once``: the next call starts as soon as the first answer is read, so its request
-    may be written before the FIN arrives; the transport must then resend it on a new
-    connection itself (nothing of an answer came on a reused connection: urllib3's rule,
-    see STYLE.md), since the client's retries are off here.
+    ``after-the-fin-arrived``: the pooled connection reads as closed before reuse, so the
+    next request goes on a new connection; nothing is retried (retries are off).
+
+    ``at-once``: the next call starts as soon as the first answer is read. Usually the FIN
+    is in by then and the same happens; if it is not, the request goes out on the closing
+    connection and the transport does **not** send it again by itself, since a written
+    request may have been processed (the line is drawn in ``runtime_client.http._exchange``).
+    The server's close then reads as ``ConnectionClosedError``, which the client's retry
+    policy retries: with the default retries the call succeeds either way.
     """
-    client = make(config=NO_RETRIES)
+    client = make(config=NO_RETRIES if when == "after-the-fin-arrived" else Config())
     server.play(Reply((response(200, TEXT, b"first"), Close())))
     first = await client.invoke(EndpointName="ep", Body=b"1")
     assert await client.read(first["Body"]) == b"first"
@@ -156,7 +161,8 @@ async def test_server_closing_after_its_answer_without_saying_so(
         await anyio.sleep(0.05)
 
     second = await _echo(client, b"second")
-    assert second["ResponseMetadata"]["RetryAttempts"] == 0
+    attempts = second["ResponseMetadata"]["RetryAttempts"]
+    assert attempts == 0 if when == "after-the-fin-arrived" else attempts in (0, 1)
     answered = [r for r in server.requests if r.body == b"second"][-1]
     assert answered.connection == 1
     assert server.connection(0).closed_by == "server"

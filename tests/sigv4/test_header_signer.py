@@ -56,3 +56,21 @@ def test_the_repr_shows_no_secret() -> None:
     text = repr(HeaderSigner(credentials, "us-east-1", "sagemaker"))
     assert "very-secret" not in text
     assert "tok-secret" not in text
+
+
+_SHARED = HeaderSigner(Credentials("AKIDEXAMPLE", "secret/key"), "eu-west-1", "sagemaker")
+
+
+@settings(max_examples=200, deadline=None)
+@given(seconds=st.lists(st.integers(0, 2_000_000_000), min_size=1, max_size=5))
+def test_one_signer_across_days_signs_as_sign(seconds: list[int]) -> None:
+    """The signer keeps its day's key: a new day (or an older one) gets its own key."""
+    pairs = [("Host", HOST), ("Content-Type", "application/json")]
+    for second in [*seconds, *seconds[::-1]]:
+        when = datetime.fromtimestamp(second, timezone.utc)
+        reference = sign(
+            SignableRequest("POST", f"https://{HOST}/", pairs, payload_hash="UNSIGNED-PAYLOAD"),
+            SigningParams(_SHARED.credentials, "eu-west-1", "sagemaker", when),
+        )
+        signed = _SHARED.sign("POST", "/", pairs, "UNSIGNED-PAYLOAD", format_amz_date(when))
+        assert signed == list(reference.headers)
