@@ -4,8 +4,9 @@ Received bytes wait in a queue until the HTTP/1.1 state machine asks for them; p
 ``_HIGH_WATER`` queued bytes the transport stops reading (the server is held back by TCP)
 and resumes below ``_LOW_WATER``, so an answer nobody reads costs a bounded amount of
 memory. Writes go into the transport's buffer; a writer waits only while the transport
-has paused writing (a large body to a slow server). Each wait has its own timer (the read
-or write timeout), and closing never awaits.
+has paused writing (a large body to a slow server). Each wait is bounded by its timeout
+(a write wait has its own timer; reads share one timer per connection, moved on lazily,
+as most reads end long before it), and closing never awaits.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ class AsyncioConnection(asyncio.Protocol):
         self._writable: asyncio.Future[None] | None = None
         self._write_paused = False
         self._idle: IdleCheck | None = None
+        # The read timeout: one timer per connection, moved on lazily (see _check_deadline)
+        self._deadline = 0.0
+        self._read_timeout = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ asyncio's side
 
@@ -101,8 +106,18 @@ class AsyncioConnection(asyncio.Protocol):
         if writable is not None and not writable.done():
             writable.set_result(None)
 
-    def _read_timed_out(self, waiter: asyncio.Future[None], timeout: float) -> None:
-        _expire(waiter, ReadTimeout, f"{self.origin} sent nothing for {timeout} s")
+    def _check_deadline(self) -> None:
+        """The read timer fired: a wait past its deadline fails; one whose deadline moved
+        on (a later wait) gets the timer again, at that deadline."""
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self.loop.time() >= self._deadline:
+            message = f"{self.origin} sent nothing for {self._read_timeout} s"
+            _expire(waiter, ReadTimeout, message)
+        else:
+            self._timer = self.loop.call_at(self._deadline, self._check_deadline)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -118,15 +133,20 @@ class AsyncioConnection(asyncio.Protocol):
                     raise NetworkError(f"reading from {self.origin} failed: {self._lost}")
                 return b""
             waiter = self._waiter = self.loop.create_future()
-            timer = None
             if timeout is not None:
-                timer = self.loop.call_later(timeout, self._read_timed_out, waiter, timeout)
+                # Not a timer per wait: the connection's one timer, if due later than this
+                # deadline, is brought forward; else it moves on when it fires.
+                deadline = self._deadline = self.loop.time() + timeout
+                self._read_timeout = timeout
+                timer = self._timer
+                if timer is None or timer.when() > deadline:
+                    if timer is not None:
+                        timer.cancel()
+                    self._timer = self.loop.call_at(deadline, self._check_deadline)
             try:
                 await waiter
             finally:
                 self._waiter = None
-                if timer is not None:
-                    timer.cancel()
         data = self._chunks.popleft()
         self._queued -= len(data)
         if self._reading_paused and self._queued < _LOW_WATER and self.transport:
@@ -177,6 +197,10 @@ class AsyncioConnection(asyncio.Protocol):
         return self._idle is None or self._idle.quiet()
 
     def close(self) -> None:
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            timer.cancel()
         transport = self.transport
         if transport is not None:
             with contextlib.suppress(Exception):  # the loop may be closed already

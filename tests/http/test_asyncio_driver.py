@@ -1,0 +1,83 @@
+"""The asyncio driver's read timer: one per connection, moved on lazily. Whatever a
+connection's earlier waits left pending, each wait fails at its own deadline, and a
+wait that ends in time never fails later."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from runtime_client.http import Origin, ReadTimeout, Timeouts
+from runtime_client.http._asyncio import AsyncioConnection, open_connection
+from runtime_client.http._tls import TLSSettings
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # the asyncio driver only (trio has its own)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[int, asyncio.Queue[bytes]]]:
+    """A server that sends what the test queues, when it queues it."""
+    outbox: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def serve(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await outbox.get():
+            writer.write(data)
+        writer.close()
+
+    listener = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        yield port, outbox
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
+async def _connect(port: int) -> AsyncioConnection:
+    origin = Origin("http", "127.0.0.1", port)
+    return await open_connection(origin, None, TLSSettings(), Timeouts(), ())
+
+
+async def test_a_short_wait_after_a_long_one_fails_at_its_own_deadline(
+    server: tuple[int, asyncio.Queue[bytes]],
+) -> None:
+    port, outbox = server
+    conn = await _connect(port)
+    try:
+        asyncio.get_running_loop().call_later(0.05, outbox.put_nowait, b"x")
+        assert await conn.recv(30.0) == b"x"  # leaves the timer due in ~30 s
+        start = time.monotonic()
+        with pytest.raises(ReadTimeout, match=r"sent nothing for 0\.2 s"):
+            await conn.recv(0.2)
+        assert 0.15 < time.monotonic() - start < 2.0
+    finally:
+        conn.close()
+
+
+async def test_waits_that_end_in_time_never_fail_later(
+    server: tuple[int, asyncio.Queue[bytes]],
+) -> None:
+    port, outbox = server
+    conn = await _connect(port)
+    loop = asyncio.get_running_loop()
+    try:
+        for _ in range(5):  # each wait ends before its deadline; the timer moves on
+            loop.call_later(0.1, outbox.put_nowait, b"y")
+            assert await conn.recv(0.3) == b"y"
+        await asyncio.sleep(0.4)  # the timer fires with no wait: nothing happens
+        loop.call_later(0.1, outbox.put_nowait, b"z")
+        assert await conn.recv(0.3) == b"z"
+        start = time.monotonic()
+        with pytest.raises(ReadTimeout):
+            await conn.recv(0.3)
+        assert 0.25 < time.monotonic() - start < 2.0
+    finally:
+        conn.close()
