@@ -255,10 +255,8 @@ def _signed_request(
 ) -> Request:
     """The request of one attempt, signed afresh (a new X-Amz-Date and signature)."""
     url, target, canonical = ctx.url_for(serialized.path)
-    signed = [("Host", ctx.host)]
-    signed += serialized.headers
-    if any(name.lower() in _UNSIGNED for name, _ in serialized.headers):
-        signed = [(k, v) for k, v in signed if k.lower() not in _UNSIGNED]
+    # Every header member is signed: none is one of _UNSIGNED (a model test checks it).
+    signed = [("Host", ctx.host), *serialized.headers]
     # The ttl reads the clock before the signature does (tests count the clock's calls).
     sdk_request = (
         f"{_ttl(ctx, attempts.server_skew)}attempt={attempts.number}; max={attempts.max_attempts}"

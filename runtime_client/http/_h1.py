@@ -68,10 +68,8 @@ from ._h1_events import (
     Response,
 )
 from ._h1_grammar import (
-    FRAMING_NAMES,
     HTTP_10,
     NO_BODY_STATUS,
-    NO_FRAMING,
     framing,
     remote,
 )
@@ -402,8 +400,7 @@ class H1Connection(ResponseReader):
     ) -> Event:
         """The event for a head that ends at ``end``; for a final one, what body follows:
         none (HEAD, 204, 304), chunked, Content-Length, or until the server closes."""
-        fields = [field for field in headers if field[0] in FRAMING_NAMES]
-        length, chunked, close = framing(fields, "response head") if fields else NO_FRAMING
+        length, chunked, close = framing(headers, "response head")
         if status < 200:
             if status == 101:
                 raise remote("101 Switching Protocols, but this client never asks to upgrade")

@@ -26,7 +26,6 @@ __all__ = [
     "HTTP_10",
     "MAX_CONTENT_LENGTH_DIGITS",
     "NO_BODY_STATUS",
-    "NO_FRAMING",
     "TARGET_RE",
     "TOKEN_RE",
     "comma_list",
@@ -79,7 +78,6 @@ HTTP_10: Final = b"1.0"
 NO_BODY_STATUS: Final = frozenset((204, 304))
 FRAMING_NAMES: Final = frozenset((b"content-length", b"transfer-encoding", b"connection"))
 MAX_CONTENT_LENGTH_DIGITS: Final = 20  # as h11
-NO_FRAMING: Final[tuple[int | None, bool | None, bool]] = (None, None, False)
 
 
 def show(data: bytes | bytearray, limit: int = 80) -> str:

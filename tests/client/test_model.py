@@ -225,3 +225,14 @@ def test_parameter_validation_off_keeps_the_wire_safety_checks() -> None:
             serialize_request(
                 INVOKE_ENDPOINT, {"EndpointName": "e", "Body": b"", **bad}, strict=False
             )
+
+
+def test_every_header_member_is_signed() -> None:
+    """The request builder signs every header member as it is (no filtering per call):
+    so none may be one of the headers SigV4 leaves unsigned here."""
+    from runtime_client._model import OPERATIONS
+    from runtime_client._operation import _UNSIGNED
+
+    for operation in OPERATIONS.values():
+        wires = [m.wire_name.lower() for m in operation.inputs if m.location == "header"]
+        assert not set(wires) & _UNSIGNED, operation.name
