@@ -132,7 +132,20 @@ class _Answer:
         except (httpx.TransportError, httpx.StreamError) as exc:
             raise translate_httpx_error(exc) from exc
 
+    def _already_read(self) -> bytes | None:
+        """The body of a response that came read (``httpx.Response(content=...)`` from a
+        ``MockTransport`` handler, say): its stream cannot be read again."""
+        try:
+            return self._response.content
+        except httpx.ResponseNotRead:
+            return None
+
     def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        content = self._already_read()
+        if content is not None:
+            if content:
+                yield content
+            return
         try:
             yield from self._response.iter_raw()
         except (httpx.TransportError, httpx.StreamError) as exc:
@@ -153,6 +166,11 @@ class _Answer:
             raise translate_httpx_error(exc) from exc
 
     async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        content = self._already_read()
+        if content is not None:
+            if content:
+                yield content
+            return
         try:
             async for chunk in self._response.aiter_raw():
                 yield chunk
