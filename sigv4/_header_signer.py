@@ -17,7 +17,10 @@ two hashes that have taken in the padded key are kept for the day's key, so a si
 costs two hash copies and updates, not a keyed HMAC set up afresh.
 
 Its result is exactly :func:`sigv4.sign`'s for the same request with the default
-settings (a test compares them): the same headers to add, in the same order.
+settings (a test compares them): the same headers to add, in the same order. What it does
+not do is refuse bad input: a header name is checked the first time it is seen, but a
+value holding CR or LF (which ``sign`` refuses) is signed as trimmed; the HTTP layer
+refuses to send it.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class HeaderSigner:
     ``credentials``/``region``/``service``, with the default settings (the session token
     signed, no ``x-amz-content-sha256`` header)."""
 
-    __slots__ = ("_credentials", "_keyed", "_prefix", "_region", "_service")
+    __slots__ = ("_credentials", "_keyed", "_layouts", "_prefix", "_region", "_service")
 
     def __init__(self, credentials: Credentials, region: str, service: str) -> None:
         self._credentials = credentials
@@ -48,6 +51,8 @@ class HeaderSigner:
         self._prefix = f"{ALGORITHM} Credential={credentials.access_key_id}/"
         # (date, inner hash, outer hash) of step 4's HMAC for that date's signing key
         self._keyed: tuple[str, Any, Any] = ("", None, None)
+        # header names in the order given -> how their canonical lines are laid out
+        self._layouts: dict[tuple[str, ...], _Layout | None] = {}
 
     @property
     def credentials(self) -> Credentials:
@@ -71,9 +76,8 @@ class HeaderSigner:
         token = self._credentials.session_token
         added = [("X-Amz-Security-Token", token)] if token is not None else []
         added.append(("X-Amz-Date", amz_date))
-        lines, signed = canonical_headers([*headers, *added], DEFAULT_EXCLUDED_HEADERS)
         # 1. The canonical request.
-        header_text = "".join(f"{name}:{value}\n" for name, value in lines)
+        header_text, signed = self._canonical_headers([*headers, *added])
         canonical = f"{method}\n{canonical_uri}\n\n{header_text}\n{signed}\n{payload_hash}"
         # 2. The string to sign.
         date = amz_date[:8]
@@ -94,12 +98,49 @@ class HeaderSigner:
         added.append(("Authorization", authorization))
         return added
 
+    def _canonical_headers(self, headers: list[tuple[str, str]]) -> tuple[str, str]:
+        """The CanonicalHeaders text and the SignedHeaders line. A client sends the same
+        header names again and again: their sorted, lower-cased layout is worked out once
+        (by ``canonical_headers``) and each call only trims the values into it. Names that
+        repeat or are excluded from signing take ``canonical_headers`` every time."""
+        names = tuple([name for name, _ in headers])
+        layout = self._layouts.get(names, _UNKNOWN)
+        if layout is _UNKNOWN:
+            layout = _layout(headers)
+            if len(self._layouts) >= _LAYOUTS_KEPT:
+                self._layouts.clear()  # many shapes: start over rather than grow
+            self._layouts[names] = layout
+        if layout is None:
+            lines, signed = canonical_headers(headers, DEFAULT_EXCLUDED_HEADERS)
+            return "".join(f"{name}:{value}\n" for name, value in lines), signed
+        order, signed = layout
+        # each value trimmed, its runs of whitespace one space (canonical_headers' rule)
+        return "".join(
+            [prefix + " ".join(headers[i][1].split()) + "\n" for i, prefix in order]
+        ), signed
+
     def _key_hashes(self, date: str) -> tuple[str, Any, Any]:
         key = _signing_key(self._credentials.secret_access_key, date, self._region, self._service)
         block = key.ljust(_BLOCK, b"\0")  # kSigning is 32 bytes: shorter than a block
         inner = hashlib.sha256(block.translate(_IPAD))
         outer = hashlib.sha256(block.translate(_OPAD))
         return date, inner, outer
+
+
+#: (index of the header, "name:") in canonical order, and the SignedHeaders line
+_Layout = tuple[tuple[tuple[int, str], ...], str]
+_UNKNOWN: Any = object()
+_LAYOUTS_KEPT = 64
+
+
+def _layout(headers: list[tuple[str, str]]) -> _Layout | None:
+    """The layout of these names, or None when they need the general path (a name
+    repeated or excluded from signing)."""
+    lines, signed = canonical_headers(headers, DEFAULT_EXCLUDED_HEADERS)
+    if len(lines) != len(headers):
+        return None
+    where = {name.lower(): index for index, (name, _) in enumerate(headers)}
+    return tuple((where[name], f"{name}:") for name, _ in lines), signed
 
 
 _BLOCK = 64  # SHA-256's block size, the HMAC key length

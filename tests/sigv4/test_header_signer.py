@@ -74,3 +74,25 @@ def test_one_signer_across_days_signs_as_sign(seconds: list[int]) -> None:
         )
         signed = _SHARED.sign("POST", "/", pairs, "UNSIGNED-PAYLOAD", format_amz_date(when))
         assert signed == list(reference.headers)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    calls=st.lists(
+        st.lists(st.tuples(st.sampled_from(["Accept", "X-A", "x-a", "User-Agent"]), _VALUES)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_one_signer_with_changing_values_and_names(calls: list[list[tuple[str, str]]]) -> None:
+    """The layout kept per set of names gives what sign() gives, call after call, for
+    repeated names, excluded ones (User-Agent) and values with runs of blanks."""
+    when = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)
+    for headers in [*calls, *calls]:
+        pairs = [("Host", HOST), *headers]
+        reference = sign(
+            SignableRequest("POST", f"https://{HOST}/", pairs, payload_hash="UNSIGNED-PAYLOAD"),
+            SigningParams(_SHARED.credentials, "eu-west-1", "sagemaker", when),
+        )
+        signed = _SHARED.sign("POST", "/", pairs, "UNSIGNED-PAYLOAD", format_amz_date(when))
+        assert signed == list(reference.headers)
