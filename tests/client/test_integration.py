@@ -75,6 +75,20 @@ class Harness(ClientDriver):
 make = make_fixture(Harness)
 
 
+@pytest.mark.anyio
+async def test_the_scenarios_send_as_the_environment_says(client: Harness) -> None:
+    """These scenarios run on our transport, and again (in CI) through a lent httpx
+    client: check which one this run uses, so that neither run is silently the other."""
+    from runtime_client._httpx import AsyncHttpxSender, HttpxSender
+    from runtime_client.http import AsyncTransport, SyncTransport
+
+    sender = client.client._sender
+    if _drivers.LEND_HTTPX:
+        assert isinstance(sender, (HttpxSender, AsyncHttpxSender))
+    else:
+        assert isinstance(sender, (SyncTransport, AsyncTransport))
+
+
 ALL_INVOKE = {
     "EndpointName": "my-ep",
     "Body": b'{"x": 1}',

@@ -1,6 +1,10 @@
 """Running one client scenario three ways: the blocking client (called directly), and the
 async client under asyncio and under trio, against the SigV4-checking loopback server.
 
+With ``RUNTIME_CLIENT_TESTS_LEND_HTTPX=1`` in the environment every driver's client is
+given a user's own ``httpx.Client`` / ``httpx.AsyncClient`` (``http_client=``) instead of
+using our transport: CI runs the scenarios that way too.
+
 A test module shares the fixtures by binding them to module names (``server =
 _drivers.server``; importing them by name would read as unused), subclasses
 ``ClientDriver`` with the awaitable calls its scenarios need, and makes its ``make``
@@ -9,6 +13,7 @@ fixture with ``make_fixture``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +25,7 @@ from tests.support.sigv4_server import KEYS, SigV4Server
 
 __all__ = [
     "MODES",
+    "LEND_HTTPX",
     "MODE_IDS",
     "ClientDriver",
     "anyio_backend",
@@ -45,6 +51,9 @@ _CLIENT_VARIABLES = (
 )
 
 D = TypeVar("D", bound="ClientDriver")
+
+#: Whether the drivers lend their clients an httpx client (see the module docstring).
+LEND_HTTPX = os.environ.get("RUNTIME_CLIENT_TESTS_LEND_HTTPX") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +107,13 @@ class ClientDriver:
             "aws_secret_access_key": KEYS["AKIDEXAMPLE"][0],
             **kwargs,
         }
+        self._lent: Any = None
+        if LEND_HTTPX and "http_client" not in options:
+            import httpx
+
+            self._lent = options["http_client"] = (
+                httpx.Client() if kind == "sync" else httpx.AsyncClient()
+            )
         cls = SageMakerRuntime if kind == "sync" else AsyncSageMakerRuntime
         self.client: Any = cls(**options)
         # Retries without waiting (the backoff itself is tested in test_retry.py).
@@ -106,8 +122,12 @@ class ClientDriver:
     async def close(self) -> None:
         if self.kind == "sync":
             self.client.close()
+            if self._lent is not None:
+                self._lent.close()
         else:
             await self.client.aclose()
+            if self._lent is not None:
+                await self._lent.aclose()
 
 
 def make_fixture(cls: type[D]) -> Any:
