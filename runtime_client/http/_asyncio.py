@@ -202,9 +202,17 @@ class AsyncioConnection(asyncio.Protocol):
             self._timer = None
             timer.cancel()
         transport = self.transport
-        if transport is not None:
-            with contextlib.suppress(Exception):  # the loop may be closed already
-                transport.abort()
+        if transport is None:
+            return
+        if self.loop.is_closed():
+            # The loop that ran it is gone (a client kept across asyncio.run() calls): it
+            # can no longer close the transport, so the socket is closed here.
+            raw = getattr(transport.get_extra_info("socket"), "_sock", None)
+            if isinstance(raw, socket.socket):
+                raw.close()
+            return
+        with contextlib.suppress(Exception):
+            transport.abort()
 
     def abandon(self) -> None:
         """In a forked child: let the parent's socket go without a word to the server."""

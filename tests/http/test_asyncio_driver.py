@@ -81,3 +81,51 @@ async def test_waits_that_end_in_time_never_fail_later(
         assert 0.25 < time.monotonic() - start < 2.0
     finally:
         conn.close()
+
+
+def test_a_client_kept_across_event_loops_leaves_no_socket_open() -> None:
+    """A client used under one ``asyncio.run()`` and then another (a CLI command or a
+    test per loop): the connections of a closed loop are closed when next met, not left
+    to the garbage collector (their loop can no longer close them)."""
+    import gc
+    import os
+
+    from runtime_client import AsyncSageMakerRuntime
+    from tests.support.raw_server import RawServer
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("counting open descriptors needs /proc/self/fd (Linux)")
+    gc.disable()  # as between two collections: nothing may rely on the collector
+    try:
+        with RawServer() as server:
+            client = AsyncSageMakerRuntime(
+                region_name="us-east-1",
+                endpoint_url=server.url,
+                aws_access_key_id="AKIDEXAMPLE",
+                aws_secret_access_key="secret",
+            )
+
+            async def calls() -> None:
+                answers = await asyncio.gather(
+                    *(client.invoke_endpoint(EndpointName="ep", Body=b"x") for _ in range(6))
+                )
+                for answer in answers:
+                    await answer["Body"].read()
+
+            before = open_fds()
+            asyncio.run(calls())
+            first = open_fds()  # this loop's idle connections (both ends are in this process)
+            assert first > before
+            for _ in range(3):
+                asyncio.run(calls())
+                assert open_fds() <= first  # a closed loop's connections were closed
+            asyncio.run(client.aclose())
+            deadline = time.monotonic() + 5
+            while open_fds() > before and time.monotonic() < deadline:
+                time.sleep(0.02)  # the server's ends close as they read the end of file
+            assert open_fds() <= before
+    finally:
+        gc.enable()
