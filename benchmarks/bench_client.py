@@ -19,7 +19,8 @@ alone, and are gathered here into one table:
   and the sync set);
 - ``bench_bodies.py``: the response stream's whole path, memory of a 6 MiB answer and of
   a 6 MiB file body;
-- ``profile_call.py`` (with ``--profile``): where the CPU of one call goes.
+- ``profile_sampled.py`` and ``profile_call.py`` (with ``--profile``): where the time of
+  one call goes, by area (sampled with py-spy), and cProfile's busiest functions.
 
 Our client is used through its public API only (the memory figures swap its sender, see
 ``_harness.memory_client``). ``--quick`` is a smoke run of every part (under a minute).
@@ -429,7 +430,9 @@ def _parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--skip-footprint", action="store_true", help="no pip installs")
     parser.add_argument("--skip-others", action="store_true", help="not the other scripts")
-    parser.add_argument("--profile", action="store_true", help="also run profile_call.py")
+    parser.add_argument(
+        "--profile", action="store_true", help="also the profiles (py-spy, cProfile)"
+    )
     parser.add_argument(
         "--callgrind", action="store_true", help="instructions per call under valgrind"
     )
@@ -496,9 +499,10 @@ def main() -> None:
         "bench_response_stream.py": ["--tokens", "2000", "--repeats", "3"] if quick else [],
     }
     if args.profile:
+        others["profile_sampled.py"] = ["--quick"] if quick else []
         others["profile_call.py"] = ["--quick"] if quick else []
     if args.skip_others:
-        others = {k: v for k, v in others.items() if k == "profile_call.py"}
+        others = {k: v for k, v in others.items() if k.startswith("profile_")}
     for script, script_args in others.items():
         print(f"\n$ python benchmarks/{script} {' '.join(script_args)}".rstrip())
         print(run_script(script, *script_args))
