@@ -100,6 +100,8 @@ def loopback_server(*extra: str, scheme: str = "http") -> Iterator[Server]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 # --- precomputed headers for the raw peers ------------------------------------------------
