@@ -5,11 +5,12 @@
 - :func:`peer_headers`: the request headers of an InvokeEndpoint call, signed **once**,
   for the raw peers (httpx, aiohttp, http.client) that send precomputed headers;
 - :class:`Spread` (median and min-max of rounds) and :func:`print_table`;
-- :func:`memory_client`: our client on a transport that answers from memory.
+- :func:`memory_client`: our client on a sender that answers from memory.
 
-Our client is only ever used through its public API (``SageMakerRuntime(...)``,
-``AsyncSageMakerRuntime(...)``, ``invoke_endpoint*``), so these benchmarks keep working
-when the HTTP layer under it changes.
+Our client is used through its public API (``SageMakerRuntime(...)``,
+``AsyncSageMakerRuntime(...)``, ``invoke_endpoint*``); the one exception is
+:func:`memory_client`, which swaps the client's sender (``client._sender``) for one that
+answers from memory.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict, overload
 
 if TYPE_CHECKING:
-    import httpx
-
     from runtime_client import AsyncSageMakerRuntime, SageMakerRuntime
+    from runtime_client.http import Headers, Request
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -100,6 +100,8 @@ def loopback_server(*extra: str, scheme: str = "http") -> Iterator[Server]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 # --- precomputed headers for the raw peers ------------------------------------------------
@@ -163,27 +165,76 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 # --- our client on a transport that answers from memory -----------------------------------
 
-
-def _memory_answer(request: httpx.Request) -> httpx.Response:
-    import httpx
-
-    # A stream, as a network transport returns: ``content=`` would make a response that is
-    # already read, which our streamed bodies refuse (httpx raises StreamConsumed).
-    headers = [*ANSWER_HEADERS, ("Content-Length", str(len(ANSWER_BODY)))]
-    return httpx.Response(200, headers=headers, stream=httpx.ByteStream(ANSWER_BODY))
+#: The memory transport's answer headers, as our transport would parse them (read-only: the
+#: clients only look them up, so one object serves every answer).
+_MEMORY_HEADERS_RAW = [
+    *((name.lower().encode(), value.encode()) for name, value in ANSWER_HEADERS),
+    (b"content-length", str(len(ANSWER_BODY)).encode()),
+]
 
 
-def memory_http(kind: Literal["sync", "async"]) -> httpx.Client | httpx.AsyncClient:
-    """An httpx client whose transport answers every request from memory (httpx's
-    ``MockTransport``: the request body is read, no socket is touched)."""
-    import httpx
+class MemoryAnswer:
+    """An answer as our transports return one (``runtime_client.http.SyncResponse`` /
+    ``AsyncResponse``): 200, the loopback server's headers, its JSON body in one chunk."""
 
-    transport = httpx.MockTransport(_memory_answer)
-    return (
-        httpx.Client(transport=transport)
-        if kind == "sync"
-        else httpx.AsyncClient(transport=transport)
-    )
+    __slots__ = ("_pending", "headers", "is_closed", "status_code")
+
+    def __init__(self, headers: Headers) -> None:
+        self.status_code = 200
+        self.headers = headers
+        self.is_closed = False
+        self._pending = True  # the body's one chunk is still to be handed out
+
+    @property
+    def content(self) -> bytes:
+        return ANSWER_BODY
+
+    @property
+    def text(self) -> str:
+        return ANSWER_BODY.decode()
+
+    def read_chunk(self) -> bytes | None:
+        if self._pending:
+            self._pending = False
+            return ANSWER_BODY
+        self.is_closed = True
+        return None
+
+    def read(self) -> bytes:
+        self._pending, self.is_closed = False, True
+        return ANSWER_BODY
+
+    def close(self) -> None:
+        self._pending, self.is_closed = False, True
+
+    async def aread_chunk(self) -> bytes | None:
+        return self.read_chunk()
+
+    async def aread(self) -> bytes:
+        return self.read()
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+class MemorySender:
+    """A sender (``client._sender``) that answers every request from memory: no socket,
+    no HTTP bytes, nothing of the request read."""
+
+    def __init__(self) -> None:
+        from runtime_client.http import Headers
+
+        self.headers = Headers.from_raw(_MEMORY_HEADERS_RAW)
+
+    def send(self, request: Request) -> MemoryAnswer:
+        return MemoryAnswer(self.headers)
+
+
+class AsyncMemorySender(MemorySender):
+    """The async twin of :class:`MemorySender` (``await sender.send(request)``)."""
+
+    async def send(self, request: Request) -> MemoryAnswer:  # type: ignore[override]
+        return MemoryAnswer(self.headers)
 
 
 @overload
@@ -194,16 +245,20 @@ def memory_client(kind: Literal["sync", "async"]) -> SageMakerRuntime | AsyncSag
     """Our client (``kind`` = ``"sync"`` or ``"async"``) on a transport that answers every
     call from memory with the loopback server's InvokeEndpoint answer.
 
-    The one place that knows the seam: today a lent ``http_client`` on httpx's
-    ``MockTransport`` (so the figures include httpx's own request and response handling;
-    ``memory_http`` gives the bare httpx client to subtract). Point this at the new
-    transport's seam when it lands, and every memory figure follows.
+    The one place that knows the seam: a normal client whose sender (``client._sender``,
+    the object the flow driver calls ``send`` on, by default our ``SyncTransport`` /
+    ``AsyncTransport``) is replaced by :class:`MemorySender` / :class:`AsyncMemorySender`.
+    No httpx is involved: everything the figure counts is our own code (validation,
+    signing, the flow, the answer dict and body), less the transport.
     """
-    import httpx
-
     from runtime_client import AsyncSageMakerRuntime, SageMakerRuntime
 
-    http = memory_http(kind)
-    if isinstance(http, httpx.Client):
-        return SageMakerRuntime(endpoint_url="http://127.0.0.1", http_client=http, **keys())
-    return AsyncSageMakerRuntime(endpoint_url="http://127.0.0.1", http_client=http, **keys())
+    if kind == "sync":
+        client = SageMakerRuntime(endpoint_url="http://127.0.0.1", **keys())
+        client._transport = None  # it has opened nothing: it is dropped unused
+        client._sender = MemorySender()
+        return client
+    aclient = AsyncSageMakerRuntime(endpoint_url="http://127.0.0.1", **keys())
+    aclient._transport = None
+    aclient._sender = AsyncMemorySender()
+    return aclient

@@ -15,7 +15,7 @@ the tables give medians, with bare ``python -c pass`` start-up subtracted on the
   at run time (a throwaway CA and a server certificate, with ``cryptography``, in a temp
   directory). Ours and boto3 trust the CA through ``AWS_CA_BUNDLE``; the third contender
   is ``import httpx; httpx.post(...)`` with precomputed headers and ``verify=`` a context
-  on the same CA.
+  on the same CA. The goal: ours at most 1.0x that ``httpx.post`` process (boto3 quoted).
 
 Every contender runs with a bytecode cache, as an installed package does
 (``PYTHONDONTWRITEBYTECODE`` would otherwise recompile an editable checkout in every
@@ -205,7 +205,8 @@ def _rows_for(
     base = med(s[0] for s in samples[("python -c pass", "keys")])
     ours_t, peer_t = med(s[0] for s in samples[ours]), med(s[0] for s in samples[peer])
     ms = "{:.1f}".format
-    verdict = goal(ours_t / peer_t, "<=", 0.25) if peer == ("boto3", "keys") else ""
+    # The goal: HTTPS cold start no slower than a bare ``httpx.post``; boto3 is quoted.
+    verdict = goal(ours_t / peer_t, "<=", 1.0) if peer == ("httpx.post", "tls") else ""
     rows = [
         [
             f"cold start, {label}: import+client+1st call (ms) vs {peer[0]}",

@@ -12,7 +12,10 @@ and reading the clock. Three ways of signing the same request are compared:
 - ``botocore SigV4Auth``: ``add_auth`` on a prepared ``AWSRequest`` (re-signed each time,
   as botocore does on a retry);
 - ``sigv4.sign``: the pure function, with ``SigningParams`` built for each signature;
-- ``sigv4.SigV4Auth``: the ``httpx.Auth`` adapter signing an ``httpx.Request``.
+- ``sigv4.SigV4Auth``: the ``httpx.Auth`` adapter signing an ``httpx.Request``;
+- ``sigv4.HeaderSigner``: what our client signs with on every call (bound to one
+  credential scope, the canonical URI known; the body's SHA-256 and the date formatted
+  per signature, as the client does).
 
 The goal set for the signer is at most half of botocore's time per signature.
 """
@@ -20,6 +23,7 @@ The goal set for the signer is at most half of botocore's time per signature.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import statistics
@@ -36,7 +40,15 @@ from botocore.auth import SigV4Auth as BotocoreSigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotocoreCredentials
 
-from sigv4 import Credentials, SignableRequest, SigningParams, SigV4Auth, sign
+from sigv4 import (
+    Credentials,
+    HeaderSigner,
+    SignableRequest,
+    SigningParams,
+    SigV4Auth,
+    format_amz_date,
+    sign,
+)
 
 URL = "https://runtime.sagemaker.us-east-1.amazonaws.com/endpoints/my-endpoint/invocations"
 REGION = "us-east-1"
@@ -117,10 +129,26 @@ def our_auth(body: bytes) -> Callable[[], None]:
     return run
 
 
+PATH = "/endpoints/my-endpoint/invocations"  # its own canonical URI (nothing to encode)
+
+
+def our_header_signer(body: bytes) -> Callable[[], None]:
+    signer = HeaderSigner(CREDENTIALS, REGION, SERVICE)
+
+    def run() -> None:
+        payload_hash = hashlib.sha256(body).hexdigest()
+        signer.sign(
+            "POST", PATH, HEADERS, payload_hash, format_amz_date(datetime.now(timezone.utc))
+        )
+
+    return run
+
+
 SIGNERS: tuple[tuple[str, Callable[[bytes], Callable[[], None]]], ...] = (
     ("botocore SigV4Auth", botocore_signer),
     ("sigv4.sign", our_sign),
     ("sigv4.SigV4Auth (httpx)", our_auth),
+    ("sigv4.HeaderSigner (client)", our_header_signer),
 )
 
 
@@ -133,7 +161,10 @@ def check_same_signature(body: bytes) -> None:
     expected = theirs.headers["Authorization"]
     request = SignableRequest(method="POST", url=URL, headers=HEADERS, body=body)
     ours = dict(sign(request, SigningParams(CREDENTIALS, REGION, SERVICE, when)).headers)
-    if ours["Authorization"] != expected:
+    fast = HeaderSigner(CREDENTIALS, REGION, SERVICE).sign(
+        "POST", PATH, HEADERS, hashlib.sha256(body).hexdigest(), format_amz_date(when)
+    )
+    if ours["Authorization"] != expected or dict(fast)["Authorization"] != expected:
         raise SystemExit("the signers disagree on this request: the comparison would be unfair")
 
 

@@ -3,17 +3,22 @@
     python benchmarks/profile_call.py [--calls N] [--quick] [--concurrency C] [--top K]
 
 Four ways of calling (1 KiB request body, the small JSON answer): blocking and async, each
-against the loopback server (a separate process) and against a transport that answers
-from memory (``_harness.memory_client``). Each one is warmed up, timed without the
+against the loopback server (a separate process) and against a sender that answers from
+memory (``_harness.memory_client``: no transport at all). Each one is warmed up, timed without the
 profiler (wall and process CPU per call), then profiled over the same number of calls.
 
-Every function's own time (``tottime``) goes to one area: ``sigv4``; ``runtime_client``
-split into validation/model, signing glue, operation flow, response parsing and
-transport glue; ``httpx``; ``httpcore``/``h11``/``anyio``; ``asyncio``/``selectors``/
-``socket`` (the Python code); the socket and select system calls themselves; other
-stdlib. A C function's time goes to the area of the Python function that called it
-(``hashlib`` under ``sigv4``, ``json.loads`` under whoever parses), except the socket and
-select calls, which have their own row.
+Every function's own time (``tottime``) goes to one area by its file: ``sigv4`` signing;
+validation and serialization (``_validate``, ``_restjson``, ``_model``,
+``_request_body``); the flow (``_flow``, ``_operation``, ``_retry``, ``_client``,
+``credentials/``; apart from it, the building and signing glue of each attempt's request,
+``_operation._signed_request`` and its helpers); the transport, split into the HTTP/1.1 connection (``http/_h1*``, the
+sans-IO core) and the rest of ``http/`` (the exchange, the sync and asyncio drivers, the
+pool, the request and header models); the response dict and body (``_response_body``,
+``_response_stream``, ``eventstream/``); httpx and its stack (a check: none of it runs on
+our default path); ``asyncio``/``selectors``/``socket`` (the Python code); the socket and
+select system calls themselves; other stdlib. A C function's time goes to the area of
+the Python function that called it (``hashlib`` under ``sigv4``, ``json.loads`` under
+whoever parses), except the socket and select calls, which have their own row.
 
 cProfile adds a roughly fixed cost to every call it records (it makes a call 2-3x slower
 here). That cost is taken off: per way of calling, the profiled total less the unprofiled
@@ -48,64 +53,74 @@ from _harness import (
 )
 
 STDLIB = str(Path(sysconfig.get_paths()["stdlib"]).resolve())
+SIGV4 = "sigv4 signing (sigv4/)"
+VALIDATION = "validation, serialization (_validate, _restjson, _model, _request_body)"
+FLOW = "the flow (_flow, _operation, _retry, _client, credentials/)"
+GLUE = "request of each attempt, built and signed (_operation._signed_request, ...)"
+H1 = "transport: HTTP/1.1 connection (http/_h1*)"
+DRIVERS = "transport: exchange, drivers, pool, models (http/ other)"
+BODY = "response dict and body (_response_body, _response_stream, _errors, eventstream/)"
+OURS_OTHER = "runtime_client: other"
+HTTPX = "httpx / httpcore / h11 / anyio (none on our default path)"
+ASYNCIO = "asyncio / selectors / socket (Python)"
 SYSCALLS = "socket / select system calls"
+STDLIB_OTHER = "other stdlib"
+OTHER = "other (benchmark loop, third party)"
 AREAS = (
-    "sigv4",
-    "runtime_client: validation, model",
-    "runtime_client: signing glue",
-    "runtime_client: operation flow, drivers",
-    "runtime_client: response parsing, bodies",
-    "runtime_client: transport glue",
-    "runtime_client: other",
-    "httpx",
-    "httpcore / h11 / anyio",
-    "asyncio / selectors / socket (Python)",
+    SIGV4,
+    VALIDATION,
+    FLOW,
+    GLUE,
+    H1,
+    DRIVERS,
+    BODY,
+    OURS_OTHER,
+    HTTPX,
+    ASYNCIO,
     SYSCALLS,
-    "other stdlib",
-    "other (benchmark loop, third party)",
+    STDLIB_OTHER,
+    OTHER,
 )
 
-_VALIDATION = {"_validate.py", "_model.py", "_request_body.py"}
+_VALIDATION = {"_validate.py", "_model.py", "_request_body.py", "_restjson.py"}
 _FLOW = {"_operation.py", "_flow.py", "_retry.py", "_client.py", "_closing.py", "_config.py"}
-_PARSING = {"_response_body.py", "_response_stream.py", "_errors.py", "_restjson.py"}
-_SIGNING_GLUE = {"_signed_request", "url_for", "_ttl"}
+_BODY = {"_response_body.py", "_response_stream.py", "_errors.py"}
 _SYSCALL_MARKS = ("_socket.socket", "select.", "_ssl._SSLSocket", "posix.read", "posix.write")
-_TRANSPORTS = ("/httpcore/", "/h11/", "/anyio/", "/sniffio/", "/h2/", "/hpack/")
+_THIRD_PARTY_HTTP = ("/httpx/", "/httpcore/", "/h11/", "/anyio/", "/sniffio/", "/h2/", "/hpack/")
 _IO_MODULES = ("asyncio/", "selectors.py", "socket.py", "ssl.py", "selector_events")
+
+
+_GLUE = {"_signed_request", "url_for", "signer", "_ttl"}
 
 
 def _runtime_client_area(relative: str, name: str) -> str:
     module = relative.rsplit("/", 1)[-1]
-    if module == "_restjson.py" and name == "serialize_request":
-        return AREAS[1]
-    if module == "_operation.py" and name in _SIGNING_GLUE:
-        return AREAS[2]
-    if module in _VALIDATION:
-        return AREAS[1]
-    if module in _FLOW or relative.startswith("credentials/"):
-        return AREAS[3]
-    if module in _PARSING or relative.startswith("eventstream/"):
-        return AREAS[4]
-    if module == "_httpx.py" or relative.startswith("http/"):
-        return AREAS[5]
-    return AREAS[6]
+    if relative == "_operation.py" and name in _GLUE:
+        return GLUE
+    if relative.startswith("http/"):
+        return H1 if module.startswith("_h1") else DRIVERS
+    if module in _VALIDATION and "/" not in relative:
+        return VALIDATION
+    if (module in _FLOW and "/" not in relative) or relative.startswith("credentials/"):
+        return FLOW
+    if (module in _BODY and "/" not in relative) or relative.startswith("eventstream/"):
+        return BODY
+    return OURS_OTHER
 
 
 def area_of(filename: str, name: str) -> str:
     """The area of a Python function, by the file it is defined in (and its name)."""
     path = filename.replace("\\", "/")
     if "/sigv4/" in path:
-        return AREAS[0]
+        return SIGV4
     if "/runtime_client/" in path:
         return _runtime_client_area(path.rsplit("/runtime_client/", 1)[1], name)
-    if "/httpx/" in path:
-        return AREAS[7]
-    if any(mark in path for mark in _TRANSPORTS):
-        return AREAS[8]
+    if any(mark in path for mark in _THIRD_PARTY_HTTP):
+        return HTTPX
     if path.startswith(STDLIB) and "site-packages" not in path:
         tail = path[len(STDLIB) + 1 :]
-        return AREAS[9] if tail.startswith(_IO_MODULES) else AREAS[11]
-    return AREAS[12]
+        return ASYNCIO if tail.startswith(_IO_MODULES) else STDLIB_OTHER
+    return OTHER
 
 
 Key = tuple[str, int, str]
@@ -123,7 +138,7 @@ def split_by_area(stats: dict[Key, Any], per_event: float) -> dict[str, float]:
             found[SYSCALLS] += own - calls * per_event
         else:  # a C function: its time belongs to whoever called it
             for (c_file, _, c_name), (_, c_calls, c_own, _) in callers.items():
-                where = area_of(c_file, c_name) if c_file != "~" else AREAS[12]
+                where = area_of(c_file, c_name) if c_file != "~" else OTHER
                 found[where] += c_own - c_calls * per_event
     return found
 
