@@ -241,6 +241,8 @@ class ResponseReader:
                     return
                 self._read = CHUNK_END
             elif read == CHUNK_SIZE:
+                if self._whole_chunks(pieces):
+                    continue  # the rest is not a whole plain chunk: step by step
                 if not self._chunk_size_line():
                     return
             elif read == CHUNK_END:
@@ -248,6 +250,33 @@ class ResponseReader:
                     return
             else:  # TRAILERS
                 return
+
+    def _whole_chunks(self, pieces: list[bytes]) -> bool:
+        """Take the chunks that are whole in the buffer and plain (a size of hex digits
+        only, the data, CRLF) in one loop: a token stream sends one small chunk per event,
+        and a read brings many. False (nothing taken) when the next chunk is not such."""
+        buf = self._buf
+        pos = start = self._pos
+        size = 0
+        while True:  # bounded: each turn consumes a whole chunk of the buffer
+            end = buf.find(b"\r\n", pos, pos + 18)  # up to 16 hex digits, then CRLF
+            if end <= pos:
+                break
+            line = buf[pos:end]
+            if line.strip(HEX_DIGITS):
+                break
+            size = int(line, 16)
+            data_end = end + 2 + size
+            if not size or buf[data_end : data_end + 2] != b"\r\n":
+                break  # the last chunk, or one not whole yet
+            pieces.append(bytes(buf[end + 2 : data_end]))
+            self._received += size
+            self._chunk = size
+            pos = data_end + 2
+        if pos == start:
+            return False
+        self._consume_to(pos)
+        return True
 
     def _chunk_size_line(self) -> bool:
         """A chunk-size line: hex digits, then ``;extensions`` (ignored), then CRLF."""
