@@ -364,6 +364,12 @@ def _abandon(conn: SyncConnection) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
+    # An SSLError's errno is an OpenSSL error code (1 is not EPERM): its text says it all
+    if (
+        isinstance(exc, OSError)
+        and exc.errno is not None
+        and exc.strerror
+        and not isinstance(exc, ssl.SSLError)
+    ):
         return f"{exc.strerror} ({errno.errorcode.get(exc.errno, exc.errno)})"
     return str(exc) or type(exc).__name__
