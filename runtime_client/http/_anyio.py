@@ -69,7 +69,7 @@ class AnyioConnection:
         except anyio.EndOfStream:
             return b""
         except _BROKEN as exc:
-            raise NetworkError(f"reading from {self.origin} failed: {exc}") from exc
+            raise NetworkError(f"reading from {self.origin} failed: {_why(exc)}") from exc
 
     async def send(self, data: bytes, timeout: float | None) -> None:
         try:
@@ -78,7 +78,7 @@ class AnyioConnection:
         except TimeoutError:
             raise WriteTimeout(f"{self.origin} took nothing for {timeout} s") from None
         except _BROKEN as exc:
-            broken = NetworkError(f"writing to {self.origin} failed: {exc}")
+            broken = NetworkError(f"writing to {self.origin} failed: {_why(exc)}")
             broken.bytes_sent = None  # type: ignore[attr-defined]
             raise broken from exc
 
@@ -139,7 +139,7 @@ async def open_connection(
         ) from exc
     except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
         await _discard(stream)
-        raise ConnectError(f"could not connect to {peer}: {exc}") from exc
+        raise ConnectError(f"could not connect to {peer}: {_why(exc)}") from exc
     except BaseException:
         await _discard(stream)
         raise
@@ -165,6 +165,14 @@ async def _tunnel(stream: Any, origin: Origin, route: ProxyRoute) -> None:
             ) from None
     if parsed[1]:
         raise ProxyError(f"the proxy {route.proxy} sent bytes after its answer to CONNECT")
+
+
+def _why(exc: BaseException) -> str:
+    """What went wrong: anyio's BrokenResourceError has no text of its own, only a cause
+    (the SSLError of a TLS alert, the OSError of a reset)."""
+    while not str(exc) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc) or type(exc).__name__
 
 
 async def _discard(stream: Any) -> None:
