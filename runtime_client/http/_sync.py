@@ -246,7 +246,7 @@ class SyncTransport:
             raise RuntimeError("the transport is closed")
         timeouts = request.timeouts or _DEFAULT_TIMEOUTS
         route = route_for(request.origin, self._proxies)
-        target = str(request.origin) + request.target if route and not route.tunnel else None
+        forward = route if route is not None and not route.tunnel else None
         body = request.body
         conn = self._pool.take(request.origin)
         while True:  # at most twice: a reused connection that broke before any byte
@@ -255,7 +255,7 @@ class SyncTransport:
             if isinstance(body, FileBody):
                 body.rewind()
             try:
-                head = _run(exchange(conn.h1, request, target), conn, body, timeouts)
+                head = _run(exchange(conn.h1, request, forward), conn, body, timeouts)
             except TransportError as exc:
                 conn.close()
                 if retry_on_new_connection(exc, conn.reused):
