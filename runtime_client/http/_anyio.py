@@ -156,7 +156,7 @@ async def _wrap(stream: Any, host: str, tls: TLSSettings) -> Any:
 async def _tunnel(stream: Any, origin: Origin, route: ProxyRoute) -> None:
     await stream.send(connect_request(origin, route.authorization))
     reply = bytearray()
-    while (parsed := parse_connect_reply(reply)) is None:  # bounded by the reply limit
+    while (parsed := parse_connect_reply(reply, route.proxy)) is None:  # bounded: reply limit
         try:
             reply += await stream.receive(_READ_SIZE)
         except anyio.EndOfStream:

@@ -279,7 +279,7 @@ async def _tunnel(
 ) -> None:
     await conn.send(connect_request(origin, route.authorization), timeout)
     reply = bytearray()
-    while (parsed := parse_connect_reply(reply)) is None:  # bounded by the reply limit
+    while (parsed := parse_connect_reply(reply, route.proxy)) is None:  # bounded: reply limit
         try:
             data = await conn.recv(timeout)
         except ReadTimeout:

@@ -341,7 +341,7 @@ def _open_tunnel(
     try:
         sock.sendall(connect_request(origin, route.authorization))
         reply = bytearray()
-        while (parsed := parse_connect_reply(reply)) is None:
+        while (parsed := parse_connect_reply(reply, route.proxy)) is None:
             data = sock.recv(_READ_SIZE)
             if not data:
                 raise ProxyError(f"the proxy {route.proxy} closed the connection during CONNECT")
