@@ -210,6 +210,9 @@ class AsyncioConnection(asyncio.Protocol):
         """In a forked child: let the parent's socket go without a word to the server."""
         transport = self.transport
         sock = transport.get_extra_info("socket") if transport is not None else None
+        # asyncio lends an asyncio.trsock.TransportSocket, which has no detach(): the
+        # socket it wraps is the one to detach (closing would leave the loop's copy)
+        sock = getattr(sock, "_sock", sock)
         if sock is not None:
             with contextlib.suppress(OSError):
                 socket.close(sock.detach())
