@@ -132,6 +132,7 @@ class SyncResponse:
         self.reason_phrase = head.reason.decode("latin-1")
         self.http_version = "HTTP/" + head.http_version.decode("ascii")
         self.headers = Headers.from_raw(head.headers)
+        self.raw_headers = head.headers  # (lower-case name, value) pairs, repeats apart
         self.request = request
         self._transport = transport
         self._conn: SyncConnection | None = conn
