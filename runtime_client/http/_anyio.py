@@ -148,9 +148,12 @@ async def open_connection(
 
 async def _wrap(stream: Any, host: str, tls: TLSSettings) -> Any:
     context = tls.context() if tls.built else await anyio.to_thread.run_sync(tls.context)
-    return await anyio.streams.tls.TLSStream.wrap(
-        stream, hostname=host, ssl_context=context, standard_compatible=False
-    )
+    try:
+        return await anyio.streams.tls.TLSStream.wrap(
+            stream, hostname=host, ssl_context=context, standard_compatible=False
+        )
+    except ssl.SSLCertVerificationError as exc:  # named here: the proxy's or the origin's
+        raise ConnectError(f"the certificate of {host} was refused: {exc.verify_message}") from exc
 
 
 async def _tunnel(stream: Any, origin: Origin, route: ProxyRoute) -> None:

@@ -299,9 +299,14 @@ async def _start_tls(
 ) -> None:
     transport = conn.transport
     assert transport is not None
-    new = await asyncio.wait_for(
-        conn.loop.start_tls(transport, conn, context, server_hostname=origin.host), timeout
-    )
+    try:
+        new = await asyncio.wait_for(
+            conn.loop.start_tls(transport, conn, context, server_hostname=origin.host), timeout
+        )
+    except ssl.SSLCertVerificationError as exc:  # the origin's, not the proxy's
+        raise ConnectError(
+            f"the certificate of {origin.host} was refused: {exc.verify_message}"
+        ) from exc
     if new is None:
         raise ConnectError(f"TLS through the tunnel to {origin} could not start")
     conn.transport = new
