@@ -8,7 +8,7 @@ refuse everything (403). Blocking, asyncio and trio:
 * an ``http://`` target goes to the proxy in absolute form (``POST http://host:port/path``)
   with the origin's ``Host``; an ``https://`` target goes through a ``CONNECT host:port``
   tunnel with TLS inside (the TLS server of ``test_transport_tls.py``), and the tunnel is
-  pooled like any connection;
+  pooled like any connection; a certificate refused inside the tunnel names the origin;
 * credentials in the proxy URL (percent-decoded) become ``Proxy-Authorization: Basic``
   on the CONNECT and on each absolute-form request;
 * a proxy that answers CONNECT with 407 or 403 is a :class:`ProxyError` naming the proxy
@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from runtime_client import Config, EndpointConnectionError
-from runtime_client.http import ProxyError, TLSSettings
+from runtime_client.http import ConnectError, ProxyError, TLSSettings
 from tests.support import raw_client, transport_driver
 from tests.support.proxy_server import LoopbackProxy
 from tests.support.raw_client import Driver
@@ -186,6 +186,25 @@ async def test_a_refused_tunnel_is_a_proxy_error_without_the_password(
     assert info.value.request_sent is False
     _secret_free(*_chain(info.value), repr(client.transport))
     assert tls_server.accepted == 0
+
+
+async def test_a_certificate_refused_inside_the_tunnel_names_the_origin(
+    transports: Callable[..., TransportDriver],
+    proxies: Callable[..., LoopbackProxy],
+    pki: PKI,
+) -> None:
+    """The origin's certificate (for another name) is refused inside the tunnel: the
+    error names the origin (``localhost``), not the proxy (``127.0.0.1``)."""
+    proxy = proxies()
+    client = transports(proxies={"https": proxy.url}, tls=TLSSettings(str(pki.ca)))
+    with (
+        TLSRawServer(context=server_context(pki.wrong_name)) as srv,
+        pytest.raises(ConnectError) as info,
+    ):
+        await client.post(f"https://localhost:{srv.port}{PATH}", b"never")
+    message = str(info.value)
+    assert "the certificate of localhost was refused: Hostname mismatch" in message, message
+    assert [r.method for r in proxy.seen()] == ["CONNECT"]
 
 
 # --- through the clients ------------------------------------------------------------------
