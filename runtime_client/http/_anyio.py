@@ -69,7 +69,7 @@ class AnyioConnection:
         except anyio.EndOfStream:
             return b""
         except _BROKEN as exc:
-            raise NetworkError(f"reading from {self.origin} failed: {exc}") from exc
+            raise NetworkError(f"reading from {self.origin} failed: {_why(exc)}") from exc
 
     async def send(self, data: bytes, timeout: float | None) -> None:
         try:
@@ -78,7 +78,7 @@ class AnyioConnection:
         except TimeoutError:
             raise WriteTimeout(f"{self.origin} took nothing for {timeout} s") from None
         except _BROKEN as exc:
-            broken = NetworkError(f"writing to {self.origin} failed: {exc}")
+            broken = NetworkError(f"writing to {self.origin} failed: {_why(exc)}")
             broken.bytes_sent = None  # type: ignore[attr-defined]
             raise broken from exc
 
@@ -139,7 +139,7 @@ async def open_connection(
         ) from exc
     except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
         await _discard(stream)
-        raise ConnectError(f"could not connect to {peer}: {exc}") from exc
+        raise ConnectError(f"could not connect to {peer}: {_why(exc)}") from exc
     except BaseException:
         await _discard(stream)
         raise
@@ -148,15 +148,18 @@ async def open_connection(
 
 async def _wrap(stream: Any, host: str, tls: TLSSettings) -> Any:
     context = tls.context() if tls.built else await anyio.to_thread.run_sync(tls.context)
-    return await anyio.streams.tls.TLSStream.wrap(
-        stream, hostname=host, ssl_context=context, standard_compatible=False
-    )
+    try:
+        return await anyio.streams.tls.TLSStream.wrap(
+            stream, hostname=host, ssl_context=context, standard_compatible=False
+        )
+    except ssl.SSLCertVerificationError as exc:  # named here: the proxy's or the origin's
+        raise ConnectError(f"the certificate of {host} was refused: {exc.verify_message}") from exc
 
 
 async def _tunnel(stream: Any, origin: Origin, route: ProxyRoute) -> None:
     await stream.send(connect_request(origin, route.authorization))
     reply = bytearray()
-    while (parsed := parse_connect_reply(reply)) is None:  # bounded by the reply limit
+    while (parsed := parse_connect_reply(reply, route.proxy)) is None:  # bounded: reply limit
         try:
             reply += await stream.receive(_READ_SIZE)
         except anyio.EndOfStream:
@@ -165,6 +168,14 @@ async def _tunnel(stream: Any, origin: Origin, route: ProxyRoute) -> None:
             ) from None
     if parsed[1]:
         raise ProxyError(f"the proxy {route.proxy} sent bytes after its answer to CONNECT")
+
+
+def _why(exc: BaseException) -> str:
+    """What went wrong: anyio's BrokenResourceError has no text of its own, only a cause
+    (the SSLError of a TLS alert, the OSError of a reset)."""
+    while not str(exc) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc) or type(exc).__name__
 
 
 async def _discard(stream: Any) -> None:

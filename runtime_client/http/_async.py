@@ -89,6 +89,7 @@ class AsyncResponse:
         self.reason_phrase = head.reason.decode("latin-1")
         self.http_version = "HTTP/" + head.http_version.decode("ascii")
         self.headers = Headers.from_raw(head.headers)
+        self.raw_headers = head.headers  # (lower-case name, value) pairs, repeats apart
         self.request = request
         self._transport = transport
         self._conn: AsyncConnection | None = conn
@@ -195,7 +196,7 @@ class AsyncTransport:
             raise RuntimeError("the transport is closed")
         timeouts = request.timeouts or _DEFAULT_TIMEOUTS
         route = route_for(request.origin, self._proxies)
-        target = str(request.origin) + request.target if route and not route.tunnel else None
+        forward = route if route is not None and not route.tunnel else None
         body = request.body
         conn = self._pool.take(request.origin)
         while True:  # at most twice: a reused connection that broke before any byte
@@ -204,7 +205,7 @@ class AsyncTransport:
             if isinstance(body, FileBody):
                 body.rewind()
             try:
-                head = await _run(exchange(conn.h1, request, target), conn, body, timeouts)
+                head = await _run(exchange(conn.h1, request, forward), conn, body, timeouts)
             except TransportError as exc:
                 conn.close()
                 if retry_on_new_connection(exc, conn.reused):

@@ -218,6 +218,9 @@ class AsyncioConnection(asyncio.Protocol):
         """In a forked child: let the parent's socket go without a word to the server."""
         transport = self.transport
         sock = transport.get_extra_info("socket") if transport is not None else None
+        # asyncio lends an asyncio.trsock.TransportSocket, which has no detach(): the
+        # socket it wraps is the one to detach (closing would leave the loop's copy)
+        sock = getattr(sock, "_sock", sock)
         if sock is not None:
             with contextlib.suppress(OSError):
                 socket.close(sock.detach())
@@ -287,7 +290,7 @@ async def _tunnel(
 ) -> None:
     await conn.send(connect_request(origin, route.authorization), timeout)
     reply = bytearray()
-    while (parsed := parse_connect_reply(reply)) is None:  # bounded by the reply limit
+    while (parsed := parse_connect_reply(reply, route.proxy)) is None:  # bounded: reply limit
         try:
             data = await conn.recv(timeout)
         except ReadTimeout:
@@ -304,9 +307,14 @@ async def _start_tls(
 ) -> None:
     transport = conn.transport
     assert transport is not None
-    new = await asyncio.wait_for(
-        conn.loop.start_tls(transport, conn, context, server_hostname=origin.host), timeout
-    )
+    try:
+        new = await asyncio.wait_for(
+            conn.loop.start_tls(transport, conn, context, server_hostname=origin.host), timeout
+        )
+    except ssl.SSLCertVerificationError as exc:  # the origin's, not the proxy's
+        raise ConnectError(
+            f"the certificate of {origin.host} was refused: {exc.verify_message}"
+        ) from exc
     if new is None:
         raise ConnectError(f"TLS through the tunnel to {origin} could not start")
     conn.transport = new

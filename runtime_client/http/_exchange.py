@@ -37,6 +37,7 @@ from typing import Final, TypeAlias
 from ._exceptions import LocalProtocolError, NetworkError, RemoteProtocolError, TransportError
 from ._h1 import NEED_DATA, H1Connection, H1State, InformationalResponse, Response
 from ._models import FileBody, Request
+from ._proxy import ProxyRoute
 
 __all__ = [
     "NEXT_CHUNK",
@@ -99,12 +100,15 @@ def _ascii(text: str, what: str) -> bytes:
         ) from None
 
 
-def exchange(h1: H1Connection, request: Request, target: str | None = None) -> Exchange:
-    """Send ``request`` on ``h1`` (with ``target`` as its request target: the absolute form
-    through a plain proxy) and read up to its final response head."""
+def exchange(h1: H1Connection, request: Request, forward: ProxyRoute | None = None) -> Exchange:
+    """Send ``request`` on ``h1`` and read up to its final response head. ``forward``: the
+    plain proxy it goes to (not a tunnel): the request target is then in absolute form,
+    with the proxy's ``Proxy-Authorization`` when its URL has credentials."""
     method, path, headers = _encoded(request)
-    if target is not None:
-        path = target.encode("ascii")
+    if forward is not None:
+        path = _ascii(str(request.origin) + request.target, "target")
+        if forward.authorization is not None:
+            headers.append((b"Proxy-Authorization", forward.authorization.encode("latin-1")))
     head = h1.send_request(method, path, headers)
     body = request.body
     written = False

@@ -82,7 +82,7 @@ def _ours(request: httpx.Request, body: bytes) -> Request:
 def _response(ours: SyncResponse | AsyncResponse, stream: Any) -> httpx.Response:
     return httpx.Response(
         ours.status_code,
-        headers=list(ours.headers.items()),
+        headers=ours.raw_headers,  # repeated fields apart (Set-Cookie), as httpx keeps them
         stream=stream,
         extensions={
             "http_version": ours.http_version.encode("ascii"),

@@ -89,21 +89,25 @@ def connect_request(origin: Origin, authorization: str | None) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def parse_connect_reply(buffer: bytes | bytearray) -> tuple[int, bytes] | None:
+def parse_connect_reply(
+    buffer: bytes | bytearray, proxy: Origin | None = None
+) -> tuple[int, bytes] | None:
     """The proxy's answer to CONNECT: ``(status, bytes after the head)`` once its head is
-    complete, None while it is not. Raises :class:`ProxyError` for an answer that is not
-    HTTP, too long, or not 2xx (the tunnel is refused)."""
+    complete, None while it is not. Raises :class:`ProxyError` naming ``proxy`` (its
+    origin: never the credentials) for an answer that is not HTTP, too long, or not 2xx
+    (the tunnel is refused)."""
+    name = "the proxy" if proxy is None else f"the proxy {proxy}"
     end = buffer.find(b"\r\n\r\n")
     if end < 0:
         if len(buffer) > MAX_CONNECT_REPLY:
-            raise ProxyError(f"the proxy's answer to CONNECT is over {MAX_CONNECT_REPLY} bytes")
+            raise ProxyError(f"{name}'s answer to CONNECT is over {MAX_CONNECT_REPLY} bytes")
         return None
     status_line = bytes(buffer[: buffer.find(b"\r\n")])
     parts = status_line.split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-        raise ProxyError(f"the proxy answered CONNECT with {status_line[:80]!r}, not HTTP")
+        raise ProxyError(f"{name} answered CONNECT with {status_line[:80]!r}, not HTTP")
     status = int(parts[1])
     if not 200 <= status < 300:
         reason = parts[2].decode("latin-1", "replace") if len(parts) > 2 else ""
-        raise ProxyError(f"the proxy refused the tunnel: {status} {reason}".rstrip())
+        raise ProxyError(f"{name} refused the tunnel: {status} {reason}".rstrip())
     return status, bytes(buffer[end + 4 :])

@@ -132,6 +132,7 @@ class SyncResponse:
         self.reason_phrase = head.reason.decode("latin-1")
         self.http_version = "HTTP/" + head.http_version.decode("ascii")
         self.headers = Headers.from_raw(head.headers)
+        self.raw_headers = head.headers  # (lower-case name, value) pairs, repeats apart
         self.request = request
         self._transport = transport
         self._conn: SyncConnection | None = conn
@@ -246,7 +247,7 @@ class SyncTransport:
             raise RuntimeError("the transport is closed")
         timeouts = request.timeouts or _DEFAULT_TIMEOUTS
         route = route_for(request.origin, self._proxies)
-        target = str(request.origin) + request.target if route and not route.tunnel else None
+        forward = route if route is not None and not route.tunnel else None
         body = request.body
         conn = self._pool.take(request.origin)
         while True:  # at most twice: a reused connection that broke before any byte
@@ -255,7 +256,7 @@ class SyncTransport:
             if isinstance(body, FileBody):
                 body.rewind()
             try:
-                head = _run(exchange(conn.h1, request, target), conn, body, timeouts)
+                head = _run(exchange(conn.h1, request, forward), conn, body, timeouts)
             except TransportError as exc:
                 conn.close()
                 if retry_on_new_connection(exc, conn.reused):
@@ -341,7 +342,7 @@ def _open_tunnel(
     try:
         sock.sendall(connect_request(origin, route.authorization))
         reply = bytearray()
-        while (parsed := parse_connect_reply(reply)) is None:
+        while (parsed := parse_connect_reply(reply, route.proxy)) is None:
             data = sock.recv(_READ_SIZE)
             if not data:
                 raise ProxyError(f"the proxy {route.proxy} closed the connection during CONNECT")
@@ -364,6 +365,12 @@ def _abandon(conn: SyncConnection) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
+    # An SSLError's errno is an OpenSSL error code (1 is not EPERM): its text says it all
+    if (
+        isinstance(exc, OSError)
+        and exc.errno is not None
+        and exc.strerror
+        and not isinstance(exc, ssl.SSLError)
+    ):
         return f"{exc.strerror} ({errno.errorcode.get(exc.errno, exc.errno)})"
     return str(exc) or type(exc).__name__
