@@ -79,6 +79,7 @@ __all__ = [
     "ModelNotReadyException",
     "ModelStreamError",
     "ParamValidationError",
+    "ProxyConnectionError",
     "ResponseStreamingError",
     "SageMakerRuntimeError",
     "ServiceUnavailable",
@@ -217,6 +218,20 @@ class HTTPClientError(SageMakerRuntimeError):
 
 class EndpointConnectionError(HTTPClientError):
     fmt = 'Could not connect to the endpoint URL: "{endpoint_url}" ({error})'
+
+
+class SSLError(EndpointConnectionError):
+    """The TLS handshake failed: the endpoint's certificate was refused (``verify``), or the
+    endpoint refused ours (``Config(client_cert=...)``). botocore's ``SSLError``."""
+
+    fmt = "SSL validation failed for {endpoint_url} {error}"
+
+
+class ProxyConnectionError(EndpointConnectionError):
+    """The proxy could not be reached, or refused the tunnel (``Config(proxies=...)``,
+    ``HTTPS_PROXY``). The message names the proxy, never its credentials."""
+
+    fmt = 'Failed to connect to the proxy for endpoint URL "{endpoint_url}": {error}'
 
 
 class ConnectTimeoutError(EndpointConnectionError):

@@ -42,7 +42,9 @@ from ._errors import (
     ConnectTimeoutError,
     EndpointConnectionError,
     HTTPClientError,
+    ProxyConnectionError,
     ReadTimeoutError,
+    SSLError,
     error_class_for_code,
     parse_error_response,
 )
@@ -58,7 +60,9 @@ from ._retry import AttemptOutcome, RetryKind, RetryPolicy, TransportFailure
 from .http._exceptions import (
     ConnectError,
     ConnectTimeout,
+    ProxyError,
     ReadTimeout,
+    TLSError,
     TransportError,
     WriteTimeout,
 )
@@ -171,6 +175,10 @@ def classify_transport_error(
     if isinstance(exc, ConnectTimeout):
         return TransportFailure.CONNECT, ConnectTimeoutError(endpoint_url, exc)
     if isinstance(exc, ConnectError):
+        if isinstance(exc, TLSError):
+            return TransportFailure.CONNECT, SSLError(endpoint_url, exc)
+        if isinstance(exc, ProxyError):
+            return TransportFailure.CONNECT, ProxyConnectionError(endpoint_url, exc)
         return TransportFailure.CONNECT, EndpointConnectionError(endpoint_url, exc)
     if isinstance(exc, ReadTimeout):
         return TransportFailure.READ_TIMEOUT, ReadTimeoutError(endpoint_url, exc)

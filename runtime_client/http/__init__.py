@@ -31,6 +31,7 @@ from ._exceptions import (
     ReadTimeout,
     RemoteProtocolError,
     ServerDisconnectedError,
+    TLSError,
     TransportError,
     WriteTimeout,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "ServerDisconnectedError",
     "SyncResponse",
     "SyncTransport",
+    "TLSError",
     "TLSSettings",
     "Timeouts",
     "TransportError",

@@ -24,6 +24,7 @@ from ._exceptions import (
     NetworkError,
     ProxyError,
     ReadTimeout,
+    TLSError,
     WriteTimeout,
 )
 from ._h1 import H1Connection
@@ -134,10 +135,13 @@ async def open_connection(
         raise ConnectTimeout(f"connecting to {peer} timed out after {timeout} s") from None
     except ssl.SSLCertVerificationError as exc:
         await _discard(stream)
-        raise ConnectError(
+        raise TLSError(
             f"the certificate of {peer.host} was refused: {exc.verify_message}"
         ) from exc
-    except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
+    except ssl.SSLError as exc:
+        await _discard(stream)
+        raise TLSError(f"the TLS handshake with {peer.host} failed: {_why(exc)}") from exc
+    except (OSError, anyio.BrokenResourceError) as exc:
         await _discard(stream)
         raise ConnectError(f"could not connect to {peer}: {_why(exc)}") from exc
     except BaseException:
@@ -153,7 +157,7 @@ async def _wrap(stream: Any, host: str, tls: TLSSettings) -> Any:
             stream, hostname=host, ssl_context=context, standard_compatible=False
         )
     except ssl.SSLCertVerificationError as exc:  # named here: the proxy's or the origin's
-        raise ConnectError(f"the certificate of {host} was refused: {exc.verify_message}") from exc
+        raise TLSError(f"the certificate of {host} was refused: {exc.verify_message}") from exc
 
 
 async def _tunnel(stream: Any, origin: Origin, route: ProxyRoute) -> None:

@@ -25,6 +25,7 @@ from ._exceptions import (
     NetworkError,
     ProxyError,
     ReadTimeout,
+    TLSError,
     WriteTimeout,
 )
 from ._h1 import H1Connection
@@ -266,10 +267,13 @@ async def open_connection(
         raise ConnectTimeout(f"connecting to {peer} timed out after {timeout} s") from None
     except ssl.SSLCertVerificationError as exc:
         conn.close()
-        raise ConnectError(
+        raise TLSError(
             f"the certificate of {peer.host} was refused: {exc.verify_message}"
         ) from exc
-    except (OSError, ssl.SSLError) as exc:
+    except ssl.SSLError as exc:
+        conn.close()
+        raise TLSError(f"the TLS handshake with {peer.host} failed: {exc}") from exc
+    except OSError as exc:
         conn.close()
         raise ConnectError(f"could not connect to {peer}: {exc}") from exc
     except BaseException:
@@ -312,7 +316,7 @@ async def _start_tls(
             conn.loop.start_tls(transport, conn, context, server_hostname=origin.host), timeout
         )
     except ssl.SSLCertVerificationError as exc:  # the origin's, not the proxy's
-        raise ConnectError(
+        raise TLSError(
             f"the certificate of {origin.host} was refused: {exc.verify_message}"
         ) from exc
     if new is None:

@@ -3,8 +3,9 @@
 ::
 
     TransportError                    base of everything the transport raises
-    ├── ConnectError                  no connection: refused, name not found, TLS refused
+    ├── ConnectError                  no connection: refused, name not found
     │   ├── ConnectTimeout            the TCP connect or the TLS handshake timed out
+    │   ├── TLSError                  the TLS handshake failed (a certificate refused)
     │   └── ProxyError                the proxy refused or failed the CONNECT tunnel
     ├── ReadTimeout                   the server sent nothing for the read timeout
     ├── WriteTimeout                  the server took nothing for the write timeout
@@ -19,10 +20,10 @@
 ``request_sent`` on a :class:`TransportError` says whether any byte of the request may have
 reached the server (False for every ``ConnectError``): what a retry rule needs to know.
 
-A :class:`ServerDisconnectedError` on a reused keep-alive connection is the one error a
-pool may answer by retrying the request on a new connection: the server had not begun to
-answer, which is how an idle connection that the server dropped shows up. Every other
-:class:`RemoteProtocolError` means a response was cut or malformed.
+A :class:`ServerDisconnectedError` is how a keep-alive connection that the server dropped
+shows up when the request was already written: the transport does not send it again (it
+may have been processed; see ``_exchange``), the caller's retry policy decides. Every
+other :class:`RemoteProtocolError` means a response was cut or malformed.
 
 The messages name the rule that was broken and the field or limit involved, so that a
 failure can be diagnosed from the message alone.
@@ -40,6 +41,7 @@ __all__ = [
     "ReadTimeout",
     "RemoteProtocolError",
     "ServerDisconnectedError",
+    "TLSError",
     "TransportError",
     "WriteTimeout",
 ]
@@ -60,6 +62,11 @@ class ConnectError(TransportError):
 
 class ConnectTimeout(ConnectError, TimeoutError):
     """The TCP connection or the TLS handshake did not complete in time."""
+
+
+class TLSError(ConnectError):
+    """The TLS handshake failed: the server's certificate was refused (an unknown CA, a
+    name that does not match), or the server refused ours, or no protocol was agreed."""
 
 
 class ProxyError(ConnectError):

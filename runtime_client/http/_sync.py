@@ -22,6 +22,7 @@ from ._exceptions import (
     NetworkError,
     ProxyError,
     ReadTimeout,
+    TLSError,
     TransportError,
     WriteTimeout,
 )
@@ -316,10 +317,12 @@ class SyncTransport:
                 f"the TLS handshake with {host} timed out after {timeout} s"
             ) from None
         except ssl.SSLCertVerificationError as exc:
-            raise ConnectError(
+            raise TLSError(
                 f"the certificate of {host} was refused: {exc.verify_message}"
             ) from exc
-        except (OSError, ssl.SSLError) as exc:
+        except ssl.SSLError as exc:
+            raise TLSError(f"the TLS handshake with {host} failed: {_reason(exc)}") from exc
+        except OSError as exc:  # the connection broke during the handshake
             raise ConnectError(f"the TLS handshake with {host} failed: {_reason(exc)}") from exc
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ refuse everything (403). Blocking, asyncio and trio:
   on the CONNECT and on each absolute-form request;
 * a proxy that answers CONNECT with 407 or 403 is a :class:`ProxyError` naming the proxy
   and its answer, never the password (nor does any repr show it); the clients raise it as
-  ``EndpointConnectionError`` (see ``_errors``: there is no boto3 ``ProxyConnectionError``);
+  ``ProxyConnectionError`` (an ``EndpointConnectionError``, as botocore's);
 * the clients take ``HTTP(S)_PROXY`` (either case) from the environment unless
   ``NO_PROXY``/``no_proxy`` covers the endpoint, and ``Config(proxies=...)`` wins over it.
 """
@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from runtime_client import Config, EndpointConnectionError
+from runtime_client import Config, EndpointConnectionError, ProxyConnectionError
 from runtime_client.http import ConnectError, ProxyError, TLSSettings
 from tests.support import raw_client, transport_driver
 from tests.support.proxy_server import LoopbackProxy
@@ -302,10 +302,11 @@ async def test_client_refused_tunnel_names_the_proxy_not_the_password(
     proxy = proxies(auth=f"{USER}:other")
     monkeypatch.setenv("HTTPS_PROXY", _with_credentials(proxy))
     client = make(endpoint_url=tls_server.url, verify=str(pki.ca), config=ONCE)
-    with pytest.raises(EndpointConnectionError) as info:
+    with pytest.raises(ProxyConnectionError) as info:
         await _invoke(client, b"never")
+    assert isinstance(info.value, EndpointConnectionError)
     message = str(info.value)
-    assert message.startswith(f'Could not connect to the endpoint URL: "{tls_server.url}"')
+    assert message.startswith(f'Failed to connect to the proxy for endpoint URL "{tls_server.url}"')
     assert proxy.url in message, message
     assert "407 Proxy Authentication Required" in message, message
     _secret_free(*_chain(info.value), repr(client.client.meta.resolved_config))

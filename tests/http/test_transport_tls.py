@@ -16,8 +16,8 @@ trio.
   http/1.1); TLS connections are pooled and reused; the ``SSLContext`` is built once, on
   the first TLS connection, and never for plain HTTP.
 * **Clients** (``verify=<ca file>`` / ``verify=False``, ``Config(client_cert=...)``): the
-  same outcomes, as the user's errors (``EndpointConnectionError`` naming the refused
-  certificate; see ``_errors`` for why it is not boto3's ``SSLError``).
+  same outcomes, as the user's errors (``SSLError``, an ``EndpointConnectionError`` as
+  botocore's, naming the refused certificate).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from runtime_client import Config, EndpointConnectionError, HTTPClientError
-from runtime_client.http import ConnectError, NetworkError, TLSSettings, TransportError
+from runtime_client import Config, EndpointConnectionError, HTTPClientError, SSLError
+from runtime_client.http import ConnectError, NetworkError, TLSError, TLSSettings, TransportError
 from tests.support import raw_client, transport_driver
 from tests.support.raw_client import Driver
 from tests.support.raw_server import Close, Pause, RawServer, Reply, head, response
@@ -105,9 +105,9 @@ async def test_a_certificate_that_fails_verification_is_refused(
 ) -> None:
     srv = serve(getattr(pki, cert))
     client = transports(tls=TLSSettings(str(pki.ca)))
-    with pytest.raises(ConnectError) as info:
+    with pytest.raises(TLSError) as info:
         await client.post(_url(srv, host), b"never sent")
-    assert type(info.value) is ConnectError
+    assert isinstance(info.value, ConnectError)
     assert f"the certificate of {host} was refused: {reason}" in str(info.value)
     assert info.value.request_sent is False
     assert srv.requests == []
@@ -310,10 +310,11 @@ async def test_client_refuses_a_certificate_that_fails_verification(
     srv = serve(getattr(pki, cert))
     url = f"https://{host}:{srv.port}"
     client = make(endpoint_url=url, verify=str(pki.ca), config=ONCE)
-    with pytest.raises(EndpointConnectionError) as info:
+    with pytest.raises(SSLError) as info:
         await client.invoke(EndpointName="ep", Body=b"never sent")
+    assert isinstance(info.value, EndpointConnectionError)
     message = str(info.value)
-    assert message.startswith(f'Could not connect to the endpoint URL: "{url}"')
+    assert message.startswith(f"SSL validation failed for {url} ")
     assert f"the certificate of {host} was refused: {reason}" in message
     assert srv.requests == []
 
