@@ -56,7 +56,7 @@ async def _run(
 ) -> Response:
     """Perform an exchange's steps on ``conn`` (the blocking driver's ``_run``, awaited)."""
     value: bytes | None = None  # a generator starts with None
-    error: NetworkError | None = None
+    error: TransportError | None = None
     while True:
         try:
             step = steps.throw(error) if error is not None else steps.send(value)  # type: ignore[arg-type]
@@ -64,7 +64,10 @@ async def _run(
             return stop.value  # type: ignore[no-any-return]
         error = None
         if step is READ:
-            value = await conn.recv(timeouts.read)
+            try:
+                value = await conn.recv(timeouts.read)
+            except TransportError as exc:
+                error = exc  # after a failed write, the write error stands: the exchange decides
         elif step is NEXT_CHUNK:
             assert isinstance(body, FileBody)
             value = body.next_chunk() if body.in_memory else await conn.file_chunk(body)
