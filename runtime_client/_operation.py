@@ -363,7 +363,7 @@ def _success(
 ) -> Flow[dict[str, Any]]:
     """boto3's answer dict. A streamed body is returned unread: from here on nothing is
     retried, and the stream's errors reach the user."""
-    attempts.state.decide(attempts.outcome(status=response.status_code))
+    attempts.state.answered()
     metadata = response_metadata(response.status_code, response.headers, attempts.number - 1)
     # HTTPHeaders: the answer's headers once, lower-cased (no more case-blind lookups).
     parsed = parse_header_members(operation, metadata["HTTPHeaders"])

@@ -415,6 +415,20 @@ class RetryPolicy:
             return RetryKind.TRANSIENT
         return RetryKind.NOT_RETRYABLE
 
+    def answered(self, state: RetryState | None = None) -> None:
+        """:meth:`decide` for a 2xx answer with no error code, which always stops: the
+        same steps without an outcome to build (the client's hot path)."""
+        if self.rate_limiter is not None:
+            self.rate_limiter.record(False)
+        self._give_back(state)
+
+    def _give_back(self, state: RetryState | None) -> None:
+        # botocore gives quota back on any 2xx answer (even a stream that fails later).
+        held = state.held if state is not None else 0
+        self.quota.release(held if held else _NO_RETRY_INCREMENT)
+        if state is not None:
+            state.held = 0
+
     def backoff(self, outcome: AttemptOutcome, kind: RetryKind) -> float:
         """The delay before the attempt after ``outcome`` (draws one random number)."""
         exponent = outcome.attempt - 1
@@ -441,11 +455,7 @@ class RetryPolicy:
             and outcome.status is not None
             and 200 <= outcome.status < 300
         ):
-            # botocore gives quota back on any 2xx answer (even a stream that fails later).
-            held = state.held if state is not None else 0
-            self.quota.release(held if held else _NO_RETRY_INCREMENT)
-            if state is not None:
-                state.held = 0
+            self._give_back(state)
             return None
         if kind in (RetryKind.SUCCESS, RetryKind.NOT_RETRYABLE):
             return None
@@ -481,6 +491,10 @@ class RetryState:
     def decide(self, outcome: AttemptOutcome) -> float | None:
         """:meth:`RetryPolicy.decide` for this call."""
         return self.policy.decide(outcome, self)
+
+    def answered(self) -> None:
+        """:meth:`RetryPolicy.answered` for this call (a 2xx answer)."""
+        self.policy.answered(self)
 
 
 def _parse_retry_after(value: str | None) -> float | None:

@@ -205,6 +205,37 @@ def test_quota_refunds() -> None:
     assert quota.available == 486
 
 
+@pytest.mark.parametrize("mode", ["standard", "adaptive"])
+def test_answered_is_decide_for_a_success(mode: Any) -> None:
+    """``answered()`` (what the client calls on a 2xx) leaves the quota and the adaptive
+    limiter as ``decide()`` of a 2xx outcome leaves them."""
+
+    def clock() -> float:
+        return 0.0
+
+    def state_of(thing: object) -> dict[str, Any]:
+        return {k: v for k, v in vars(thing).items() if k not in ("_clock", "_lock", "_bucket")}
+
+    sides = []
+    for use_answered in (False, True):
+        quota = RetryQuota()
+        policy = RetryPolicy(mode, quota=quota, random=fixed(0.5), clock=clock)
+        state = policy.start()
+        assert state.decide(failure(1, 500)) is not None
+        assert state.decide(failure(2, 429)) is not None
+        if use_answered:
+            state.answered()
+            policy.answered()
+        else:
+            assert state.decide(AttemptOutcome(3, status=200)) is None
+            assert policy.decide(AttemptOutcome(1, status=200)) is None
+        limiter = policy.rate_limiter
+        limits = None if limiter is None else (state_of(limiter), state_of(limiter._bucket))
+        sides.append((quota.available, state.held, limits))
+    assert sides[0] == sides[1]
+    assert sides[0][0] == 500 - 14 + 1
+
+
 def test_legacy_mode_has_no_quota_and_no_cap() -> None:
     quota = RetryQuota(capacity=0)
     policy = RetryPolicy("legacy", total_max_attempts=12, quota=quota, random=fixed(1.0))
