@@ -151,9 +151,23 @@ class SigningResult:
 
 
 def format_amz_date(time: datetime) -> str:
-    """The request time as ``YYYYMMDDTHHMMSSZ`` in UTC."""
+    """The request time as ``YYYYMMDDTHHMMSSZ`` in UTC.
+
+    The text of the last second asked for is kept: a busy client signs many requests in
+    the same second.
+    """
+    global _last_amz_date
+    second = time.timestamp() // 1
+    kept = _last_amz_date
+    if kept[0] == second:
+        return kept[1]
     t = time.astimezone(timezone.utc)
-    return f"{t.year:04d}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}{t.second:02d}Z"
+    text = f"{t.year:04d}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}{t.second:02d}Z"
+    _last_amz_date = (second, text)
+    return text
+
+
+_last_amz_date: tuple[float, str] = (float("nan"), "")
 
 
 def credential_scope(date: str, region: str, service: str) -> str:

@@ -96,3 +96,30 @@ def test_one_signer_with_changing_values_and_names(calls: list[list[tuple[str, s
         )
         signed = _SHARED.sign("POST", "/", pairs, "UNSIGNED-PAYLOAD", format_amz_date(when))
         assert signed == list(reference.headers)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    times=st.lists(
+        st.tuples(
+            st.integers(-2_000_000_000, 4_000_000_000),
+            st.integers(0, 999_999),
+            st.integers(-14 * 60, 14 * 60),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_format_amz_date_is_the_utc_second_whatever_came_before(
+    times: list[tuple[int, int, int]],
+) -> None:
+    """``format_amz_date`` keeps the text of the last second: any sequence of times (the
+    same second in other zones, the moments either side of a second) gives each its own."""
+    from datetime import timedelta
+
+    for seconds, micro, offset in [*times, *times[::-1]]:
+        zone = timezone(timedelta(minutes=offset))
+        when = datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=micro)
+        expected = when.strftime("%Y%m%dT%H%M%SZ")
+        assert format_amz_date(when.astimezone(zone)) == expected
+        assert format_amz_date(when) == expected
