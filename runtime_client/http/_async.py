@@ -89,9 +89,8 @@ class AsyncResponse:
         self, transport: AsyncTransport, conn: AsyncConnection, head: Response, request: Request
     ) -> None:
         self.status_code = head.status_code
-        self.reason_phrase = head.reason.decode("latin-1")
-        self.http_version = "HTTP/" + head.http_version.decode("ascii")
         self.headers = Headers.from_raw(head.headers)
+        self._head = head
         self.raw_headers = head.headers  # (lower-case name, value) pairs, repeats apart
         self.request = request
         self._transport = transport
@@ -101,6 +100,14 @@ class AsyncResponse:
 
     def __repr__(self) -> str:
         return f"<AsyncResponse [{self.status_code}] {self.request.url}>"
+
+    @property
+    def reason_phrase(self) -> str:
+        return self._head.reason.decode("latin-1")
+
+    @property
+    def http_version(self) -> str:
+        return "HTTP/" + self._head.http_version.decode("ascii")
 
     async def aread_chunk(self) -> bytes | None:
         """The next piece of the body as it arrives, None at its end (the connection then

@@ -133,9 +133,8 @@ class SyncResponse:
         self, transport: SyncTransport, conn: SyncConnection, head: Response, request: Request
     ) -> None:
         self.status_code = head.status_code
-        self.reason_phrase = head.reason.decode("latin-1")
-        self.http_version = "HTTP/" + head.http_version.decode("ascii")
         self.headers = Headers.from_raw(head.headers)
+        self._head = head
         self.raw_headers = head.headers  # (lower-case name, value) pairs, repeats apart
         self.request = request
         self._transport = transport
@@ -146,6 +145,14 @@ class SyncResponse:
 
     def __repr__(self) -> str:
         return f"<SyncResponse [{self.status_code}] {self.request.url}>"
+
+    @property
+    def reason_phrase(self) -> str:
+        return self._head.reason.decode("latin-1")
+
+    @property
+    def http_version(self) -> str:
+        return "HTTP/" + self._head.http_version.decode("ascii")
 
     def read_chunk(self) -> bytes | None:
         """The next piece of the body, None at its end (the connection then goes back)."""
