@@ -267,9 +267,7 @@ async def open_connection(
         raise ConnectTimeout(f"connecting to {peer} timed out after {timeout} s") from None
     except ssl.SSLCertVerificationError as exc:
         conn.close()
-        raise TLSError(
-            f"the certificate of {peer.host} was refused: {exc.verify_message}"
-        ) from exc
+        raise TLSError(f"the certificate of {peer.host} was refused: {exc.verify_message}") from exc
     except ssl.SSLError as exc:
         conn.close()
         raise TLSError(f"the TLS handshake with {peer.host} failed: {exc}") from exc

@@ -327,9 +327,7 @@ class SyncTransport:
                 f"the TLS handshake with {host} timed out after {timeout} s"
             ) from None
         except ssl.SSLCertVerificationError as exc:
-            raise TLSError(
-                f"the certificate of {host} was refused: {exc.verify_message}"
-            ) from exc
+            raise TLSError(f"the certificate of {host} was refused: {exc.verify_message}") from exc
         except ssl.SSLError as exc:
             raise TLSError(f"the TLS handshake with {host} failed: {_reason(exc)}") from exc
         except OSError as exc:  # the connection broke during the handshake
