@@ -96,6 +96,14 @@ class AnyioConnection:
             return False
         return not readable
 
+    def is_open(self) -> bool:
+        sock = self._socket
+        return sock is not None and sock.fileno() >= 0
+
+    def selected_alpn(self) -> str | None:
+        alpn: str | None = self.stream.extra(anyio.streams.tls.TLSAttribute.alpn_protocol, None)
+        return alpn
+
     def close(self) -> None:
         sock = self._socket
         if sock is not None:
@@ -138,7 +146,7 @@ async def open_connection(
     except ssl.SSLCertVerificationError as exc:
         await _discard(stream)
         raise ConnectError(
-            f"the certificate of {peer.host} was refused: {exc.verify_message}"
+            f"the certificate of {peer.host} was refused ({exc.reason}): {exc.verify_message}"
         ) from exc
     except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
         await _discard(stream)

@@ -169,6 +169,35 @@ class AsyncioConnection(asyncio.Protocol):
         except RuntimeError:
             return False
 
+    def is_open(self) -> bool:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return False
+        try:
+            return asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
+    def selected_alpn(self) -> str | None:
+        ssl_object = self.transport.get_extra_info("ssl_object") if self.transport else None
+        return None if ssl_object is None else ssl_object.selected_alpn_protocol()
+
+    def take_buffered(self) -> tuple[bytes, bool]:
+        """What arrived and was not read, without waiting, and whether the end came."""
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        self._queued = 0
+        if self._reading_paused and self.transport is not None:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return data, self._eof
+
+    def write_nowait(self, data: bytes) -> None:
+        """Into the transport's buffer at once (HTTP/2: a RST_STREAM, a GOAWAY)."""
+        transport = self.transport
+        if data and transport is not None and not transport.is_closing():
+            transport.write(data)
+
     def close(self) -> None:
         transport = self.transport
         if transport is not None:
@@ -225,7 +254,7 @@ async def open_connection(
     except ssl.SSLCertVerificationError as exc:
         conn.close()
         raise ConnectError(
-            f"the certificate of {peer.host} was refused: {exc.verify_message}"
+            f"the certificate of {peer.host} was refused ({exc.reason}): {exc.verify_message}"
         ) from exc
     except (OSError, ssl.SSLError) as exc:
         conn.close()
