@@ -264,6 +264,7 @@ class SageMakerRuntime(_Shell["httpx.Client"], ClosesOnExit):
                 tls=self._tls,
                 proxies=resolved.proxies,
                 socket_options=self._socket_options,
+                http2=resolved.http2,
             )
 
     def _call(self, operation: Operation, params: dict[str, Any]) -> dict[str, Any]:
@@ -347,6 +348,7 @@ class AsyncSageMakerRuntime(_Shell["httpx.AsyncClient"], AsyncClosesOnExit):
                 tls=self._tls,
                 proxies=resolved.proxies,
                 socket_options=self._socket_options,
+                http2=resolved.http2,
             )
 
     async def _call(self, operation: Operation, params: dict[str, Any]) -> dict[str, Any]:
