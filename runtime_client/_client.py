@@ -192,17 +192,17 @@ class _Shell(Generic[H]):
             def clock() -> datetime:
                 return ctx.clock() + ctx.skew.offset
 
-            tls = TLSSettings(self._verify, self._resolved.client_cert, alpn=("h2",)).context
-
             resolved = self._resolved
             settings = self._bidi = BidiSettings(
                 endpoint_url=resolved.http2_endpoint_url,
                 region=resolved.region,
                 user_agent=resolved.user_agent,
                 clock=clock,
-                ssl_context=tls,
+                tls=self._tls.with_alpn(("h2",)),  # the transport's trust, HTTP/2 only
                 connect_timeout=resolved.connect_timeout,
                 read_timeout=resolved.read_timeout,
+                proxies=resolved.proxies,
+                socket_options=self._socket_options,
             )
         return settings
 

@@ -253,9 +253,8 @@ def resolve_client_config(
         from ._config_files import load_profile_config
 
         profile_config = load_profile_config(profile_name, env)
-    if config is None:
-        config = Config()
-    elif not isinstance(config, Config):
+    config = Config() if config is None else config
+    if not isinstance(config, Config):
         raise InvalidConfigError(f"config must be a Config, got {type(config).__name__}")
     look = _Lookup(env, profile_config)
     region = _checked_region(region_name, endpoint_url, config, look)

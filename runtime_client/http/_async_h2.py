@@ -10,7 +10,8 @@ the frames into their streams, and each waiter looks at its own stream again. Wh
 reader is done (or cancelled) another waiter takes over.
 
 **Who writes.** One writer at a time writes everything queued (its frames and anyone
-else's); a second caller returns at once, since the writer loops until nothing is left.
+else's); a second caller waits for that writer to finish, since it loops until nothing
+is left.
 A write is shielded from cancellation (bounded by the write timeout): half a frame would
 break every stream of the connection.
 
@@ -95,8 +96,10 @@ class AsyncH2Connection:
     async def write(self, timeout: float | None) -> None:
         """Write everything queued; a broken connection is given to the core (the steps
         read on for an answer). ``WriteTimeout`` ends the connection for every stream."""
-        if self._writing:
-            return  # the writer loops until nothing is left, ours included
+        if self._writing:  # the writer loops until nothing is left, ours included
+            changed = self._changed = self._changed or anyio.Event()
+            await changed.wait()  # its end (bounded by its write timeout)
+            return
         self._writing = True
         try:
             with anyio.CancelScope(shield=True):
@@ -135,6 +138,10 @@ class AsyncH2Connection:
         finally:
             self._reading = False
             self._notify()
+
+    def notify(self) -> None:
+        """Wake whoever waits for news (a state change made outside this connection)."""
+        self._notify()
 
     def _notify(self) -> None:
         changed, self._changed = self._changed, None

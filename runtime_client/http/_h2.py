@@ -132,7 +132,8 @@ class H2Connection:
     @property
     def wants_write(self) -> bool:
         """Frames may be waiting for :meth:`data_to_send` (cheap; never False when some
-        are)."""
+        are, and False again after it, until something queues frames: the steps rely on
+        that to never loop without waiting)."""
         return self._dirty and self._write_error is None
 
     @property
@@ -156,6 +157,11 @@ class H2Connection:
     @property
     def write_failed(self) -> bool:
         return self._write_error is not None
+
+    @property
+    def write_error(self) -> TransportError | None:
+        """Why writing failed, if it did."""
+        return self._write_error
 
     @property
     def stream_count(self) -> int:
@@ -223,7 +229,6 @@ class H2Connection:
         windows, in frames no larger than the server allows; END_STREAM with the last."""
         if self._write_error is not None or self._ended:
             return
-        self._dirty = True
         conn = self._h2
         for stream in list(self._streams.values()):
             try:
@@ -235,11 +240,19 @@ class H2Connection:
                         break
                     chunk, last = stream.next_chunk(window)
                     conn.send_data(stream.sid, chunk, end_stream=last)
+                    self._dirty = True
                 if not stream.outbox and stream.end_queued and not stream.end_sent:
                     conn.end_stream(stream.sid)
                     stream.end_sent = True
+                    self._dirty = True
             except _CLOSED:
                 stream.drop_body()  # reset or answered: the events say which
+
+    def drop_body(self, sid: int) -> None:
+        """Send nothing more of stream ``sid``'s body (queued bytes are dropped)."""
+        stream = self._streams.get(sid)
+        if stream is not None:
+            stream.drop_body()
 
     def stop_body(self, sid: int) -> None:
         """Send no more of stream ``sid``'s body (its answer is complete): RST_STREAM

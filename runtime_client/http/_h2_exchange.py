@@ -20,8 +20,10 @@ timeout; a driver only waits as long as a step says. The rules decided here:
   credit, whatever arrives is taken in. A complete answer that arrives first ends the
   sending (the stream is reset), and is the answer; so is an answer that arrives after a
   write failed (the server answered and closed).
-* **Writing after reading**: what the protocol owes (acknowledgements, SETTINGS and PING
-  answers) is written before each wait, so the server is never left waiting for them.
+* **Writing before waiting**: what the protocol owes (acknowledgements, SETTINGS and PING
+  answers) is written before each wait, so the server is never left waiting for them;
+  and a wait follows only a look at the stream with no step in between, so that news
+  which came during a write is never slept through.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ def wait_until(
             return ready()
         if conn.wants_write:
             yield WRITE
+            continue  # look again before waiting: news may have come while writing
         left = None if deadline is None else deadline - now()
         if left is not None and left <= 0:
             return False
