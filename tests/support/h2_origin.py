@@ -12,8 +12,7 @@ What a request gets depends on its path (``/<action>/<argument>``):
 * ``/slow/<ms>``: 200 after ``ms`` milliseconds (``b"slow"``);
 * ``/silent``: never answered; ``/reset/<code>``: RST_STREAM with that error code;
 * ``/goaway``: a GOAWAY whose last stream id is below this stream's (not processed);
-  ``/goaway-after``: answered, then a GOAWAY naming it (the next request needs a new
-  connection).
+  ``/goaway-once``: the same the first time, answered (echo) afterwards.
 
 Outbound DATA respects the client's windows; inbound DATA is acknowledged as it arrives
 with the server's ``initial_window`` (default 65535), so a large body crosses many
@@ -84,6 +83,7 @@ class H2Origin:
         #: The most streams open at once on any one connection.
         self.max_open_streams = 0
         self.resets_received: list[int] = []
+        self.goaway_sent = False
         self._settings = {
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: max_concurrent_streams,
             h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: initial_window,
@@ -168,7 +168,7 @@ def _plan(path: str, body: bytes, stream_id: int, now: float) -> _Answer | str:
         return _Answer(stream_id, now, body=b"x" * int(argument))
     if action == "slow":
         return _Answer(stream_id, now + int(argument) / 1000, body=b"slow")
-    if action in ("silent", "goaway"):
+    if action in ("silent", "goaway", "goaway-once"):
         return action
     if action == "reset":
         return f"reset:{argument}"
@@ -248,7 +248,10 @@ class _H2Session:
         plan = _plan(seen.headers.get(":path", "/"), seen.body, sid, time.monotonic())
         if plan == "silent":
             return
-        if plan == "goaway":
+        if plan == "goaway-once" and self.origin.goaway_sent:
+            plan = _Answer(sid, time.monotonic(), body=seen.body)
+        elif plan in ("goaway", "goaway-once"):
+            self.origin.goaway_sent = True
             self.conn.close_connection(last_stream_id=max(0, sid - 2))
             self.closing = True
             return
@@ -256,8 +259,6 @@ class _H2Session:
             self.conn.reset_stream(sid, int(plan.split(":")[1]))
             self.open.discard(sid)
             return
-        if seen.headers.get(":path") == "/goaway-after":
-            plan.headers.append(("x-then", "goaway"))
         self.answers.append(plan)
 
     def _answer(self, now: float) -> None:
@@ -281,9 +282,6 @@ class _H2Session:
                 conn.end_stream(answer.stream_id)
                 self.answers.remove(answer)
                 self.open.discard(answer.stream_id)
-                if ("x-then", "goaway") in answer.headers:
-                    conn.close_connection(last_stream_id=answer.stream_id)
-                    self.closing = True
 
 
 def _serve_http1(origin: H2Origin, sock: socket.socket, number: int) -> None:
