@@ -263,11 +263,11 @@ async def open_bidirectional_stream(call: BidiCall) -> AsyncBidirectionalStream:
         )
     except TransportError as exc:
         raise opening_error(exc, url) from exc
-    channel = AsyncH2Connection(io, call.connection.core)
     alpn = io.selected_alpn()
     if alpn != "h2" and call.origin.scheme == "https":
-        channel.close()
+        io.close()  # not a word of HTTP/2 to a server that did not agree to it
         raise refused_alpn(url, alpn)
+    channel = AsyncH2Connection(io, call.connection.core)
     try:
         await channel.run(_steps.opening(call.connection), None, call.opening_timeouts)
     except TransportError as exc:

@@ -26,6 +26,8 @@ reads the socket; data waits in the kernel and the flow-control window.
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -164,11 +166,12 @@ def open_bidirectional_stream(call: BidiCall) -> BidirectionalStream:
         sock = open_socket(call.origin, call.route, call.tls, call.timeouts, call.socket_options)
     except TransportError as exc:
         raise opening_error(exc, url) from exc
-    alpn = sock.selected_alpn_protocol() if hasattr(sock, "selected_alpn_protocol") else "h2c"
-    channel = SyncH2Connection(sock, call.origin, call.connection.core)
-    if alpn != "h2" and call.origin.scheme == "https":
-        channel.close()
+    if isinstance(sock, ssl.SSLSocket) and sock.selected_alpn_protocol() != "h2":
+        alpn = sock.selected_alpn_protocol()
+        with contextlib.suppress(OSError):
+            sock.close()  # not a word of HTTP/2 to a server that did not agree to it
         raise refused_alpn(url, alpn)
+    channel = SyncH2Connection(sock, call.origin, call.connection.core)
     stream = BidirectionalStream(
         call.connection, channel, clock=call.clock, timeouts=call.timeouts, body=call.body
     )

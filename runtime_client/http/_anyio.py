@@ -12,7 +12,7 @@ import contextlib
 import select
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -137,7 +137,9 @@ async def open_connection(
             if route is not None and route.proxy.scheme == "https":
                 stream = await _wrap(stream, peer.host, TLSSettings())
             if route is not None and route.tunnel:
-                await _tunnel(stream, origin, route)
+                early = await _tunnel(stream, origin, route)
+                if early:  # a server that speaks first (HTTP/2 with prior knowledge)
+                    stream = _Replayed(stream, early)
             if origin.scheme == "https":
                 stream = await _wrap(stream, origin.host, tls)
     except TimeoutError:
@@ -164,7 +166,8 @@ async def _wrap(stream: Any, host: str, tls: TLSSettings) -> Any:
     )
 
 
-async def _tunnel(stream: Any, origin: Origin, route: ProxyRoute) -> None:
+async def _tunnel(stream: Any, origin: Origin, route: ProxyRoute) -> bytes:
+    """Open the tunnel; the bytes that came after the proxy's answer (none over TLS)."""
     await stream.send(connect_request(origin, route.authorization))
     reply = bytearray()
     while (parsed := parse_connect_reply(reply)) is None:  # bounded by the reply limit
@@ -174,8 +177,36 @@ async def _tunnel(stream: Any, origin: Origin, route: ProxyRoute) -> None:
             raise ProxyError(
                 f"the proxy {route.proxy} closed the connection during CONNECT"
             ) from None
-    if parsed[1]:
+    if parsed[1] and origin.scheme == "https":  # TLS must come first
         raise ProxyError(f"the proxy {route.proxy} sent bytes after its answer to CONNECT")
+    return parsed[1]
+
+
+class _Replayed(anyio.abc.ByteStream):
+    """A stream whose first bytes were read already (they are given out first)."""
+
+    def __init__(self, inner: anyio.abc.ByteStream, first: bytes) -> None:
+        self._inner = inner
+        self._first = first
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        if self._first:
+            data, self._first = self._first[:max_bytes], self._first[max_bytes:]
+            return data
+        return await self._inner.receive(max_bytes)
+
+    async def send(self, item: bytes) -> None:
+        await self._inner.send(item)
+
+    async def send_eof(self) -> None:
+        await self._inner.send_eof()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    @property
+    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        return self._inner.extra_attributes
 
 
 async def _discard(stream: Any) -> None:

@@ -192,6 +192,11 @@ class AsyncioConnection(asyncio.Protocol):
             self.transport.resume_reading()
         return data, self._eof
 
+    def unread(self, data: bytes) -> None:
+        """Give ``data`` back, to be read first (what followed a proxy's answer)."""
+        self._chunks.appendleft(data)
+        self._queued += len(data)
+
     def write_nowait(self, data: bytes) -> None:
         """Into the transport's buffer at once (HTTP/2: a RST_STREAM, a GOAWAY)."""
         transport = self.transport
@@ -247,7 +252,8 @@ async def open_connection(
             sock.setsockopt(level, option, value)
         if route is not None and route.tunnel:
             await _tunnel(conn, origin, route, timeout)
-            await _start_tls(conn, origin, await _context(tls, loop), timeout)
+            if origin.scheme == "https":
+                await _start_tls(conn, origin, await _context(tls, loop), timeout)
     except asyncio.TimeoutError:
         conn.close()
         raise ConnectTimeout(f"connecting to {peer} timed out after {timeout} s") from None
@@ -285,8 +291,10 @@ async def _tunnel(
         if not data:
             raise ProxyError(f"the proxy {route.proxy} closed the connection during CONNECT")
         reply += data
-    if parsed[1]:
+    if parsed[1] and origin.scheme == "https":  # TLS must come first
         raise ProxyError(f"the proxy {route.proxy} sent bytes after its answer to CONNECT")
+    if parsed[1]:  # a server that speaks first (HTTP/2 with prior knowledge): keep them
+        conn.unread(parsed[1])
 
 
 async def _start_tls(

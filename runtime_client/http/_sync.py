@@ -397,10 +397,16 @@ def _open_tunnel(
     try:
         sock.sendall(connect_request(origin, route.authorization))
         reply = bytearray()
+        # A plain socket gives up exactly the answer: a server that speaks first (HTTP/2
+        # with prior knowledge sends its SETTINGS) may follow it in the same segment.
+        exact = not isinstance(sock, ssl.SSLSocket)
         while (parsed := parse_connect_reply(reply)) is None:
-            data = sock.recv(_READ_SIZE)
+            data = sock.recv(_READ_SIZE, socket.MSG_PEEK) if exact else sock.recv(_READ_SIZE)
             if not data:
                 raise ProxyError(f"the proxy {route.proxy} closed the connection during CONNECT")
+            if exact:
+                end = (bytes(reply[-3:]) + data).find(b"\r\n\r\n")
+                data = sock.recv(len(data) if end < 0 else end + 4 - min(len(reply), 3))
             reply += data
     except TimeoutError:
         raise ConnectTimeout(

@@ -296,6 +296,9 @@ def _serve_http1(origin: H2Origin, sock: socket.socket, number: int) -> None:
             buffer += data
         head, buffer = buffer.split(b"\r\n\r\n", 1)
         lines = head.decode("latin-1").split("\r\n")
+        if len(lines[0].split(" ")) != 3:
+            origin.errors.append(f"not an HTTP/1.1 request line: {lines[0][:40]!r}")
+            return
         headers = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")

@@ -77,6 +77,10 @@ class Script:
     lazy_headers: bool = False
     #: Never answer at all (for timeouts).
     silent: bool = False
+    #: Close the connection on the request, before any answer.
+    hang_up: bool = False
+    #: Reset the stream (INTERNAL_ERROR) on the request, before any answer.
+    reset: bool = False
     variant: str = "AllTraffic"
 
 
@@ -93,6 +97,10 @@ class StreamLog:
     #: DATA payload bytes handed to h2 so far (limited by the client's windows).
     bytes_sent: int = 0
     reset: bool = False
+
+
+class _HangUp(Exception):
+    """A script closes the connection (caught where the connection is served)."""
 
 
 def make_tls_files(directory: Path) -> tuple[Path, Path]:
@@ -238,8 +246,8 @@ class H2BidiServer:
                 self._loop(sock, conn, streams, deadline)
             finally:
                 timer.cancel()
-        except (ConnectionResetError, BrokenPipeError):
-            pass  # the client hung up (it tears the connection down when it is done)
+        except (ConnectionResetError, BrokenPipeError, _HangUp):
+            pass  # the client hung up (it tears the connection down when it is done), or we did
         except (OSError, ssl.SSLError) as exc:
             self.errors.append(f"socket: {exc!r}")
         except h2.exceptions.ProtocolError as exc:
@@ -339,6 +347,12 @@ class H2BidiServer:
             verified.signature, Credentials("AKIDEXAMPLE", KEYS["AKIDEXAMPLE"]), REGION, "sagemaker"
         )
         script = stream.script
+        if script.hang_up:
+            raise _HangUp
+        if script.reset:
+            stream.done = True
+            conn.reset_stream(stream.id, 2)
+            return
         if script.silent:
             return
         if script.error_status is not None:
