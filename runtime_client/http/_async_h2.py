@@ -24,7 +24,7 @@ collected unread is reset the same way, at the connection's next step. The pool
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import anyio
 
@@ -34,7 +34,7 @@ from ._h1_events import Response
 from ._h2 import H2Connection
 from ._h2_exchange import NEXT_CHUNK, WRITE, Steps, exchange, read_data
 from ._h2_stream import request_headers, retry_on_new_connection
-from ._models import FileBody, Headers, Request, Timeouts
+from ._models import FileBody, Request, Timeouts
 from ._pool import SharedPool
 from ._proxy import route_for
 
@@ -213,7 +213,7 @@ class AsyncH2Response(AsyncResponse):
     """A response on a shared HTTP/2 stream; its API is :class:`~._async.AsyncResponse`'s.
     Finishing, closing or cancelling it ends only its stream."""
 
-    def __init__(  # the base's attributes, with a stream instead of a connection of its own
+    def __init__(
         self,
         transport: AsyncTransport,
         conn: AsyncH2Connection,
@@ -221,16 +221,11 @@ class AsyncH2Response(AsyncResponse):
         request: Request,
         sid: int,
     ) -> None:
-        self.status_code = head.status_code
-        self.reason_phrase = ""
-        self.http_version = "HTTP/2"
-        self.headers = Headers.from_raw(head.headers)
-        self.request = request
-        self._transport = transport
+        # The base's attributes (status, headers, ...); its connection slot stays empty,
+        # since every method that would use it is the stream's own here.
+        super().__init__(transport, cast(AsyncConnection, None), head, request)
         self._h2: AsyncH2Connection | None = conn
         self._sid = sid
-        self._content: bytes | None = None
-        self.is_closed = False
 
     async def aread_chunk(self) -> bytes | None:
         """The next piece of the body as it arrives, None at its end."""

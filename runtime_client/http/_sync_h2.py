@@ -21,14 +21,14 @@ import select
 import socket
 import ssl
 import time
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from ._exceptions import NetworkError, TransportError, WriteTimeout
 from ._h1_events import Response
 from ._h2 import H2Connection
 from ._h2_exchange import NEXT_CHUNK, WRITE, Steps, exchange, read_data
 from ._h2_stream import request_headers, retry_on_new_connection
-from ._models import FileBody, Headers, Origin, Request, Timeouts
+from ._models import FileBody, Origin, Request, Timeouts
 from ._proxy import route_for
 from ._sync import SyncConnection, SyncResponse
 
@@ -183,7 +183,7 @@ class SyncH2Response(SyncResponse):
     the pool) or it is closed (the stream is reset and the connection goes back too) or
     collected unread (the connection is closed)."""
 
-    def __init__(  # the base's attributes, with an HTTP/2 stream instead of an H1 socket
+    def __init__(
         self,
         transport: SyncTransport,
         conn: SyncH2Connection,
@@ -191,17 +191,12 @@ class SyncH2Response(SyncResponse):
         request: Request,
         sid: int,
     ) -> None:
-        self.status_code = head.status_code
-        self.reason_phrase = ""
-        self.http_version = "HTTP/2"
-        self.headers = Headers.from_raw(head.headers)
-        self.request = request
-        self._transport = transport
+        # The base's attributes (status, headers, ...); its connection slot stays empty,
+        # since every method that would use it is the stream's own here.
+        super().__init__(transport, cast(SyncConnection, None), head, request)
         self._h2: SyncH2Connection | None = conn
         self._sid = sid
-        self._content: bytes | None = None
         self._timeouts = request.timeouts or _DEFAULT_TIMEOUTS
-        self.is_closed = False
 
     def read_chunk(self) -> bytes | None:
         """The next piece of the body, None at its end (the connection then goes back)."""
