@@ -6,6 +6,7 @@ connection to the others. Async tests run under asyncio and trio."""
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from runtime_client.http import (
     SyncTransport,
     Timeouts,
     TLSSettings,
+    WriteTimeout,
 )
 from tests.support.h2_origin import H2Origin
 from tests.support.h2_server import make_tls_files
@@ -123,6 +125,28 @@ def test_sync_read_timeout(origin: H2Origin, tls_files: tuple[Path, Path]) -> No
         with pytest.raises(ReadTimeout, match=r"sent nothing for 0\.3 s"):
             transport.send(request(origin, "/silent", read=0.3))
         assert transport.send(request(origin, "/echo", b"next")).read() == b"next"
+
+
+def test_sync_closing_a_response_early_resets_only_its_stream(
+    origin: H2Origin, tls_files: tuple[Path, Path]
+) -> None:
+    with sync_transport(tls_files) as transport:
+        response = transport.send(request(origin, f"/size/{4 * MiB}"))
+        assert response.read_chunk()
+        response.close()  # most of the body still to come
+        assert transport.send(request(origin, "/echo", b"next")).read() == b"next"
+    assert origin.connections == 1  # the connection was kept
+    assert 1 in origin.resets_received
+
+
+def test_sync_body_waits_for_credit_at_most_the_write_timeout(
+    tls_files: tuple[Path, Path],
+) -> None:
+    with H2Origin(tls_files, acknowledge=False) as server, sync_transport(tls_files) as t:
+        stuck = request(server, "/echo", b"x" * 300_000)
+        stuck.timeouts = Timeouts(5.0, 5.0, 0.3)
+        with pytest.raises(WriteTimeout, match=r"no flow-control credit for 0\.3 s"):
+            t.send(stuck)
 
 
 def test_httpx_adapter_speaks_http2(origin: H2Origin, tls_files: tuple[Path, Path]) -> None:
@@ -262,6 +286,29 @@ async def test_async_timeout_and_reset_fail_one_stream_only(
         await transport.aclose()
     assert sorted(type(exc).__name__ for exc in failures) == ["ReadTimeout", "RemoteProtocolError"]
     assert origin.connections == 1
+
+
+@pytest.mark.anyio
+async def test_async_response_closed_or_dropped_unread_frees_its_stream(
+    origin: H2Origin, tls_files: tuple[Path, Path]
+) -> None:
+    transport = async_transport(tls_files)
+    try:
+        with anyio.fail_after(TIMEOUT):
+            closed = await transport.send(request(origin, f"/size/{4 * MiB}"))
+            assert await closed.aread_chunk()
+            await closed.aclose()
+            dropped = await transport.send(request(origin, f"/size/{4 * MiB}"))
+            del dropped
+            gc.collect()  # its stream is reset at the connection's next step
+            after = await transport.send(request(origin, "/echo", b"after"))
+            assert await after.aread() == b"after"
+            last = await transport.send(request(origin, "/echo", b"last"))
+            assert await last.aread() == b"last"
+    finally:
+        await transport.aclose()
+    assert origin.connections == 1
+    assert {1, 3} <= set(origin.resets_received)
 
 
 @pytest.mark.anyio

@@ -75,6 +75,7 @@ class H2Origin:
         alpn: tuple[str, ...] = ("h2", "http/1.1"),
         max_concurrent_streams: int = 100,
         initial_window: int = 65535,
+        acknowledge: bool = True,
     ) -> None:
         self.seen: list[Seen] = []
         self.errors: list[str] = []
@@ -84,6 +85,8 @@ class H2Origin:
         self.max_open_streams = 0
         self.resets_received: list[int] = []
         self.goaway_sent = False
+        #: False: inbound DATA is never acknowledged (a client's body waits for credit).
+        self.acknowledge = acknowledge
         self._settings = {
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: max_concurrent_streams,
             h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: initial_window,
@@ -231,7 +234,8 @@ class _H2Session:
             self.open.add(event.stream_id)
             self.origin.max_open_streams = max(self.origin.max_open_streams, len(self.open))
         elif isinstance(event, h2.events.DataReceived):
-            conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            if self.origin.acknowledge:
+                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             seen = self.requests.get(event.stream_id)
             if seen is not None:
                 seen.body += event.data
