@@ -192,17 +192,17 @@ class _Shell(Generic[H]):
             def clock() -> datetime:
                 return ctx.clock() + ctx.skew.offset
 
-            tls = TLSSettings(self._verify, self._resolved.client_cert, alpn=("h2",)).context
-
             resolved = self._resolved
             settings = self._bidi = BidiSettings(
                 endpoint_url=resolved.http2_endpoint_url,
                 region=resolved.region,
                 user_agent=resolved.user_agent,
                 clock=clock,
-                ssl_context=tls,
+                tls=self._tls.with_alpn(("h2",)),  # the transport's trust, HTTP/2 only
                 connect_timeout=resolved.connect_timeout,
                 read_timeout=resolved.read_timeout,
+                proxies=resolved.proxies,
+                socket_options=self._socket_options,
             )
         return settings
 
@@ -270,6 +270,7 @@ class SageMakerRuntime(_Shell["httpx.Client"], ClosesOnExit):
                 tls=self._tls,
                 proxies=resolved.proxies,
                 socket_options=self._socket_options,
+                http2=resolved.http2,
             )
 
     def _call(self, operation: Operation, params: dict[str, Any]) -> dict[str, Any]:
@@ -353,6 +354,7 @@ class AsyncSageMakerRuntime(_Shell["httpx.AsyncClient"], AsyncClosesOnExit):
                 tls=self._tls,
                 proxies=resolved.proxies,
                 socket_options=self._socket_options,
+                http2=resolved.http2,
             )
 
     async def _call(self, operation: Operation, params: dict[str, Any]) -> dict[str, Any]:

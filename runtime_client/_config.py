@@ -181,6 +181,11 @@ class Config:
       ``max_attempts`` counts retries, or ``"total_max_attempts"`` counting all attempts.
     * ``retry_read_timeouts``: retry after a read timeout (default False: an inference may
       already be running, and it is not idempotent).
+    * ``http2``: offer HTTP/2 (TLS ALPN ``h2``, then ``http/1.1``) for InvokeEndpoint,
+      InvokeEndpointAsync and InvokeEndpointWithResponseStream, and speak what the server
+      picks (default False: HTTP/1.1, as boto3; needs the ``http2`` extra). Concurrent
+      async calls then share one connection. Like ``retry_read_timeouts``, an extension
+      beyond botocore's Config. The bidirectional stream is HTTP/2 whatever it says.
     * ``user_agent`` (replaces the whole header), ``user_agent_extra`` (appended),
       ``user_agent_appid`` (``app/...``).
     * ``use_fips_endpoint``, ``use_dualstack_endpoint``, ``ignore_configured_endpoint_urls``.
@@ -193,6 +198,7 @@ class Config:
     read_timeout: float | None
     retries: Mapping[str, Any] | None
     retry_read_timeouts: bool
+    http2: bool
     user_agent: str | None
     user_agent_extra: str | None
     user_agent_appid: str | None
@@ -212,6 +218,7 @@ class Config:
         "read_timeout": DEFAULT_READ_TIMEOUT,
         "retries": None,
         "retry_read_timeouts": False,
+        "http2": False,
         "user_agent": None,
         "user_agent_extra": None,
         "user_agent_appid": None,
@@ -233,6 +240,7 @@ class Config:
         read_timeout: float | _Unset | None = _UNSET,
         retries: Mapping[str, Any] | _Unset | None = _UNSET,
         retry_read_timeouts: bool | _Unset = _UNSET,
+        http2: bool | _Unset = _UNSET,
         user_agent: str | _Unset | None = _UNSET,
         user_agent_extra: str | _Unset | None = _UNSET,
         user_agent_appid: str | _Unset | None = _UNSET,
@@ -259,6 +267,7 @@ class Config:
             "read_timeout": _timeout("read_timeout", values["read_timeout"]),
             "retries": _retries(values["retries"]),
             "retry_read_timeouts": _bool("retry_read_timeouts", values["retry_read_timeouts"]),
+            "http2": _bool("http2", values["http2"]),
             "user_agent": _optional_str("user_agent", values["user_agent"]),
             "user_agent_extra": _optional_str("user_agent_extra", values["user_agent_extra"]),
             "user_agent_appid": _optional_str("user_agent_appid", values["user_agent_appid"]),

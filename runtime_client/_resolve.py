@@ -51,6 +51,7 @@ class ResolvedConfig:
     connect_timeout: float | None
     read_timeout: float | None
     retry_read_timeouts: bool
+    http2: bool
     user_agent: str
     max_pool_connections: int
     proxies: Mapping[str, str] | None
@@ -252,9 +253,8 @@ def resolve_client_config(
         from ._config_files import load_profile_config
 
         profile_config = load_profile_config(profile_name, env)
-    if config is None:
-        config = Config()
-    elif not isinstance(config, Config):
+    config = Config() if config is None else config
+    if not isinstance(config, Config):
         raise InvalidConfigError(f"config must be a Config, got {type(config).__name__}")
     look = _Lookup(env, profile_config)
     region = _checked_region(region_name, endpoint_url, config, look)
@@ -284,6 +284,7 @@ def resolve_client_config(
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
         retry_read_timeouts=config.retry_read_timeouts,
+        http2=config.http2,
         user_agent=_build_user_agent(config, mode, appid),
         max_pool_connections=config.max_pool_connections,
         proxies=config.proxies if config.proxies is not None else _environment_proxies(env, url),

@@ -6,9 +6,14 @@ receives unsigned ones on one HTTP/2 stream, both at once. It needs the ``http2`
 this package holds what that returns and what it is made of::
 
     _events       the request (signed headers), input events, answers: pure
-    _connection   BidiConnection: one call on one h2 connection, bytes in and out (sans-IO)
+    _connection   BidiConnection: the event layer over one stream of the HTTP/2 core
+                  (runtime_client.http._h2), bytes in and out (sans-IO)
+    _steps        every call of the stream (send, close, receive, output) as steps
+    _call         a call prepared without I/O: where and how to connect
     _sync         BidirectionalStream, BidirectionalInputStream (blocking, one thread)
     _async        AsyncBidirectionalStream, AsyncBidirectionalInputStream (asyncio, trio)
+
+``_sync`` and ``_async`` only run the steps on ``runtime_client.http``'s HTTP/2 drivers.
 
 Names load on first access, so that the blocking client never imports the async machinery.
 """

@@ -1,10 +1,12 @@
-"""The async shell of InvokeEndpointWithBidirectionalStream (asyncio or trio, via anyio).
+"""The async form of InvokeEndpointWithBidirectionalStream (asyncio or trio): a thin driver.
 
-It only moves bytes between a socket and :class:`~._connection.BidiConnection` and wakes up
-whoever waits: a *reader task* reads the socket, feeds the connection and sends what the
-protocol owes (acknowledgements, SETTINGS and PING answers); ``send`` queues a
-signed event and waits while the flow-control window is shut; ``receive`` waits for the
-next event. Every state change wakes every waiter, who then looks again.
+Each call performs the steps :mod:`._steps` decides for it (the same as the blocking
+form's) on the async HTTP/2 connection of ``runtime_client.http``
+(:class:`~runtime_client.http._async_h2.AsyncH2Connection`), opened like every connection
+of the client's transport: the same TLS settings (ALPN ``h2`` required), timeouts, proxy
+(a CONNECT tunnel) and socket options. What only the async form has: a *reader task*
+that keeps reading between calls (the :func:`~._steps.pump` steps), so that input and
+output flow at once; the calls wait for its news. With ``Body``, a second task sends it.
 
 Shape (after the smithy-based SDKs' duplex streams, with boto3's dicts inside)::
 
@@ -28,37 +30,32 @@ raised by the call; the service's errors by ``send``, ``receive``/iteration and
 from __future__ import annotations
 
 import contextlib
-import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
-import anyio.streams.tls
 
-from .._errors import (
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-    SageMakerRuntimeError,
-)
-from ._call import BidiCall
-from ._connection import END, NEED_DATA, BidiConnection
+from ..http._async import open_connection
+from ..http._async_h2 import AsyncH2Connection
+from ..http._exceptions import TransportError
+from ..http._h2_exchange import Steps
+from ..http._models import Timeouts
+from . import _steps
+from ._call import BidiCall, opening_error, refused_alpn
+from ._connection import BidiConnection
 
 __all__ = [
-    "AsyncBidirectionalStream",
     "AsyncBidirectionalInputStream",
+    "AsyncBidirectionalStream",
     "open_bidirectional_stream",
-    "open_bidi_connection",
 ]
 
-_READ_SIZE = 65536
+T = TypeVar("T")
+#: How long closing waits to say goodbye (RST_STREAM, GOAWAY) to the service.
 _CLOSE_GRACE = 1.0
-#: After a failed write, how long a sender waits for the reader to find the answer (a
-#: server that answered early and closed the connection) before the write error stands.
-_ANSWER_GRACE = 5.0
 
 
 class AsyncBidirectionalInputStream:
@@ -116,26 +113,25 @@ class AsyncBidirectionalStream:
 
     ``receive`` and ``await_output`` wait at most ``read_timeout`` seconds for the service
     (``ReadTimeoutError``), and ``send`` as long for flow-control credit; an idle stream
-    between calls is never timed out. Nothing is retried.
+    between calls is never timed out. A stream that ends before the service answered
+    raises ``ResponseStreamingError`` (as the blocking form does). Nothing is retried.
     """
 
     def __init__(
         self,
         connection: BidiConnection,
-        socket: anyio.abc.ByteStream,
+        channel: AsyncH2Connection,
         *,
         clock: Callable[[], datetime],
-        read_timeout: float | None,
+        timeouts: Timeouts,
         body: AsyncIterable[Any] | Iterable[Any] | None = None,
     ) -> None:
         self._conn = connection
-        self._socket = socket
+        self._channel = channel
         self._clock = clock
-        self._timeout = read_timeout
+        self._timeouts = timeouts
         self._body = body
-        self._changed = anyio.Event()
         self._send_lock = anyio.Lock()
-        self._writing = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self._entered = False
         self._closed = False
@@ -182,14 +178,9 @@ class AsyncBidirectionalStream:
             # the socket would stay open.
             with anyio.CancelScope(shield=True):
                 self._conn.abort()
-                with anyio.move_on_after(_CLOSE_GRACE):
-                    data = self._conn.data_to_send()
-                    if data and not self._writing:
-                        with contextlib.suppress(Exception):  # best effort: the peer may be gone
-                            await self._socket.send(data)
-                with anyio.move_on_after(_CLOSE_GRACE):
-                    await self._socket.aclose()
-        self._notify()
+                with anyio.move_on_after(_CLOSE_GRACE), contextlib.suppress(Exception):
+                    await self._channel.write(_CLOSE_GRACE)  # best effort: the peer may be gone
+                self._channel.close()
 
     def _check_usable(self) -> None:
         if self._closed:
@@ -197,50 +188,17 @@ class AsyncBidirectionalStream:
         if self._task_group is None:
             raise RuntimeError("enter the stream first: `async with stream:` runs its reader task")
 
-    # ------------------------------------------------------------------ plumbing
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
-
-    async def _wait(self) -> None:
-        """Wait for the next change; callers look at the state right before, with no
-        await in between, so no change can slip past."""
-        await self._changed.wait()
-
-    async def _flush(self) -> None:
-        """Write what the protocol has queued. One writer at a time: a second caller
-        returns at once, since the writer loops until nothing is left."""
-        if self._writing:
-            return
-        self._writing = True
+    async def _run(self, steps: Steps[T]) -> T:
         try:
-            while True:
-                data = self._conn.data_to_send()
-                if not data:
-                    return
-                await self._socket.send(data)
-        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError) as e:
-            self._conn.receive_write_error(e)  # the reader may still find the answer
-            self._notify()
-        finally:
-            self._writing = False
+            return await self._channel.run(steps, None, self._timeouts)
+        except TransportError as exc:
+            raise self._conn.transport_error(exc) from exc
+
+    # ------------------------------------------------------------------ tasks
 
     async def _reader(self) -> None:
-        try:
-            while True:
-                try:
-                    data = await self._socket.receive(_READ_SIZE)
-                except anyio.EndOfStream:
-                    self._conn.receive_eof()
-                    return
-                self._conn.receive_data(data)
-                self._notify()
-                await self._flush()
-        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError) as e:
-            self._conn.receive_transport_error(e)
-        finally:
-            self._notify()
+        with contextlib.suppress(TransportError):  # recorded in the connection
+            await self._channel.run(_steps.pump(self._conn), None, self._timeouts)
 
     async def _feed(self, body: AsyncIterable[Any] | Iterable[Any]) -> None:
         try:
@@ -253,76 +211,28 @@ class AsyncBidirectionalStream:
             await self._close_input()
         except Exception as exc:  # recorded; receive() and await_output() raise it
             self._conn.fail(exc)
-            self._notify()
+            self._channel.notify()
 
-    def _now(self) -> datetime:
-        return self._clock()
-
-    def _timeout_error(self, what: str) -> ReadTimeoutError:
-        return ReadTimeoutError(self._conn.endpoint_url, what)
-
-    # ------------------------------------------------------------------ sending
+    # ------------------------------------------------------------------ the calls
 
     async def _send(self, event: Any) -> None:
         self._check_usable()
         async with self._send_lock:
-            self._conn.send_event(event, self._now())
-            await self._drain()
+            self._conn.send_event(event, self._clock())
+            await self._run(_steps.deliver(self._conn, anyio.current_time, self._timeouts.read))
 
     async def _close_input(self) -> None:
         self._check_usable()
         async with self._send_lock:
             if self._conn.input_closed:
                 return
-            self._conn.close_input(self._now())
-            await self._drain()
-
-    async def _drain(self) -> None:
-        with anyio.move_on_after(self._timeout):
-            while True:
-                # Taken before the work: a WINDOW_UPDATE read while we write wakes us.
-                changed = self._changed
-                self._conn.flush_input()  # raises the stream's error while input waits
-                await self._flush()
-                if self._conn.input_stalled:  # the write failed: wait for the reader
-                    await self._await_reader()
-                    continue  # flush_input raises what the call ended with
-                if not self._conn.input_pending:
-                    return  # handed over (END_STREAM too, after close): a later error
-                    # belongs to the next call, not to this one
-                await changed.wait()
-        raise self._timeout_error("no flow-control window from the service in time")
-
-    async def _await_reader(self) -> None:
-        """After a write error, wait (a bounded grace) until reading ends: the service
-        may have answered before it closed the connection. Then the call fails with the
-        answer's error, or with the write error."""
-        with anyio.move_on_after(_ANSWER_GRACE):
-            while self._conn.input_stalled:  # each wait ends at the reader's next change
-                await self._wait()
-        if self._conn.input_stalled:
-            self._conn.give_up_reading()
-            self._notify()
-
-    # ------------------------------------------------------------------ receiving
+            self._conn.close_input(self._clock())
+            await self._run(_steps.deliver(self._conn, anyio.current_time, self._timeouts.read))
 
     async def receive(self) -> dict[str, Any] | None:
         """The next event, or None once the service's answer has ended."""
         self._check_usable()
-        with anyio.move_on_after(self._timeout):
-            while True:
-                item = self._conn.next_event()  # raises the stream's error
-                if item is END:
-                    return None
-                if item is NEED_DATA:
-                    if self._conn.finished:
-                        return None
-                    await self._wait()
-                    continue
-                await self._flush()  # taking it may have acknowledged data
-                assert isinstance(item, dict)
-                return item
-        raise self._timeout_error("no event from the service in time")
+        return await self._run(_steps.receive(self._conn, anyio.current_time, self._timeouts.read))
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self
@@ -337,79 +247,35 @@ class AsyncBidirectionalStream:
         """``{'InvokedProductionVariant': ..., 'ResponseMetadata': {...}}`` once the
         service's headers are in; raises the initial error."""
         self._check_usable()
-        with anyio.move_on_after(self._timeout):
-            while True:
-                output = self._conn.initial_response()  # raises the initial error
-                if output is not None:
-                    return output
-                if self._conn.finished:
-                    self._conn.next_event()  # raises the error that finished it
-                    raise SageMakerRuntimeError("the stream ended without an answer")
-                await self._wait()
-        raise self._timeout_error("no answer from the service in time")
+        return await self._run(_steps.output(self._conn, anyio.current_time, self._timeouts.read))
 
 
 # ---------------------------------------------------------------------- opening
 
 
-async def open_bidi_connection(
-    endpoint_url: str,
-    *,
-    ssl_context: ssl.SSLContext | None,
-    connect_timeout: float | None,
-) -> anyio.abc.ByteStream:
-    """Connect to ``endpoint_url``: TLS with ALPN ``h2`` for https, h2c prior knowledge
-    (plain TCP) for http. Raises ``EndpointConnectionError``/``ConnectTimeoutError``."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(endpoint_url)
-    tls = parts.scheme == "https"
-    host = parts.hostname or ""
-    port = parts.port or (443 if tls else 80)
-    try:
-        with anyio.fail_after(connect_timeout):
-            if not tls:
-                return await anyio.connect_tcp(host, port)
-            context = ssl_context if ssl_context is not None else ssl.create_default_context()
-            context.set_alpn_protocols(["h2"])  # idempotent
-            stream = await anyio.connect_tcp(
-                host,
-                port,
-                tls=True,
-                ssl_context=context,
-                tls_hostname=host,
-                tls_standard_compatible=False,
-            )
-    except TimeoutError:
-        raise ConnectTimeoutError(endpoint_url, "connect timed out") from None
-    except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
-        raise EndpointConnectionError(endpoint_url, exc) from exc
-    alpn = stream.extra(anyio.streams.tls.TLSAttribute.alpn_protocol, None)
-    if alpn != "h2":
-        await anyio.aclose_forcefully(stream)
-        raise EndpointConnectionError(
-            endpoint_url, f"the server did not agree to HTTP/2 over TLS (ALPN gave {alpn!r})"
-        )
-    return stream
-
-
 async def open_bidirectional_stream(call: BidiCall) -> AsyncBidirectionalStream:
     """Connect and send the request of a prepared call; returns the stream (see
     ``AsyncSageMakerRuntime.invoke_endpoint_with_bidirectional_stream``)."""
-    endpoint_url = call.endpoint_url
-    socket = await open_bidi_connection(
-        endpoint_url, ssl_context=call.ssl_context, connect_timeout=call.connect_timeout
-    )
-    connection = call.connection
+    url = call.endpoint_url
     try:
-        with anyio.fail_after(call.connect_timeout):
-            await socket.send(connection.data_to_send())
-    except TimeoutError:
-        await anyio.aclose_forcefully(socket)
-        raise ConnectTimeoutError(endpoint_url, "sending the request timed out") from None
-    except (OSError, anyio.BrokenResourceError, ssl.SSLError) as exc:
-        await anyio.aclose_forcefully(socket)
-        raise EndpointConnectionError(endpoint_url, exc) from exc
+        io = await open_connection(
+            call.origin, call.route, call.tls, call.timeouts, call.socket_options
+        )
+    except TransportError as exc:
+        raise opening_error(exc, url) from exc
+    alpn = io.selected_alpn()
+    if alpn != "h2" and call.origin.scheme == "https":
+        io.close()  # not a word of HTTP/2 to a server that did not agree to it
+        raise refused_alpn(url, alpn)
+    channel = AsyncH2Connection(io, call.connection.core)
+    try:
+        await channel.run(_steps.opening(call.connection), None, call.opening_timeouts)
+    except TransportError as exc:
+        channel.close()
+        raise opening_error(exc, url) from exc
+    except BaseException:
+        channel.close()
+        raise
     return AsyncBidirectionalStream(
-        connection, socket, clock=call.clock, read_timeout=call.read_timeout, body=call.body
+        call.connection, channel, clock=call.clock, timeouts=call.timeouts, body=call.body
     )

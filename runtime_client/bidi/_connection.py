@@ -1,7 +1,6 @@
-"""The client side of InvokeEndpointWithBidirectionalStream as a sans-IO object on ``h2``.
-
-:class:`BidiConnection` owns one HTTP/2 connection (``h2.connection.H2Connection``, client
-side) carrying one stream. Like h2 itself it never touches a socket or a clock::
+"""The client side of InvokeEndpointWithBidirectionalStream as a sans-IO object: one stream
+of the HTTP/2 connection core (:class:`runtime_client.http._h2.H2Connection`) with the
+event layer on top. Like the core it never touches a socket or a clock::
 
     start()                   connection preface, SETTINGS, the signed request HEADERS
     send_event(event, time)   validate, encode, sign (:class:`sigv4.EventSigner`) and queue
@@ -14,21 +13,22 @@ side) carrying one stream. Like h2 itself it never touches a socket or a clock::
     next_event()              {'PayloadPart': {...}} | NEED_DATA | END, or raises the error
     initial_response()        {'InvokedProductionVariant', 'ResponseMetadata'} | None, or raises
 
-Flow control both ways. Input is queued whole but handed to h2 only within the stream's
-and the connection's send windows (and in frames no larger than the peer allows), so a
-large part simply waits for WINDOW_UPDATEs. Received DATA is acknowledged (which lets the
-server send more) once the decoded events waiting for the user hold less than
-``low_water`` bytes: a reader that does not read holds the server back instead of
-buffering without bound. A message larger than the window is never stuck: bytes that
-complete no event are acknowledged at once.
+The drivers feed the core (``core``) directly; this object takes the stream's events from
+it when asked. Flow control both ways: input is handed to h2 only within the stream's and
+the connection's send windows (the core's ``flush``); received DATA is acknowledged once
+the decoded events waiting for the user hold less than ``low_water`` bytes, so a reader
+that does not read holds the server back. A message larger than the window is never
+stuck: bytes that complete no event are acknowledged at once.
 
 Errors. A non-200 answer (rest-json: InputValidationError 400, ModelError 424,
 InternalServerError 500, ServiceUnavailableError 503, ...) becomes the modeled
-``ClientError`` when its body is complete, even while input is still open; from then on
-``send_event``, ``flush_input``, ``next_event`` and ``initial_response`` raise it. An
-exception event (ModelStreamError with its ErrorCode, InternalStreamFailure) is raised by
-``next_event`` after the events before it. A reset stream, a GOAWAY, corrupt bytes or an
-early EOF raise ``ResponseStreamingError``. Nothing is ever retried.
+``ClientError`` when its body is complete (or cut), even while input is still open; from
+then on ``send_event``, ``flush_input``, ``next_event`` and ``initial_response`` raise it.
+An exception event (ModelStreamError with its ErrorCode, InternalStreamFailure) is raised
+by ``next_event`` after the events before it. Everything that ends the answer at the
+transport level (a reset stream, a GOAWAY, corrupt bytes, the connection closed or broken,
+before or after the service answered) raises ``ResponseStreamingError``: the call returns
+before the answer, so the answer is always read as a stream. Nothing is ever retried.
 
 A failed write does not end the call at once: a server may send its complete answer (an
 early 424 while the input is still open, say) and then close the connection, so writing
@@ -40,32 +40,15 @@ what reading ends with: the answer's own error if it was complete, else
 
 from __future__ import annotations
 
-import contextlib
 import enum
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Final
 
-try:
-    import h2.config
-    import h2.connection
-    import h2.errors
-    import h2.events
-    import h2.exceptions
-    import h2.settings
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "InvokeEndpointWithBidirectionalStream needs the h2 package: "
-        "pip install 'sagemaker-runtime-lite[http2]'"
-    ) from exc
-
 from sigv4 import EventSigner
 
-from .._errors import (
-    ClientError,
-    ResponseStreamingError,
-)
+from .._errors import ClientError, HTTPClientError, ResponseStreamingError
 from .._restjson import response_metadata
 from ..eventstream import (
     CorruptMessageError,
@@ -73,12 +56,11 @@ from ..eventstream import (
     EventStreamMessage,
     encode_message,
 )
-from ._events import (
-    BidiRequest,
-    encode_input_event,
-    event_from_message,
-    initial_error,
-)
+from ..http._exceptions import NetworkError, TransportError
+from ..http._h1_events import NEED_DATA as _CORE_NEED_DATA
+from ..http._h1_events import Data, Response
+from ..http._h2 import H2Connection
+from ._events import BidiRequest, encode_input_event, event_from_message, initial_error
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -119,32 +101,25 @@ class BidiConnection:
     ) -> None:
         self.request = request
         self.endpoint_url = endpoint_url
-        self._h2 = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
-        )
-        self._window = window
+        #: The HTTP/2 connection (the drivers read and write it); one stream is ours.
+        self.core = H2Connection(endpoint_url, stream_window=window, connection_window=window)
         self._low_water = window // 2 if low_water is None else low_water
         self._signer = EventSigner.from_request(request.params, request.signature)
-        self._stream_id = 0
+        self._sid = 0
         self._decoder = EventStreamDecoder()
-        # Input: whole encoded outer messages; the first is partly sent up to _offset.
-        self._outbox: deque[bytes] = deque()
-        self._offset = 0
-        self._pending = 0
         self._input_closed = False
-        self._end_sent = False
-        # Output.
         self._status: int | None = None
         self._headers: dict[str, str] = {}
         self._metadata: dict[str, Any] = {}
         self._error_body = bytearray()
         self._events: deque[Event] = deque()
         self._queued_bytes = 0
-        self._unacked = 0
         self._ended = False
         self._error: Exception | None = None
-        self._eof = False
-        self._write_error: BaseException | None = None
+        self._aborted = False
+        # The blocking form's Body: the next event is taken when the last one is out.
+        self._body: Iterator[Any] | None = None
+        self._clock: Callable[[], datetime] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -156,28 +131,26 @@ class BidiConnection:
 
     def start(self) -> None:
         """Queue the connection preface, our SETTINGS and the request HEADERS."""
-        conn = self._h2
-        conn.initiate_connection()
-        conn.update_settings(
-            {
-                h2.settings.SettingCodes.ENABLE_PUSH: 0,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: self._window,
-            }
-        )
-        if self._window > 65535:
-            conn.increment_flow_control_window(self._window - 65535)
-        self._stream_id = conn.get_next_available_stream_id()
-        conn.send_headers(self._stream_id, self.request.h2_headers, end_stream=False)
+        self.core.initiate()
+        headers = [(k.encode(), v.encode()) for k, v in self.request.h2_headers]
+        self._sid = self.core.open_stream(headers, end_stream=False, auto_ack=False)
 
     def data_to_send(self) -> bytes:
         """Bytes for the socket, in order; send them before asking again. Nothing once
         writing has failed."""
-        data = self._h2.data_to_send()
-        return b"" if self._write_error is not None else data
+        return self.core.data_to_send()
+
+    def transport_error(self, exc: TransportError) -> HTTPClientError:
+        """What a transport failure (raised while the drivers wrote or read) is to the
+        user, by the client's one rule (``_operation.classify_transport_error``)."""
+        from .._operation import classify_transport_error
+
+        return classify_transport_error(exc, self.endpoint_url)[1]
 
     # ------------------------------------------------------------------ input
 
     def _check(self) -> None:
+        self._take_in()
         if self._error is not None:
             raise self._error
 
@@ -188,13 +161,15 @@ class BidiConnection:
     @property
     def input_pending(self) -> int:
         """Queued input bytes not yet handed to h2 (0 once everything is out)."""
-        return self._pending
+        if self._aborted:
+            return 0
+        return self.core.body_pending(self._sid)
 
     @property
     def input_stalled(self) -> bool:
         """Writing failed and the answer is still being read: a sender waits for the
         reader (``finished``), then :meth:`flush_input` raises what the call ended with."""
-        return self._write_error is not None and not self.finished
+        return self.core.write_failed and not self.finished
 
     def send_event(self, event: object, time: datetime) -> None:
         """Validate, encode and sign one ``{'PayloadPart': {...}}`` event and queue it.
@@ -206,7 +181,7 @@ class BidiConnection:
         if self._input_closed:
             raise RuntimeError("the input stream is closed; no more events can be sent")
         inner = encode_input_event(event)
-        self._queue(inner, time)
+        self._queue(inner, time, last=False)
 
     def close_input(self, time: datetime) -> None:
         """Queue the signed empty message that ends the input; END_STREAM follows it.
@@ -214,16 +189,14 @@ class BidiConnection:
         if self._input_closed or self._error is not None:
             self._input_closed = True
             return
-        self._queue(b"", time)
         self._input_closed = True
+        self._queue(b"", time, last=True)
 
-    def _queue(self, payload: bytes, time: datetime) -> None:
-        if self._write_error is not None:  # nothing more can be sent
+    def _queue(self, payload: bytes, time: datetime, *, last: bool) -> None:
+        if self.core.write_failed or self._aborted:  # nothing more can be sent
             return
         signed = self._signer.sign(payload, time)
-        outer = encode_message(signed.headers, payload)
-        self._outbox.append(outer)
-        self._pending += len(outer)
+        self.core.send_body(self._sid, encode_message(signed.headers, payload), end=last)
 
     def flush_input(self) -> None:
         """Hand queued input to h2 within the flow-control windows (frames of at most the
@@ -231,61 +204,66 @@ class BidiConnection:
         the stream's error only while there is input left to send, or once writing
         failed and the answer is over (``ResponseStreamingError`` if it ended well: the
         input was not delivered); nothing while ``input_stalled``."""
-        if self._write_error is not None:
+        if self.core.write_failed:
             if self.finished:
                 self._check()
-                raise ResponseStreamingError(self.endpoint_url, self._write_error)
+                raise ResponseStreamingError(self.endpoint_url, self.core.write_error)
             return
-        if not self._outbox and (self._end_sent or not self._input_closed):
+        if not self.input_pending:
             return
         self._check()
-        conn = self._h2
-        sid = self._stream_id
+        self.core.flush()
+
+    def set_body(self, body: Iterator[Any], clock: Callable[[], datetime]) -> None:
+        """The blocking form's ``Body``: :meth:`feed_body` sends from it."""
+        self._body = body
+        self._clock = clock
+
+    def feed_body(self) -> None:
+        """Send the next ``Body`` event if the previous one is out (the blocking form
+        calls this while its caller waits for the answer); at its end, close the input.
+        A failing ``Body`` or a bad event ends the stream, reported in order."""
+        body = self._body
+        if body is None or self._clock is None or self.input_pending or self.finished:
+            return
         try:
-            while self._outbox:
-                window = conn.local_flow_control_window(sid)
-                if window <= 0:
-                    return
-                head = self._outbox[0]
-                size = min(window, conn.max_outbound_frame_size, len(head) - self._offset)
-                chunk = head[self._offset : self._offset + size]
-                self._offset += size
-                self._pending -= size
-                if self._offset == len(head):
-                    self._outbox.popleft()
-                    self._offset = 0
-                last = self._input_closed and not self._outbox
-                conn.send_data(sid, chunk, end_stream=last)
-                if last:
-                    self._end_sent = True
-            if self._input_closed and not self._end_sent:
-                conn.end_stream(sid)
-                self._end_sent = True
-        except h2.exceptions.StreamClosedError:
-            self._outbox.clear()
-            self._pending = 0
-            self._fail(ResponseStreamingError(self.endpoint_url, "the service closed the stream"))
-            self._check()
+            event = next(body)
+        except StopIteration:
+            self._body = None
+            self.close_input(self._clock())
+            return
+        except Exception as exc:
+            self._body = None
+            self.fail(exc)
+            return
+        try:
+            self.send_event(event, self._clock())
+        except Exception as exc:
+            self._body = None
+            self.fail(exc)
 
     # ------------------------------------------------------------------ output
 
     @property
     def response_ready(self) -> bool:
+        self._take_in()
         return self._status == 200 or self._error is not None
 
     @property
     def transport_closed(self) -> bool:
-        """The socket reached EOF or failed: nothing more will be read or written."""
-        return self._eof
+        """The connection is over: nothing more will be read or written."""
+        return self.core.ended
 
     @property
     def finished(self) -> bool:
         """The answer is over: ended, failed or the transport is gone."""
-        return self._ended or self._error is not None or self._eof
+        self._take_in()
+        return self._ended or self._error is not None or self.core.ended
 
     def initial_response(self) -> dict[str, Any] | None:
         """boto3's output of the call once the 200 headers are in (None before), or the
         initial error."""
+        self._take_in()
         if self._status == 200:
             output: dict[str, Any] = {}
             variant = self._headers.get("x-amzn-invoked-production-variant")
@@ -296,149 +274,132 @@ class BidiConnection:
         self._check()
         return None
 
+    def unanswered(self) -> ResponseStreamingError:
+        """The error of a stream that ended before the service answered."""
+        return ResponseStreamingError(
+            self.endpoint_url, "the stream ended before the service answered"
+        )
+
     def next_event(self) -> Event | Signal:
         """The next event, NEED_DATA, or END; raises the stream's error after the events
         that came before it. Taking an event may acknowledge data (see ``data_to_send``)."""
+        self._take_in()
         if self._events:
             event = self._events.popleft()
             self._queued_bytes -= len(event["PayloadPart"]["Bytes"])
-            self._maybe_ack()
+            self._maybe_release()
             return event
         self._check()
         if self._ended:
             return END
         return NEED_DATA
 
-    def _maybe_ack(self) -> None:
-        if self._unacked and self._queued_bytes <= self._low_water:
-            amount, self._unacked = self._unacked, 0
-            # A closed stream still acknowledges at the connection level.
-            with contextlib.suppress(h2.exceptions.H2Error):
-                self._h2.acknowledge_received_data(amount, self._stream_id)
+    def _maybe_release(self) -> None:
+        if self._queued_bytes <= self._low_water and not self._aborted:
+            self.core.release(self._sid)
 
     # ------------------------------------------------------------------ receiving
 
     def receive_data(self, data: bytes) -> None:
-        """Feed bytes read from the socket."""
-        if self._eof:
-            return
-        try:
-            events = self._h2.receive_data(data)
-        except h2.exceptions.ProtocolError as exc:
-            self._fail(ResponseStreamingError(self.endpoint_url, f"HTTP/2 protocol error: {exc}"))
-            return
-        for event in events:
-            self._handle(event)
+        """Feed bytes read from the socket (the drivers feed ``core`` directly)."""
+        self.core.receive_data(data)
+        self._take_in()
 
     def receive_eof(self) -> None:
         """The server closed the connection."""
-        if self._eof:
-            return
-        self._eof = True
-        if not self._ended:
-            self._fail(
-                ResponseStreamingError(
-                    self.endpoint_url, "the connection closed before the answer was complete"
-                )
-            )
+        self.core.receive_data(b"")
+        self._take_in()
 
     def receive_transport_error(self, exc: BaseException) -> None:
-        """Reading the socket failed (or a shell stops waiting after a write error)."""
-        self._eof = True
-        if not self._ended:
-            self._fail(ResponseStreamingError(self.endpoint_url, exc))
+        """Reading the socket failed."""
+        self.core.receive_error(_transport(exc, "reading"))
+        self._take_in()
 
     def receive_write_error(self, exc: BaseException) -> None:
         """Writing the socket failed: nothing more is sent (queued input is dropped). The
         stream does not fail yet: the server may have answered before it closed the
         connection, and the reader may still find that answer in the socket. The error is
         what reading ends with (see ``input_stalled``)."""
-        if self._write_error is None:
-            self._write_error = exc
-        self._outbox.clear()
-        self._pending = 0
+        self.core.receive_write_error(_transport(exc, "writing"))
 
     def give_up_reading(self) -> None:
         """After a write error, the answer did not end in time: fail with the write
         error."""
-        if self._write_error is not None:
-            self.receive_transport_error(self._write_error)
+        if self.core.write_failed:
+            self.core.receive_data(b"")  # the end: what is still waiting fails with it
+            self._take_in()
 
     def fail(self, error: Exception) -> None:
         """Record an error found outside the protocol (a bad input event from ``Body``);
         the first error wins."""
-        self._fail(error)
+        if self._error is None:
+            self._error = error
+        if not self._aborted:
+            self.core.drop_body(self._sid)
 
     def abort(self) -> None:
         """Queue a RST_STREAM (CANCEL) if the stream is still open, and a GOAWAY."""
-        with contextlib.suppress(h2.exceptions.H2Error):
-            if not (self._ended and self._end_sent):
-                self._h2.reset_stream(self._stream_id, h2.errors.ErrorCodes.CANCEL)
-        with contextlib.suppress(h2.exceptions.H2Error):
-            self._h2.close_connection()
+        if not self._aborted:
+            self._aborted = True
+            self.core.reset(self._sid)
+            self.core.close()
+
+    def take_in(self) -> None:
+        """Take in what the drivers fed the core (every query does this first)."""
+        self._take_in()
+
+    def _take_in(self) -> None:
+        """Take the stream's events from the core, in order, up to its error."""
+        if self._aborted or self._sid == 0:
+            return
+        core = self.core
+        while self._error is None and not self._ended:
+            try:
+                event = core.next_event(self._sid)
+            except TransportError as exc:
+                self._on_cut(exc)
+                return
+            if event is _CORE_NEED_DATA:
+                return
+            if type(event) is Response:
+                self._on_headers(event)
+            elif type(event) is Data:
+                self._on_data(event.data)
+            else:  # EndOfMessage
+                self._on_end()
+
+    def _on_cut(self, exc: TransportError) -> None:
+        """The answer ended at the transport level (see the module docstring)."""
+        self._ended = self._status not in (None, 200)
+        if self._ended:
+            self._fail(self._initial_error())  # what the error body had so far
+        elif self._status is None:
+            unanswered = f"the stream ended before the service answered ({exc})"
+            self._fail(ResponseStreamingError(self.endpoint_url, unanswered))
+        else:
+            self._fail(ResponseStreamingError(self.endpoint_url, exc))
 
     def _fail(self, error: Exception) -> None:
         if self._error is None:
             self._error = error
-        self._outbox.clear()
-        self._pending = 0
+        self.core.drop_body(self._sid)
 
-    def _handle(self, event: h2.events.Event) -> None:
-        sid = self._stream_id
-        if isinstance(event, h2.events.ResponseReceived) and event.stream_id == sid:
-            self._on_headers(event.headers)
-        elif isinstance(event, h2.events.DataReceived) and event.stream_id == sid:
-            self._on_data(event.data, event.flow_controlled_length)
-        elif isinstance(event, h2.events.StreamEnded) and event.stream_id == sid:
-            self._on_end()
-        elif isinstance(event, h2.events.StreamReset) and event.stream_id == sid:
-            if not self._ended and self._status not in (None, 200):
-                self._ended = True
-                self._fail(self._initial_error())  # what the error body had so far
-            elif not self._ended:
-                self._fail(
-                    ResponseStreamingError(
-                        self.endpoint_url,
-                        f"the service reset the stream ({_code_name(event.error_code)})",
-                    )
-                )
-            self._outbox.clear()
-            self._pending = 0
-        elif isinstance(event, h2.events.ConnectionTerminated):
-            last = event.last_stream_id
-            if not self._ended and (
-                event.error_code != h2.errors.ErrorCodes.NO_ERROR or last is None or last < sid
-            ):
-                self._fail(
-                    ResponseStreamingError(
-                        self.endpoint_url,
-                        f"the service closed the connection ({_code_name(event.error_code)})",
-                    )
-                )
-
-    def _on_headers(self, headers: Iterable[tuple[str | bytes, str | bytes]]) -> None:
+    def _on_headers(self, head: Response) -> None:
         fields: dict[str, str] = {}
-        for raw_name, raw_value in headers:
-            key = _text(raw_name).lower()
-            value = _text(raw_value)
+        for raw_name, raw_value in head.headers:
+            key = raw_name.decode("latin-1")
+            value = raw_value.decode("utf-8", "replace")
             fields[key] = f"{fields[key]}, {value}" if key in fields else value
-        status_text = fields.pop(":status", "0")
-        self._status = int(status_text) if status_text.isdigit() else 0
+        self._status = head.status_code
         self._headers = fields
         self._metadata = response_metadata(self._status, fields, 0)
 
-    def _on_data(self, data: bytes, flow_length: int) -> None:
-        if self._error is not None:  # failed already: only keep the window open
-            self._unacked += flow_length
-            self._maybe_ack()
-            return
+    def _on_data(self, data: bytes) -> None:
         if self._status != 200:
             if len(self._error_body) < _MAX_ERROR_BODY:
                 self._error_body += data[: _MAX_ERROR_BODY - len(self._error_body)]
-            self._unacked += flow_length
-            self._maybe_ack()
+            self.core.release(self._sid)
             return
-        self._unacked += flow_length
         try:
             messages = self._decoder.feed(data)
             if messages:
@@ -449,7 +410,7 @@ class BidiConnection:
         for message in messages:
             if not self._take(message):
                 break
-        self._maybe_ack()
+        self._maybe_release()
 
     def _take(self, message: EventStreamMessage) -> bool:
         item = event_from_message(message, self._metadata)
@@ -463,14 +424,13 @@ class BidiConnection:
         return True
 
     def _on_end(self) -> None:
+        self._ended = True
         if self._status == 200:
             try:
                 self._decoder.end()
             except CorruptMessageError as exc:
                 self._fail(ResponseStreamingError(self.endpoint_url, exc))
-            self._ended = True
             return
-        self._ended = True
         self._fail(self._initial_error())
 
     def _initial_error(self) -> ClientError:
@@ -478,11 +438,7 @@ class BidiConnection:
         return initial_error(status, self._headers, bytes(self._error_body), self._metadata)
 
 
-def _text(value: str | bytes) -> str:
-    return value.decode("latin-1") if isinstance(value, bytes) else value
-
-
-def _code_name(code: object) -> str:
-    if isinstance(code, h2.errors.ErrorCodes):
-        return code.name
-    return f"error code {code}"
+def _transport(exc: BaseException, doing: str) -> TransportError:
+    if isinstance(exc, TransportError):
+        return exc
+    return NetworkError(f"{doing} failed: {exc}")

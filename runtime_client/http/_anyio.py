@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -94,6 +94,14 @@ class AnyioConnection:
             return False
         return self._idle is not None and self._idle.quiet()
 
+    def is_open(self) -> bool:
+        sock = self._socket
+        return sock is not None and sock.fileno() >= 0
+
+    def selected_alpn(self) -> str | None:
+        alpn: str | None = self.stream.extra(anyio.streams.tls.TLSAttribute.alpn_protocol, None)
+        return alpn
+
     def close(self) -> None:
         sock = self._socket
         if sock is not None:
@@ -127,7 +135,9 @@ async def open_connection(
             if route is not None and route.proxy.scheme == "https":
                 stream = await _wrap(stream, peer.host, TLSSettings())
             if route is not None and route.tunnel:
-                await _tunnel(stream, origin, route)
+                early = await _tunnel(stream, origin, route)
+                if early:  # a server that speaks first (HTTP/2 with prior knowledge)
+                    stream = _Replayed(stream, early)
             if origin.scheme == "https":
                 stream = await _wrap(stream, origin.host, tls)
     except TimeoutError:
@@ -135,7 +145,9 @@ async def open_connection(
         raise ConnectTimeout(f"connecting to {peer} timed out after {timeout} s") from None
     except ssl.SSLCertVerificationError as exc:
         await _discard(stream)
-        raise TLSError(f"the certificate of {peer.host} was refused: {exc.verify_message}") from exc
+        raise TLSError(
+            f"the certificate of {peer.host} was refused ({exc.reason}): {exc.verify_message}"
+        ) from exc
     except ssl.SSLError as exc:
         await _discard(stream)
         raise TLSError(f"the TLS handshake with {peer.host} failed: {_why(exc)}") from exc
@@ -155,10 +167,13 @@ async def _wrap(stream: Any, host: str, tls: TLSSettings) -> Any:
             stream, hostname=host, ssl_context=context, standard_compatible=False
         )
     except ssl.SSLCertVerificationError as exc:  # named here: the proxy's or the origin's
-        raise TLSError(f"the certificate of {host} was refused: {exc.verify_message}") from exc
+        raise TLSError(
+            f"the certificate of {host} was refused ({exc.reason}): {exc.verify_message}"
+        ) from exc
 
 
-async def _tunnel(stream: Any, origin: Origin, route: ProxyRoute) -> None:
+async def _tunnel(stream: Any, origin: Origin, route: ProxyRoute) -> bytes:
+    """Open the tunnel; the bytes that came after the proxy's answer (none over TLS)."""
     await stream.send(connect_request(origin, route.authorization))
     reply = bytearray()
     while (parsed := parse_connect_reply(reply, route.proxy)) is None:  # bounded: reply limit
@@ -168,8 +183,36 @@ async def _tunnel(stream: Any, origin: Origin, route: ProxyRoute) -> None:
             raise ProxyError(
                 f"the proxy {route.proxy} closed the connection during CONNECT"
             ) from None
-    if parsed[1]:
+    if parsed[1] and origin.scheme == "https":  # TLS must come first
         raise ProxyError(f"the proxy {route.proxy} sent bytes after its answer to CONNECT")
+    return parsed[1]
+
+
+class _Replayed(anyio.abc.ByteStream):
+    """A stream whose first bytes were read already (they are given out first)."""
+
+    def __init__(self, inner: anyio.abc.ByteStream, first: bytes) -> None:
+        self._inner = inner
+        self._first = first
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        if self._first:
+            data, self._first = self._first[:max_bytes], self._first[max_bytes:]
+            return data
+        return await self._inner.receive(max_bytes)
+
+    async def send(self, item: bytes) -> None:
+        await self._inner.send(item)
+
+    async def send_eof(self) -> None:
+        await self._inner.send_eof()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    @property
+    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        return self._inner.extra_attributes
 
 
 def _why(exc: BaseException) -> str:

@@ -16,18 +16,22 @@ exchange is complete.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ._exceptions import NetworkError, TransportError
 from ._exchange import NEXT_CHUNK, READ, Exchange, exchange, retry_on_new_connection, reusable
 from ._h1 import NEED_DATA, Data, H1Connection, Response
 from ._models import FileBody, Headers, Origin, Request, Timeouts
-from ._pool import Pool
+from ._pool import Pool, SharedPool
 from ._proxy import ProxyRoute, route_for
 from ._tls import TLSSettings
 
-__all__ = ["AsyncConnection", "AsyncResponse", "AsyncTransport"]
+if TYPE_CHECKING:
+    from ._async_h2 import AsyncH2Connection
+
+__all__ = ["AsyncConnection", "AsyncResponse", "AsyncTransport", "open_connection"]
 
 SocketOption = tuple[int, int, int]
 _DEFAULT_TIMEOUTS = Timeouts()
@@ -47,6 +51,12 @@ class AsyncConnection(Protocol):
     async def file_chunk(self, body: FileBody) -> bytes: ...
 
     def alive(self) -> bool: ...
+
+    def is_open(self) -> bool:
+        """Not closed (bytes may be waiting: HTTP/2 reads them; ``alive`` says False)."""
+
+    def selected_alpn(self) -> str | None:
+        """The protocol TLS agreed on (``"h2"``, ``"http/1.1"``), None without TLS."""
 
     def close(self) -> None: ...
 
@@ -181,7 +191,11 @@ class AsyncResponse:
 class AsyncTransport:
     """Sends requests over pooled HTTP/1.1 connections, under asyncio or trio; the
     options are those of :class:`~._sync.SyncTransport`. A transport may serve several
-    event loops in turn: a pooled connection is only reused on the loop that made it."""
+    event loops in turn: a pooled connection is only reused on the loop that made it.
+
+    ``http2=True``: TLS connections offer ALPN ``h2`` and ``http/1.1``; an HTTP/2
+    connection is shared by the concurrent requests to its origin (:mod:`._async_h2`).
+    """
 
     def __init__(
         self,
@@ -190,12 +204,21 @@ class AsyncTransport:
         tls: TLSSettings | None = None,
         proxies: Mapping[str, str] | None = None,
         socket_options: Sequence[SocketOption] = (),
+        http2: bool = False,
     ) -> None:
         self._tls = tls if tls is not None else TLSSettings()
         self._proxies = dict(proxies) if proxies else None
         self._socket_options = tuple(socket_options)
         self._pool: Pool[AsyncConnection] = Pool(max_idle, _alive, _close, _abandon)
         self._closed = False
+        self._http2 = http2
+        if http2:
+            from ._async_h2 import new_shared_pool, send_http2
+
+            self._tls = self._tls.with_alpn(("h2", "http/1.1"))
+            self._shared: SharedPool[AsyncH2Connection] = new_shared_pool(max_idle)
+            # Chosen once here, so that the HTTP/1.1 path below never asks.
+            self.send = functools.partial(send_http2, self)  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         return f"<AsyncTransport idle={self._pool.idle_count()}>"
@@ -212,6 +235,10 @@ class AsyncTransport:
         while True:  # at most twice: a reused connection that broke before any byte
             if conn is None:
                 conn = await self._connect(request.origin, route, timeouts)
+                if self._http2 and conn.selected_alpn() == "h2":
+                    from ._async_h2 import send_on
+
+                    return await send_on(self, conn, request)
             if isinstance(body, FileBody):
                 body.rewind()
             try:
@@ -235,23 +262,40 @@ class AsyncTransport:
     async def _connect(
         self, origin: Origin, route: ProxyRoute | None, timeouts: Timeouts
     ) -> AsyncConnection:
-        import sniffio
-
-        if sniffio.current_async_library() == "asyncio":
-            from ._asyncio import open_connection
-        else:
-            from ._anyio import open_connection  # type: ignore[assignment]
         return await open_connection(origin, route, self._tls, timeouts, self._socket_options)
 
     def close(self) -> None:
         """Close the idle connections (without awaiting); responses still open keep theirs
-        until they are closed."""
+        until they are closed (a shared HTTP/2 connection closes after its last one)."""
         self._closed = True
         for conn in self._pool.clear():
             conn.close()
+        if self._http2:
+            for shared in self._shared.clear():
+                shared.retire()
 
     async def aclose(self) -> None:
         self.close()
+
+
+async def open_connection(
+    origin: Origin,
+    route: ProxyRoute | None,
+    tls: TLSSettings,
+    timeouts: Timeouts,
+    socket_options: Sequence[SocketOption] = (),
+) -> AsyncConnection:
+    """A new connection to ``origin`` (through ``route``'s proxy), TLS if https: an
+    asyncio protocol under asyncio, an anyio stream otherwise."""
+    import sniffio
+
+    if sniffio.current_async_library() == "asyncio":
+        from ._asyncio import open_connection as open_asyncio
+
+        return await open_asyncio(origin, route, tls, timeouts, socket_options)
+    from ._anyio import open_connection as open_anyio
+
+    return await open_anyio(origin, route, tls, timeouts, socket_options)
 
 
 def _alive(conn: AsyncConnection) -> bool:

@@ -197,6 +197,40 @@ class AsyncioConnection(asyncio.Protocol):
             return False
         return self._idle is None or self._idle.quiet()
 
+    def is_open(self) -> bool:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return False
+        try:
+            return asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
+    def selected_alpn(self) -> str | None:
+        ssl_object = self.transport.get_extra_info("ssl_object") if self.transport else None
+        return None if ssl_object is None else ssl_object.selected_alpn_protocol()
+
+    def take_buffered(self) -> tuple[bytes, bool]:
+        """What arrived and was not read, without waiting, and whether the end came."""
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        self._queued = 0
+        if self._reading_paused and self.transport is not None:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return data, self._eof
+
+    def unread(self, data: bytes) -> None:
+        """Give ``data`` back, to be read first (what followed a proxy's answer)."""
+        self._chunks.appendleft(data)
+        self._queued += len(data)
+
+    def write_nowait(self, data: bytes) -> None:
+        """Into the transport's buffer at once (HTTP/2: a RST_STREAM, a GOAWAY)."""
+        transport = self.transport
+        if data and transport is not None and not transport.is_closing():
+            transport.write(data)
+
     def close(self) -> None:
         timer = self._timer
         if timer is not None:
@@ -261,13 +295,16 @@ async def open_connection(
             sock.setsockopt(level, option, value)
         if route is not None and route.tunnel:
             await _tunnel(conn, origin, route, timeout)
-            await _start_tls(conn, origin, await _context(tls, loop), timeout)
+            if origin.scheme == "https":
+                await _start_tls(conn, origin, await _context(tls, loop), timeout)
     except asyncio.TimeoutError:
         conn.close()
         raise ConnectTimeout(f"connecting to {peer} timed out after {timeout} s") from None
     except ssl.SSLCertVerificationError as exc:
         conn.close()
-        raise TLSError(f"the certificate of {peer.host} was refused: {exc.verify_message}") from exc
+        raise TLSError(
+            f"the certificate of {peer.host} was refused ({exc.reason}): {exc.verify_message}"
+        ) from exc
     except ssl.SSLError as exc:
         conn.close()
         raise TLSError(f"the TLS handshake with {peer.host} failed: {exc}") from exc
@@ -300,8 +337,10 @@ async def _tunnel(
         if not data:
             raise ProxyError(f"the proxy {route.proxy} closed the connection during CONNECT")
         reply += data
-    if parsed[1]:
+    if parsed[1] and origin.scheme == "https":  # TLS must come first
         raise ProxyError(f"the proxy {route.proxy} sent bytes after its answer to CONNECT")
+    if parsed[1]:  # a server that speaks first (HTTP/2 with prior knowledge): keep them
+        conn.unread(parsed[1])
 
 
 async def _start_tls(
@@ -315,7 +354,7 @@ async def _start_tls(
         )
     except ssl.SSLCertVerificationError as exc:  # the origin's, not the proxy's
         raise TLSError(
-            f"the certificate of {origin.host} was refused: {exc.verify_message}"
+            f"the certificate of {origin.host} was refused ({exc.reason}): {exc.verify_message}"
         ) from exc
     if new is None:
         raise ConnectError(f"TLS through the tunnel to {origin} could not start")

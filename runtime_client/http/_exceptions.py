@@ -19,6 +19,9 @@
 
 ``request_sent`` on a :class:`TransportError` says whether any byte of the request may have
 reached the server (False for every ``ConnectError``): what a retry rule needs to know.
+``unprocessed`` says that the server declared it did not process the request, though it
+reached it (HTTP/2: a GOAWAY whose last stream id is below the request's stream, or a
+RST_STREAM with REFUSED_STREAM), so that it may be sent again.
 
 A :class:`ServerDisconnectedError` is how a keep-alive connection that the server dropped
 shows up when the request was already written: the transport does not send it again (it
@@ -52,6 +55,8 @@ class TransportError(Exception):
 
     #: Whether any byte of the request may have reached the server.
     request_sent: bool = True
+    #: The server said it did not process the request (HTTP/2 only; see the module).
+    unprocessed: bool = False
 
 
 class ConnectError(TransportError):
@@ -86,7 +91,8 @@ class NetworkError(TransportError):
 
 
 class ProtocolError(TransportError):
-    """An HTTP/1.1 protocol violation; the connection cannot be used afterwards."""
+    """A protocol violation (HTTP/1.1 or HTTP/2); an HTTP/1.1 connection cannot be used
+    afterwards, an HTTP/2 one may carry other streams when only one stream failed."""
 
 
 class LocalProtocolError(ProtocolError):

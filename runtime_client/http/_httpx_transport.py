@@ -1,8 +1,10 @@
 """Our transport behind httpx's transport interface, for a user's own httpx clients.
 
 ``httpx.Client(transport=HTTPTransport())`` and ``httpx.AsyncClient(transport=
-AsyncHTTPTransport())`` send through our pool and HTTP/1.1 connection instead of
-httpcore's, with httpx's API on top (auth such as ``sigv4.SigV4Auth``, hooks, redirects).
+AsyncHTTPTransport())`` send through our pool and connections instead of httpcore's, with
+httpx's API on top (auth such as ``sigv4.SigV4Auth``, hooks, redirects). HTTP/1.1 unless
+``http2=True`` (ALPN ``h2`` offered over TLS; ``response.http_version`` says what was
+spoken).
 The request body is read whole before it is sent (our connection frames bodies by
 ``Content-Length``); the answer streams as usual. Our errors become httpx's
 (``httpx.ConnectTimeout``, ``httpx.ReadTimeout``, ``httpx.RemoteProtocolError``, ...), with
@@ -125,7 +127,8 @@ class _AsyncStream(httpx.AsyncByteStream):
 class HTTPTransport(httpx.BaseTransport):
     """An ``httpx.BaseTransport`` on our blocking transport. ``verify`` and ``cert`` as
     httpx takes them (True, False or a CA bundle path; a PEM file or ``(cert, key)``);
-    ``proxies`` maps a scheme to a proxy URL; ``max_idle`` connections per origin are kept."""
+    ``proxies`` maps a scheme to a proxy URL; ``max_idle`` connections per origin are kept;
+    ``http2``: offer HTTP/2 over TLS (the ``http2`` extra)."""
 
     def __init__(
         self,
@@ -135,12 +138,14 @@ class HTTPTransport(httpx.BaseTransport):
         proxies: Mapping[str, str] | None = None,
         max_idle: int = 10,
         socket_options: Sequence[SocketOption] = (),
+        http2: bool = False,
     ) -> None:
         self._transport = SyncTransport(
             max_idle=max_idle,
             tls=TLSSettings(verify, cert),
             proxies=proxies,
             socket_options=socket_options,
+            http2=http2,
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -167,12 +172,14 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         proxies: Mapping[str, str] | None = None,
         max_idle: int = 10,
         socket_options: Sequence[SocketOption] = (),
+        http2: bool = False,
     ) -> None:
         self._transport = AsyncTransport(
             max_idle=max_idle,
             tls=TLSSettings(verify, cert),
             proxies=proxies,
             socket_options=socket_options,
+            http2=http2,
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

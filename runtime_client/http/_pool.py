@@ -1,4 +1,6 @@
-"""The connection pool as bookkeeping: which idle connections may be reused, per origin.
+"""The connection pool as bookkeeping: which idle connections may be reused, per origin
+(:class:`Pool`), and which shared HTTP/2 connections have room for one more request
+(:class:`SharedPool`).
 
 No I/O and no waiting, with every state change in one place:
 
@@ -26,7 +28,7 @@ from typing import Generic, TypeVar
 
 from ._models import Origin
 
-__all__ = ["Pool"]
+__all__ = ["Pool", "SharedPool"]
 
 C = TypeVar("C")
 
@@ -108,3 +110,92 @@ class Pool(Generic[C]):
         if self._abandon is not None:
             for conn in parents:
                 self._abandon(conn)
+
+
+class SharedPool(Generic[C]):
+    """Connections that carry several requests at once (HTTP/2), by origin; bookkeeping
+    only, no waiting.
+
+    A shared connection stays in the pool while requests use it. :meth:`take` hands out
+    one with room for another request (``room``), or None: the driver opens a new one
+    and :meth:`add` s it (a call never waits for another's handshake, so the first calls
+    to an origin, made at once, each open one). One that is no longer ``alive`` (the
+    server sent GOAWAY, the connection broke) is dropped and handed to ``retire`` (which
+    closes it once its last request is over). After a request, :meth:`release` says
+    whether the connection may stay: not beyond ``max_idle`` idle ones (``idle``) per
+    origin, as :class:`Pool`.
+    """
+
+    def __init__(
+        self,
+        max_idle: int,
+        alive: Callable[[C], bool],
+        room: Callable[[C], bool],
+        idle: Callable[[C], bool],
+        retire: Callable[[C], None],
+    ) -> None:
+        self.max_idle = max_idle
+        self._alive = alive
+        self._room = room
+        self._idle_check = idle
+        self._retire = retire
+        self._shared: dict[Origin, list[C]] = {}
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def take(self, origin: Origin) -> C | None:
+        """A connection to ``origin`` with room for one more request, or None."""
+        dead: list[C] = []
+        found: C | None = None
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's connections are not ours
+                self._shared.clear()
+                self._pid = os.getpid()
+            shared = self._shared.get(origin, [])
+            for conn in list(shared):
+                if not self._alive(conn):
+                    shared.remove(conn)
+                    dead.append(conn)
+                elif found is None and self._room(conn):
+                    found = conn
+        for conn in dead:
+            self._retire(conn)
+        return found
+
+    def add(self, origin: Origin, conn: C) -> None:
+        with self._lock:
+            self._shared.setdefault(origin, []).append(conn)
+
+    def release(self, origin: Origin, conn: C) -> bool:
+        """After a request on ``conn``: False if the caller should retire it (it left the
+        pool, or it is idle beyond ``max_idle`` idle connections to ``origin``; it is
+        then out of the pool)."""
+        with self._lock:
+            shared = self._shared.get(origin, [])
+            if conn not in shared:
+                return False
+            if self._idle_check(conn):
+                idle = sum(1 for each in shared if self._idle_check(each))
+                if idle > self.max_idle:
+                    shared.remove(conn)
+                    return False
+            return True
+
+    def remove(self, conn: C) -> None:
+        with self._lock:
+            for shared in self._shared.values():
+                if conn in shared:
+                    shared.remove(conn)
+
+    def clear(self) -> list[C]:
+        """Take every connection out (the caller retires them)."""
+        with self._lock:
+            taken = [conn for shared in self._shared.values() for conn in shared]
+            self._shared.clear()
+        return taken
+
+    def count(self, origin: Origin | None = None) -> int:
+        with self._lock:
+            if origin is not None:
+                return len(self._shared.get(origin, ()))
+            return sum(len(shared) for shared in self._shared.values())

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import socket
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ._exceptions import (
     ConnectError,
@@ -34,7 +36,10 @@ from ._pool import Pool
 from ._proxy import ProxyRoute, connect_request, parse_connect_reply, route_for
 from ._tls import TLSSettings
 
-__all__ = ["SyncConnection", "SyncResponse", "SyncTransport"]
+if TYPE_CHECKING:
+    from ._sync_h2 import SyncH2Connection
+
+__all__ = ["SyncConnection", "SyncResponse", "SyncTransport", "open_socket"]
 
 _READ_SIZE = 65536
 _WRITE_SIZE = 256 * 1024
@@ -231,6 +236,11 @@ class SyncTransport:
     call never waits for one). ``tls`` verifies servers (its context is built on the first
     TLS connection). ``proxies`` as in :func:`._proxy.route_for`. ``socket_options`` are
     set on every new socket (``TCP_NODELAY`` always is).
+
+    ``http2=True``: TLS connections offer ALPN ``h2`` and ``http/1.1`` and speak what
+    the server picks (:mod:`._sync_h2` for HTTP/2, one request at a time per connection);
+    plain ``http`` stays HTTP/1.1. Without it (the default, as boto3) nothing of HTTP/2
+    is loaded or looked at.
     """
 
     def __init__(
@@ -240,6 +250,7 @@ class SyncTransport:
         tls: TLSSettings | None = None,
         proxies: Mapping[str, str] | None = None,
         socket_options: Sequence[SocketOption] = (),
+        http2: bool = False,
     ) -> None:
         self._tls = tls if tls is not None else TLSSettings()
         self._proxies = dict(proxies) if proxies else None
@@ -248,6 +259,16 @@ class SyncTransport:
             max_idle, SyncConnection.alive, SyncConnection.close, _abandon
         )
         self._closed = False
+        self._http2 = http2
+        if http2:
+            from ._sync_h2 import SyncH2Connection, send_http2
+
+            self._tls = self._tls.with_alpn(("h2", "http/1.1"))
+            self._h2_pool: Pool[SyncH2Connection] = Pool(
+                max_idle, SyncH2Connection.alive, SyncH2Connection.close, SyncH2Connection.abandon
+            )
+            # Chosen once here, so that the HTTP/1.1 path below never asks.
+            self.send = functools.partial(send_http2, self)  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         return f"<SyncTransport idle={self._pool.idle_count()}>"
@@ -263,7 +284,12 @@ class SyncTransport:
         conn = self._pool.take(request.origin)
         while True:  # at most twice: a reused connection that broke before any byte
             if conn is None:
-                conn = self._connect(request.origin, route, timeouts)
+                new = self._connect(request.origin, route, timeouts)
+                if not isinstance(new, SyncConnection):  # the server picked HTTP/2
+                    from ._sync_h2 import send_on
+
+                    return send_on(self, new, request)
+                conn = new
             if isinstance(body, FileBody):
                 body.rewind()
             try:
@@ -286,64 +312,89 @@ class SyncTransport:
 
     def _connect(
         self, origin: Origin, route: ProxyRoute | None, timeouts: Timeouts
-    ) -> SyncConnection:
-        peer = route.proxy if route is not None else origin
-        timeout = timeouts.connect
-        try:
-            sock = socket.create_connection((peer.host, peer.port), timeout=timeout)
-        except TimeoutError:
-            raise ConnectTimeout(f"connecting to {peer} timed out after {timeout} s") from None
-        except OSError as exc:
-            raise ConnectError(f"could not connect to {peer}: {_reason(exc)}") from exc
-        try:
-            self._configure(sock)
-            if route is not None and route.proxy.scheme == "https":
-                sock = self._wrap(sock, route.proxy.host, TLSSettings(), timeout)
-            if route is not None and route.tunnel:
-                _open_tunnel(sock, origin, route, timeout)
-            if origin.scheme == "https":
-                sock = self._wrap(sock, origin.host, self._tls, timeout)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                sock.close()
-            raise
+    ) -> SyncConnection | SyncH2Connection:
+        sock = open_socket(origin, route, self._tls, timeouts, self._socket_options)
+        if (
+            self._http2
+            and isinstance(sock, ssl.SSLSocket)
+            and sock.selected_alpn_protocol() == "h2"
+        ):
+            from ._sync_h2 import SyncH2Connection
+
+            return SyncH2Connection(sock, origin)
         return SyncConnection(sock, origin)
-
-    def _configure(self, sock: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for level, option, value in self._socket_options:
-            sock.setsockopt(level, option, value)
-
-    @staticmethod
-    def _wrap(
-        sock: socket.socket, host: str, tls: TLSSettings, timeout: float | None
-    ) -> socket.socket:
-        sock.settimeout(timeout)
-        try:
-            return tls.context().wrap_socket(sock, server_hostname=host)
-        except TimeoutError:
-            raise ConnectTimeout(
-                f"the TLS handshake with {host} timed out after {timeout} s"
-            ) from None
-        except ssl.SSLCertVerificationError as exc:
-            raise TLSError(f"the certificate of {host} was refused: {exc.verify_message}") from exc
-        except ssl.SSLError as exc:
-            raise TLSError(f"the TLS handshake with {host} failed: {_reason(exc)}") from exc
-        except OSError as exc:  # the connection broke during the handshake
-            raise ConnectError(f"the TLS handshake with {host} failed: {_reason(exc)}") from exc
 
     def close(self) -> None:
         """Close the idle connections; responses still open keep theirs until closed."""
         self._closed = True
         for conn in self._pool.clear():
             conn.close()
+        if self._http2:
+            for h2conn in self._h2_pool.clear():
+                h2conn.close()
 
     def __enter__(self) -> SyncTransport:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_socket(
+    origin: Origin,
+    route: ProxyRoute | None,
+    tls: TLSSettings,
+    timeouts: Timeouts,
+    socket_options: Sequence[SocketOption] = (),
+) -> socket.socket:
+    """A connected socket to ``origin`` (through ``route``'s proxy: a tunnel for https),
+    with ``TCP_NODELAY`` and ``socket_options`` set, TLS (``tls``) for https; blocking,
+    with the connect timeout set. Raises ``ConnectError``, ``ConnectTimeout`` or
+    ``ProxyError``."""
+    peer = route.proxy if route is not None else origin
+    timeout = timeouts.connect
+    try:
+        sock = socket.create_connection((peer.host, peer.port), timeout=timeout)
+    except TimeoutError:
+        raise ConnectTimeout(f"connecting to {peer} timed out after {timeout} s") from None
+    except OSError as exc:
+        raise ConnectError(f"could not connect to {peer}: {_reason(exc)}") from exc
+    try:
+        _configure(sock, socket_options)
+        if route is not None and route.proxy.scheme == "https":
+            sock = _wrap(sock, route.proxy.host, TLSSettings(), timeout)
+        if route is not None and route.tunnel:
+            _open_tunnel(sock, origin, route, timeout)
+        if origin.scheme == "https":
+            sock = _wrap(sock, origin.host, tls, timeout)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            sock.close()
+        raise
+    return sock
+
+
+def _configure(sock: socket.socket, socket_options: Sequence[SocketOption]) -> None:
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for level, option, value in socket_options:
+        sock.setsockopt(level, option, value)
+
+
+def _wrap(sock: socket.socket, host: str, tls: TLSSettings, timeout: float | None) -> socket.socket:
+    sock.settimeout(timeout)
+    try:
+        return tls.context().wrap_socket(sock, server_hostname=host)
+    except TimeoutError:
+        raise ConnectTimeout(f"the TLS handshake with {host} timed out after {timeout} s") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise TLSError(
+            f"the certificate of {host} was refused ({exc.reason}): {exc.verify_message}"
+        ) from exc
+    except ssl.SSLError as exc:
+        raise TLSError(f"the TLS handshake with {host} failed: {_reason(exc)}") from exc
+    except OSError as exc:  # the connection broke during the handshake
+        raise ConnectError(f"the TLS handshake with {host} failed: {_reason(exc)}") from exc
 
 
 def _open_tunnel(
@@ -353,10 +404,16 @@ def _open_tunnel(
     try:
         sock.sendall(connect_request(origin, route.authorization))
         reply = bytearray()
+        # A plain socket gives up exactly the answer: a server that speaks first (HTTP/2
+        # with prior knowledge sends its SETTINGS) may follow it in the same segment.
+        exact = not isinstance(sock, ssl.SSLSocket)
         while (parsed := parse_connect_reply(reply, route.proxy)) is None:
-            data = sock.recv(_READ_SIZE)
+            data = sock.recv(_READ_SIZE, socket.MSG_PEEK) if exact else sock.recv(_READ_SIZE)
             if not data:
                 raise ProxyError(f"the proxy {route.proxy} closed the connection during CONNECT")
+            if exact:
+                end = (bytes(reply[-3:]) + data).find(b"\r\n\r\n")
+                data = sock.recv(len(data) if end < 0 else end + 4 - min(len(reply), 3))
             reply += data
     except TimeoutError:
         raise ConnectTimeout(

@@ -8,6 +8,8 @@ shared by every connection of the transport; ``ssl.SSLContext`` is thread-safe t
 False (no certificate or host name checks), or the path of a CA bundle file or of a
 hashed certificate folder. ``client_cert``: a PEM file with the key, or ``(cert, key)``.
 ``alpn``: the protocols offered (``["http/1.1"]``; ``["h2"]`` for the HTTP/2 stream).
+An ``SSLContext`` offers one list, so :meth:`TLSSettings.with_alpn` gives the settings for
+another list: the same trust and identity, a context of its own (made once, lazily).
 """
 
 from __future__ import annotations
@@ -38,6 +40,22 @@ class TLSSettings:
         self._factory = factory
         self._context: ssl.SSLContext | None = None
         self._lock = threading.Lock()
+        self._siblings: dict[tuple[str, ...], TLSSettings] = {}
+        self._alpn_on_factory = False  # a factory's context is used as it is
+
+    def with_alpn(self, alpn: Sequence[str]) -> TLSSettings:
+        """These settings offering ``alpn`` instead (the same object if they already do);
+        one sibling per list, so that its context is built once."""
+        key = tuple(alpn)
+        if key == self.alpn:
+            return self
+        with self._lock:
+            sibling = self._siblings.get(key)
+            if sibling is None:
+                sibling = TLSSettings(self.verify, self.client_cert, key, factory=self._factory)
+                sibling._alpn_on_factory = True
+                self._siblings[key] = sibling
+        return sibling
 
     def __repr__(self) -> str:
         return f"TLSSettings(verify={self.verify!r}, alpn={list(self.alpn)!r})"
@@ -58,7 +76,10 @@ class TLSSettings:
 
     def _build(self) -> ssl.SSLContext:
         if self._factory is not None:
-            return self._factory()
+            made = self._factory()
+            if self._alpn_on_factory and self.alpn:
+                made.set_alpn_protocols(list(self.alpn))
+            return made
         verify = self.verify
         if verify is False:
             context = ssl.create_default_context()

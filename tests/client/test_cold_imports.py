@@ -29,9 +29,12 @@ SECRET = KEYS[AKID][0]
 
 # Loaded only by what a plain InvokeEndpoint does not do: other credential sources, the
 # response-stream operation, async clients, config files with content, SigV4a, event
-# signing and verification, the platform module (user agent), uuid (invocation ids).
+# signing and verification, the platform module (user agent), uuid (invocation ids), and
+# HTTP/2 (h2 and our connection on it: only for Config(http2=True) and the bidi stream).
 NOT_FOR_A_PLAIN_CALL = [
     "asyncio",
+    "h2",
+    "runtime_client.http._h2",
     "configparser",
     "shlex",
     "subprocess",

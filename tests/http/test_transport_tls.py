@@ -108,7 +108,8 @@ async def test_a_certificate_that_fails_verification_is_refused(
     with pytest.raises(TLSError) as info:
         await client.post(_url(srv, host), b"never sent")
     assert isinstance(info.value, ConnectError)
-    assert f"the certificate of {host} was refused: {reason}" in str(info.value)
+    refused = f"the certificate of {host} was refused (CERTIFICATE_VERIFY_FAILED)"
+    assert f"{refused}: {reason}" in str(info.value)
     assert info.value.request_sent is False
     assert srv.requests == []
 
@@ -315,7 +316,7 @@ async def test_client_refuses_a_certificate_that_fails_verification(
     assert isinstance(info.value, EndpointConnectionError)
     message = str(info.value)
     assert message.startswith(f"SSL validation failed for {url} ")
-    assert f"the certificate of {host} was refused: {reason}" in message
+    assert f"the certificate of {host} was refused (CERTIFICATE_VERIFY_FAILED): {reason}" in message
     assert srv.requests == []
 
 

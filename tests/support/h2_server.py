@@ -53,6 +53,8 @@ from sigv4 import (
     verify_request,
 )
 
+from .listener import ThreadedListener
+
 __all__ = ["KEYS", "REGION", "H2BidiServer", "Script", "StreamLog", "make_tls_files"]
 
 KEYS = {"AKIDEXAMPLE": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
@@ -77,6 +79,10 @@ class Script:
     lazy_headers: bool = False
     #: Never answer at all (for timeouts).
     silent: bool = False
+    #: Close the connection on the request, before any answer.
+    hang_up: bool = False
+    #: Reset the stream (INTERNAL_ERROR) on the request, before any answer.
+    reset: bool = False
     variant: str = "AllTraffic"
 
 
@@ -93,6 +99,10 @@ class StreamLog:
     #: DATA payload bytes handed to h2 so far (limited by the client's windows).
     bytes_sent: int = 0
     reset: bool = False
+
+
+class _HangUp(Exception):
+    """A script closes the connection (caught where the connection is served)."""
 
 
 def make_tls_files(directory: Path) -> tuple[Path, Path]:
@@ -160,10 +170,11 @@ class _Stream:
         self.done = False
 
 
-class H2BidiServer:
+class H2BidiServer(ThreadedListener):
     """The server; ``scripts`` maps an endpoint name to its :class:`Script` (default echo)."""
 
     def __init__(self, *, tls: tuple[Path, Path] | None = None) -> None:
+        super().__init__("https" if tls else "http", tick=_TICK)
         self.scripts: dict[str, Script] = {}
         self.logs: list[StreamLog] = []
         self.errors: list[str] = []
@@ -171,48 +182,17 @@ class H2BidiServer:
         #: Connections whose socket the server has seen closed (by the client or itself).
         self.closed_connections = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._ssl: ssl.SSLContext | None = None
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(str(tls[0]), str(tls[1]))
             context.set_alpn_protocols(["h2"])
             self._ssl = context
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(_TICK)
-        self.port = self._listener.getsockname()[1]
-        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
-        self._threads: list[threading.Thread] = []
-        self._accept = threading.Thread(target=self._serve, daemon=True)
-        self._accept.start()
+        self.start()
 
-    def close(self) -> None:
-        self._stop.set()
-        self._accept.join(timeout=5)
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._listener.close()
-
-    def __enter__(self) -> H2BidiServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # ------------------------------------------------------------------ plumbing
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            thread = threading.Thread(target=self._connection, args=(sock,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+    def accepted(self, sock: socket.socket) -> None:
+        self.connections += 1
+        self.spawn(self._connection, sock)
 
     def _connection(self, raw: socket.socket) -> None:
         sock: socket.socket = raw
@@ -238,8 +218,8 @@ class H2BidiServer:
                 self._loop(sock, conn, streams, deadline)
             finally:
                 timer.cancel()
-        except (ConnectionResetError, BrokenPipeError):
-            pass  # the client hung up (it tears the connection down when it is done)
+        except (ConnectionResetError, BrokenPipeError, _HangUp):
+            pass  # the client hung up (it tears the connection down when it is done), or we did
         except (OSError, ssl.SSLError) as exc:
             self.errors.append(f"socket: {exc!r}")
         except h2.exceptions.ProtocolError as exc:
@@ -339,6 +319,12 @@ class H2BidiServer:
             verified.signature, Credentials("AKIDEXAMPLE", KEYS["AKIDEXAMPLE"]), REGION, "sagemaker"
         )
         script = stream.script
+        if script.hang_up:
+            raise _HangUp
+        if script.reset:
+            stream.done = True
+            conn.reset_stream(stream.id, 2)
+            return
         if script.silent:
             return
         if script.error_status is not None:
