@@ -60,6 +60,8 @@ class AsyncioConnection(asyncio.Protocol):
         self._reading_paused = False
         self._eof = False
         self._lost: BaseException | None = None
+        self._gone = False  # connection_lost came
+        self._on_lost: asyncio.Future[None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._writable: asyncio.Future[None] | None = None
         self._write_paused = False
@@ -93,7 +95,11 @@ class AsyncioConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True
         self._lost = exc
+        self._gone = True
         self._wake()
+        on_lost = self._on_lost
+        if on_lost is not None and not on_lost.done():
+            on_lost.set_result(None)
         writable = self._writable
         if writable is not None and not writable.done():
             writable.set_result(None)
@@ -158,12 +164,24 @@ class AsyncioConnection(asyncio.Protocol):
     async def send(self, data: bytes, timeout: float | None) -> None:
         transport = self.transport
         if transport is None or transport.is_closing() or self._eof:
-            broken = NetworkError(f"{self.origin} closed the connection")
+            lost = await self._why_closed()  # a TLS alert that came before the request
+            why = f"writing to {self.origin} failed: {lost}" if lost is not None else None
+            broken = NetworkError(why or f"{self.origin} closed the connection")
             broken.bytes_sent = 0  # type: ignore[attr-defined]
             raise broken
         transport.write(data)
         if self._write_paused:
             await self._drain(timeout)
+
+    async def _why_closed(self) -> BaseException | None:
+        """Why the connection went: a transport that is closing reports it to the protocol
+        a turn or two of the loop later (``connection_lost``), so that turn is awaited
+        (bounded: a second at most)."""
+        if self._lost is None and not self._gone and self.transport is not None:
+            gone = self._on_lost = self.loop.create_future()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(gone), 1.0)
+        return self._lost
 
     async def _drain(self, timeout: float | None) -> None:
         while self._write_paused and not self._eof:  # bounded by the write timeout

@@ -5,12 +5,13 @@ wait that ends in time never fails later."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import AsyncIterator
 
 import pytest
 
-from runtime_client.http import Origin, ReadTimeout, Timeouts
+from runtime_client.http import NetworkError, Origin, ReadTimeout, Timeouts
 from runtime_client.http._asyncio import AsyncioConnection, open_connection
 from runtime_client.http._tls import TLSSettings
 
@@ -26,8 +27,10 @@ def anyio_backend() -> str:
 async def server() -> AsyncIterator[tuple[int, asyncio.Queue[bytes]]]:
     """A server that sends what the test queues, when it queues it."""
     outbox: asyncio.Queue[bytes] = asyncio.Queue()
+    writers: list[asyncio.StreamWriter] = []
 
     async def serve(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
         while data := await outbox.get():
             writer.write(data)
         writer.close()
@@ -37,8 +40,13 @@ async def server() -> AsyncIterator[tuple[int, asyncio.Queue[bytes]]]:
     try:
         yield port, outbox
     finally:
+        # Since Python 3.12 wait_closed() waits for the connections too: end them first.
+        for _ in writers:
+            outbox.put_nowait(b"")
+        for writer in writers:
+            writer.close()
         listener.close()
-        await listener.wait_closed()
+        await asyncio.wait_for(listener.wait_closed(), 5.0)
 
 
 async def _connect(port: int) -> AsyncioConnection:
@@ -129,3 +137,44 @@ def test_a_client_kept_across_event_loops_leaves_no_socket_open() -> None:
             assert open_fds() <= before
     finally:
         gc.enable()
+
+
+class _Closing:
+    """A transport asyncio has started to close: it tells the protocol why a turn later."""
+
+    def is_closing(self) -> bool:
+        return True
+
+
+async def test_a_write_on_a_closing_connection_says_why_it_closed(
+    server: tuple[int, asyncio.Queue[bytes]],
+) -> None:
+    # As a TLS alert that came before the request (a client certificate the server
+    # requires): the SSL layer closes the transport, connection_lost follows later.
+    port, _ = server
+    conn = await _connect(port)
+    real = conn.transport
+    conn.transport = _Closing()  # type: ignore[assignment]
+    alert = ssl.SSLError(1, "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert")
+    asyncio.get_running_loop().call_soon(conn.connection_lost, alert)
+    try:
+        with pytest.raises(NetworkError, match="CERTIFICATE_REQUIRED") as info:
+            await conn.send(b"POST / HTTP/1.1\r\n", 5.0)
+        assert getattr(info.value, "bytes_sent", None) == 0
+    finally:
+        conn.transport = real
+        conn.close()
+
+
+async def test_a_write_on_a_connection_closed_cleanly_says_closed(
+    server: tuple[int, asyncio.Queue[bytes]],
+) -> None:
+    port, outbox = server
+    conn = await _connect(port)
+    try:
+        outbox.put_nowait(b"")  # the server closes
+        assert await conn.recv(5.0) == b""
+        with pytest.raises(NetworkError, match="closed the connection"):
+            await conn.send(b"POST / HTTP/1.1\r\n", 5.0)
+    finally:
+        conn.close()
