@@ -114,6 +114,7 @@ def serve_local(args: argparse.Namespace) -> int:
         credentials=credentials,
         region=args.region or _DEFAULT_REGION,
         data_dir=args.data_dir,
+        readable_dirs=tuple(args.allow_read),
         endpoint_name=args.endpoint_name,
         access_log=not args.no_access_log,
         on_ready=ready,

@@ -271,6 +271,14 @@ def _add_serve_local(commands: _Commands) -> None:
         help="the folder standing in for S3 (async inputs and results); default: a temporary "
         "folder removed at exit",
     )
+    serve.add_argument(
+        "--allow-read",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder beyond --data-dir from which a local InputLocation (file:// or an "
+        "absolute path) may be read; repeat for more (default: none)",
+    )
     serve.add_argument("--endpoint-name", help="serve only this endpoint name (default: any)")
     serve.add_argument(
         "--credentials-from-env",

@@ -130,7 +130,7 @@ def _prepare(settings: EndpointSettings) -> _Prepared:
         else:
             root = Path(settings.data_dir)
             root.mkdir(parents=True, exist_ok=True)
-        store = LocalStore(root, settings.output_locations)
+        store = LocalStore(root, settings.output_locations, settings.readable_dirs)
     except BaseException:
         sock.close()
         if owned_dir is not None:

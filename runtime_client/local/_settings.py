@@ -5,7 +5,8 @@ and its bidirectional endpoint alike (each option is named once, here)."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 from ._storage import LocationStyle
 
 if TYPE_CHECKING:
-    import os
-
     from ._models import Model
 
 __all__ = [
@@ -57,6 +56,17 @@ def _secrets(credentials: Mapping[str, str] | None) -> Mapping[str, str]:
     return MappingProxyType(dict(credentials))
 
 
+def _folders(value: object) -> tuple[Path, ...]:
+    if isinstance(value, (str, bytes, os.PathLike)) or not isinstance(value, Sequence):
+        raise ValueError(f"readable_dirs must be a sequence of folders, not {value!r}")
+    folders = []
+    for folder in value:
+        if not isinstance(folder, (str, os.PathLike)) or not Path(folder).is_dir():
+            raise ValueError(f"readable_dirs: {folder!r} is not an existing folder")
+        folders.append(Path(folder).resolve())
+    return tuple(folders)
+
+
 @dataclass(frozen=True)
 class EndpointSettings:
     """Every option of a local endpoint, checked when the value is made (``ValueError``
@@ -70,9 +80,11 @@ class EndpointSettings:
     removed at close). ``endpoint_name`` limits the endpoint served (default: any name);
     ``variant`` is its one production variant. ``output_locations`` is how async results
     are named to the caller: ``"file"`` (file:// URLs) or ``"s3"`` (s3:// URIs into
-    ``data_dir/s3``). ``invocation_timeout`` and ``ping_timeout`` bound a container's
-    answers. ``tolerance`` is the signature checker's clock tolerance and ``clock`` its
-    clock (for tests). ``access_log`` logs each request to ``runtime_client.local.access``.
+    ``data_dir/s3``). A local ``InputLocation`` (``file://`` or an absolute path) is read
+    only inside ``data_dir`` and the folders of ``readable_dirs``. ``invocation_timeout``
+    and ``ping_timeout`` bound a container's answers. ``tolerance`` is the signature
+    checker's clock tolerance and ``clock`` its clock (for tests). ``access_log`` logs
+    each request to ``runtime_client.local.access``.
     """
 
     model: str | Model = "echo"
@@ -81,6 +93,7 @@ class EndpointSettings:
     credentials: Mapping[str, str] | None = field(default=None, repr=False)
     region: str = "us-east-1"
     data_dir: str | os.PathLike[str] | None = None
+    readable_dirs: Sequence[str | os.PathLike[str]] = ()
     endpoint_name: str | None = None
     variant: str = DEFAULT_VARIANT
     output_locations: LocationStyle = "file"
@@ -113,6 +126,7 @@ class EndpointSettings:
                 raise ValueError(f"{name} must be a number of seconds > 0, not {value!r}")
         if self.data_dir is not None:
             object.__setattr__(self, "data_dir", Path(self.data_dir))
+        object.__setattr__(self, "readable_dirs", _folders(self.readable_dirs))
 
     @property
     def secrets(self) -> Mapping[str, str]:

@@ -13,10 +13,15 @@ Layout of the data folder (``data_dir``)::
     s3://BUCKET/KEY                              data_dir/s3/BUCKET/KEY
     https://BUCKET.s3[.REGION].amazonaws.com/KEY the same (virtual-hosted S3 URL)
     https://s3[.REGION].amazonaws.com/BUCKET/KEY the same (path-style S3 URL)
-    file:///ABSOLUTE/PATH or /ABSOLUTE/PATH      a local file, read as it is
+    file:///ABSOLUTE/PATH or /ABSOLUTE/PATH      a local file inside ``data_dir`` (or a
+                                                 folder named by ``readable_dirs``)
 
-Locations never leave ``data_dir/s3`` through ``..``. Results are written to a temporary
-name and renamed, so a client polling for the output never reads half a file.
+S3 locations never leave ``data_dir/s3``, and local files never leave ``data_dir`` and the
+``readable_dirs``: the check is made on the path with every ``..``, percent-escape and
+symbolic link resolved, so no spelling of a path reaches a file outside (the endpoint's
+published demo key works for any process on the machine, which must not make it a way to
+read the user's files). Results are written to a temporary name and renamed, so a client
+polling for the output never reads half a file.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import os
 import re
 import tempfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -62,12 +68,19 @@ def _segments(key: str, what: str) -> list[str]:
 class LocalStore:
     """Maps S3 locations into ``root/s3`` and writes async results (see the module docs)."""
 
-    def __init__(self, root: Path, style: LocationStyle = "file") -> None:
+    def __init__(
+        self,
+        root: Path,
+        style: LocationStyle = "file",
+        readable: Sequence[str | os.PathLike[str]] = (),
+    ) -> None:
         if style not in ("file", "s3"):
             raise ValueError(f"location style must be 'file' or 's3', not {style!r}")
         self.root = Path(root).resolve()
         self.s3_root = self.root / "s3"
         self.style: LocationStyle = style
+        #: Where a local InputLocation may point: the data folder and ``readable``.
+        self.readable = (self.root, *(Path(folder).resolve() for folder in readable))
 
     def s3_path(self, bucket: str, key: str) -> Path:
         """The local file standing in for ``s3://bucket/key``."""
@@ -84,9 +97,9 @@ class LocalStore:
             parts = urlsplit(location)
             if parts.netloc not in ("", "localhost"):
                 raise InputLocationError(f"{location}: a file:// URL must name a local file")
-            path = Path(url2pathname(parts.path))
+            path = self._confined(location, Path(url2pathname(parts.path)))
         elif os.path.isabs(location):
-            path = Path(location)
+            path = self._confined(location, Path(location))
         elif location.startswith("s3://"):
             bucket, _, key = location[5:].partition("/")
             path = self._s3_checked(bucket, key)
@@ -111,6 +124,20 @@ class LocalStore:
                 f"Could not read the input at {location}: no such file ({path})"
             )
         return path
+
+    def _confined(self, location: str, path: Path) -> Path:
+        """``path`` resolved, if it lies inside a readable folder."""
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL
+            raise InputLocationError(f"{location}: not a path that can be read") from None
+        if any(resolved.is_relative_to(folder) for folder in self.readable):
+            return resolved
+        raise InputLocationError(
+            f"{location}: the local endpoint reads local files only inside its data folder "
+            f"({self.root}) and the folders it was allowed to read (readable_dirs, "
+            "--allow-read)"
+        )
 
     def _s3_checked(self, bucket: str, key: str) -> Path:
         try:

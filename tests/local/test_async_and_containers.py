@@ -59,10 +59,9 @@ def test_async_invocation_reads_s3_input_and_writes_the_output(echo: LocalEndpoi
     assert output.read_bytes() == b'{"question": 42}'
 
 
-def test_async_invocation_reads_file_urls_and_local_paths(
-    echo: LocalEndpoint, tmp_path: Path
-) -> None:
-    source = tmp_path / "input.bin"
+def test_async_invocation_reads_file_urls_and_local_paths(echo: LocalEndpoint) -> None:
+    source = echo.data_dir / "inputs" / "input.bin"  # local files: inside the data folder
+    source.parent.mkdir(exist_ok=True)
     source.write_bytes(b"local input")
     with httpx.Client(base_url=echo.url, auth=auth()) as c:
         for location in (source.as_uri(), str(source)):
@@ -129,10 +128,8 @@ def test_async_without_input_is_a_validation_error(client: httpx.Client) -> None
     )
 
 
-def test_async_failure_is_written_to_the_failure_location(
-    failing: LocalEndpoint, tmp_path: Path
-) -> None:
-    source = tmp_path / "in"
+def test_async_failure_is_written_to_the_failure_location(failing: LocalEndpoint) -> None:
+    source = failing.data_dir / "in"
     source.write_bytes(b"x")
     with httpx.Client(base_url=failing.url, auth=auth()) as c:
         response = c.post(ASYNC, headers={"X-Amzn-SageMaker-InputLocation": str(source)})
