@@ -8,7 +8,12 @@ message, and ``x-amzn-RequestId``::
     x-amzn-ErrorType: ValidationError
     Content-Type: application/json
 
-    {"message": "1 validation error detected: ..."}
+    {"Message": "1 validation error detected: ..."}
+
+The message goes under the member the error's shape names (``Message`` for every error
+shape of the service models, which is what the smithy-based SDKs read); errors outside
+the models (the signature and authentication errors, ``UnknownOperationException``)
+carry ``message``, as AWS's common errors do. botocore reads either.
 
 A model's failure is a ``ModelError`` (424) whose body also carries what the container
 said, which boto3 shows at the top level of ``e.response``::
@@ -31,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._model import EVENT_STREAM_CONTENT_TYPE
+from .._errors import MODELED_ERRORS
 from ..eventstream import encode_message
 from ._models import ModelFailure
 
@@ -72,8 +78,13 @@ def error_reply(status: int, code: str, message: str, request_id: str) -> Reply:
             ("x-amzn-ErrorType", code),
             ("Content-Type", "application/json"),
         ),
-        json.dumps({"message": message}).encode(),
+        json.dumps({_message_member(code): message}).encode(),
     )
+
+
+def _message_member(code: str) -> str:
+    modeled = MODELED_ERRORS.get(code)
+    return "Message" if modeled is not None and "Message" in modeled[1] else "message"
 
 
 def model_error_reply(

@@ -110,7 +110,7 @@ def test_async_input_that_cannot_be_read_is_a_validation_error(
     response = client.post(ASYNC, headers={"X-Amzn-SageMaker-InputLocation": location})
     status, code, body = error_of(response)
     assert (status, code) == (400, "ValidationError")
-    assert expected in body["message"]
+    assert expected in body["Message"]
 
 
 def test_async_input_may_be_the_request_body(client: httpx.Client) -> None:
@@ -124,7 +124,7 @@ def test_async_without_input_is_a_validation_error(client: httpx.Client) -> None
     status, code, body = error_of(client.post(ASYNC))
     assert (status, code) == (400, "ValidationError")
     assert (
-        "'inputLocation' failed to satisfy constraint: Member must not be null" in body["message"]
+        "'inputLocation' failed to satisfy constraint: Member must not be null" in body["Message"]
     )
 
 

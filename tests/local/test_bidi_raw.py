@@ -153,7 +153,7 @@ def test_raw_unsigned_request_and_http1_are_refused(echo: LocalEndpoint) -> None
     response = httpx.post(f"{echo.url}/endpoints/ep/invocations-bidirectional-stream")
     assert response.status_code == 400
     assert response.headers["x-amzn-ErrorType"] == "InputValidationError"
-    assert "needs HTTP/2" in response.json()["message"]
+    assert "needs HTTP/2" in response.json()["Message"]
 
 
 @pytest.mark.anyio

@@ -76,7 +76,7 @@ def test_no_spelling_of_a_path_outside_is_read(
         status, code, body = error_of(response)
         assert (status, code) == (400, "ValidationError"), (location, response.text)
         assert "the user's secret" not in response.text, location
-        message = body["message"]
+        message = body["Message"]
         assert "data folder" in message or "leads out" in message, (location, message)
 
 

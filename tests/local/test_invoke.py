@@ -4,6 +4,7 @@ makes them."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def test_a_target_variant_other_than_the_one_served_is_a_validation_error(
     )
     status, code, body = error_of(response)
     assert (status, code) == (400, "ValidationError")
-    assert "Variant Blue not found" in body["message"]
+    assert "Variant Blue not found" in body["Message"]
 
 
 def test_endpoint_name_can_be_limited(tmp_path: Path) -> None:
@@ -104,7 +105,7 @@ def test_endpoint_name_can_be_limited(tmp_path: Path) -> None:
         assert c.post(INVOKE, content=b"x").status_code == 200
         status, code, body = error_of(c.post("/endpoints/other/invocations", content=b"x"))
     assert (status, code) == (400, "ValidationError")
-    assert body["message"] == "Endpoint other of account 000000000000 not found."
+    assert body["Message"] == "Endpoint other of account 000000000000 not found."
 
 
 # ----------------------------------------------------------------------------- validation
@@ -173,7 +174,7 @@ def test_validation_errors_name_the_member_and_the_rule(
 ) -> None:
     status, code, body = error_of(client.post(path, content=b"x", headers=headers))
     assert (status, code) == (400, "ValidationError")
-    assert expected in body["message"]
+    assert expected in body["Message"]
 
 
 def test_every_fault_is_reported(client: httpx.Client) -> None:
@@ -184,9 +185,9 @@ def test_every_fault_is_reported(client: httpx.Client) -> None:
     )
     status, _, body = error_of(response)
     assert status == 400
-    assert body["message"].startswith("2 validation errors detected: ")
-    assert "'endpointName'" in body["message"]
-    assert "'targetVariant'" in body["message"]
+    assert body["Message"].startswith("2 validation errors detected: ")
+    assert "'endpointName'" in body["Message"]
+    assert "'targetVariant'" in body["Message"]
 
 
 def test_a_body_over_the_limit_is_refused(client: httpx.Client) -> None:
@@ -195,7 +196,7 @@ def test_a_body_over_the_limit_is_refused(client: httpx.Client) -> None:
     assert (
         "Value at 'body' failed to satisfy constraint: Member must have length less than or "
         "equal to 6291456"
-    ) in body["message"]
+    ) in body["Message"]
 
 
 def test_unknown_operations_are_404(client: httpx.Client) -> None:
@@ -319,3 +320,16 @@ def test_the_signature_check_uses_the_servers_clock(tmp_path: Path) -> None:
         assert error_of(response)[:2] == (403, "InvalidSignatureException")
         response = httpx.post(endpoint.url + INVOKE, content=b"x", auth=auth(clock=lambda: late))
         assert response.status_code == 200
+
+
+def test_each_error_carries_its_message_under_the_member_its_shape_names() -> None:
+    # The smithy-based SDKs read the shape's member (Message); AWS's common errors, which
+    # no service model holds, carry "message". botocore and we read either.
+    from runtime_client._errors import MODELED_ERRORS
+    from runtime_client.local._responses import error_reply
+
+    for code, (_, members) in MODELED_ERRORS.items():
+        body = json.loads(error_reply(400, code, "why", "rid").body)
+        assert body == {"Message": "why"} if "Message" in members else {"message": "why"}, code
+    for code in ("InvalidSignatureException", "UnknownOperationException"):
+        assert json.loads(error_reply(403, code, "why", "rid").body) == {"message": "why"}
