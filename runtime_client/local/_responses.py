@@ -35,8 +35,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._model import EVENT_STREAM_CONTENT_TYPE
 from .._errors import MODELED_ERRORS
+from .._model import EVENT_STREAM_CONTENT_TYPE
 from ..eventstream import encode_message
 from ._models import ModelFailure
 
