@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 
 __all__ = [
     "EXIT_CONFIG",
@@ -72,6 +73,9 @@ def classify_error(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, _errors.HTTPClientError):
         return EXIT_TRANSPORT, str(exc)
     if isinstance(exc, ImportError):
+        return EXIT_LOCAL, str(exc)
+    local = sys.modules.get("runtime_client.local._server")  # loaded if serve-local ran
+    if local is not None and isinstance(exc, local.ModelStartError):
         return EXIT_LOCAL, str(exc)
     if isinstance(exc, ValueError):  # e.g. serve-local's arguments
         return EXIT_USAGE, str(exc)

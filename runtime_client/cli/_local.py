@@ -116,6 +116,11 @@ def serve_local(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         readable_dirs=tuple(args.allow_read),
         endpoint_name=args.endpoint_name,
+        variant=args.variant,
+        output_locations=args.output_locations,
+        invocation_timeout=args.invocation_timeout,
+        ping_timeout=args.ping_timeout,
+        account_id=args.account_id,
         access_log=not args.no_access_log,
         on_ready=ready,
     )

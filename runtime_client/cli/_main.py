@@ -251,9 +251,10 @@ def _add_serve_local(commands: _Commands) -> None:
         "serve-local",
         help="run a local SageMaker Runtime endpoint (the emulator) until Ctrl+C",
         description=(
-            "Serve InvokeEndpoint, InvokeEndpointWithResponseStream and InvokeEndpointAsync "
-            "on this machine, SigV4-checked, in front of a demo model or your own container. "
-            "Needs the `local` extra (pip install 'sagemaker-runtime-lite[local]')."
+            "Serve InvokeEndpoint, InvokeEndpointWithResponseStream, InvokeEndpointAsync and "
+            "InvokeEndpointWithBidirectionalStream (HTTP/2) on this machine, SigV4-checked, in "
+            "front of a demo model or your own container. Needs the `local` extra (pip "
+            "install 'sagemaker-runtime-lite[local]')."
         ),
         allow_abbrev=False,
     )
@@ -280,6 +281,7 @@ def _add_serve_local(commands: _Commands) -> None:
         "absolute path) may be read; repeat for more (default: none)",
     )
     serve.add_argument("--endpoint-name", help="serve only this endpoint name (default: any)")
+    _add_endpoint_options(serve)
     serve.add_argument(
         "--credentials-from-env",
         action="store_true",
@@ -289,6 +291,39 @@ def _add_serve_local(commands: _Commands) -> None:
     serve.add_argument("--no-access-log", action="store_true", help="do not log each request")
     _add_global_options(serve, top=False, full=False)
     serve.set_defaults(run=_lazy("serve_local"))
+
+
+def _add_endpoint_options(serve: argparse.ArgumentParser) -> None:
+    """The endpoint's settings beyond where it listens (EndpointSettings' fields)."""
+    serve.add_argument(
+        "--variant", default="AllTraffic", help="the production variant served (AllTraffic)"
+    )
+    serve.add_argument(
+        "--output-locations",
+        choices=("file", "s3"),
+        default="file",
+        help="how async results are named to the caller: file:// URLs or s3:// URIs into "
+        "--data-dir/s3 (file)",
+    )
+    serve.add_argument(
+        "--invocation-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long a container may take to answer an invocation (60)",
+    )
+    serve.add_argument(
+        "--ping-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait at start for a container's GET /ping to answer 200 (30)",
+    )
+    serve.add_argument(
+        "--account-id",
+        default="000000000000",
+        help="the account id in log stream ARNs and not-found messages (000000000000)",
+    )
 
 
 def _add_demo(commands: _Commands) -> None:

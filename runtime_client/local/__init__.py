@@ -43,7 +43,7 @@ from ._models import (
     ModelStream,
     TokenStreamModel,
 )
-from ._server import LocalEndpoint, ServerInfo, make_model, run, serve
+from ._server import LocalEndpoint, ModelStartError, ServerInfo, make_model, run, serve
 from ._settings import DEFAULT_VARIANT, DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, EndpointSettings
 from ._storage import ASYNC_BUCKET, LocalStore
 
@@ -64,6 +64,7 @@ __all__ = [
     "ModelFailure",
     "ModelRequest",
     "ModelResponse",
+    "ModelStartError",
     "ModelStream",
     "ServerInfo",
     "TokenStreamModel",

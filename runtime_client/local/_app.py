@@ -120,6 +120,8 @@ class EmulatorApp:
         self.settings = settings
         self.store = store
         self.on_startup = on_startup
+        #: Why the model did not start (the lifespan's startup failed), if it did not.
+        self.start_failure: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._bidi = BidiEndpoint(bidi_session_for(model), settings)
 
@@ -142,7 +144,9 @@ class EmulatorApp:
                 try:
                     await self.model.start()
                 except Exception as exc:
-                    _log.error("the model did not start: %s", exc)
+                    # Raised to the caller (ModelStartError) by run() and serve()
+                    _log.debug("the model did not start: %s", exc)
+                    self.start_failure = str(exc) or type(exc).__name__
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})

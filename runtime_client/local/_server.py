@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -33,6 +34,7 @@ from ._settings import EndpointSettings, settings_from
 from ._storage import LocalStore
 
 __all__ = [
+    "ModelStartError",
     "LocalEndpoint",
     "ServerInfo",
     "make_model",
@@ -65,6 +67,11 @@ def make_model(
     if isinstance(model, Model):
         return model
     raise TypeError(f"model must be a str or a Model, not {type(model).__name__}")
+
+
+class ModelStartError(RuntimeError):
+    """The endpoint's model did not start (a container that never answered ``GET /ping``
+    with 200 within ``ping_timeout``); ``str()`` says why."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,16 @@ def _listen(host: str, port: int) -> socket.socket:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        busy = OSError(
+            f"port {port} on {host} is already in use: stop what listens there, or choose "
+            "another port (--port, or port=; 0 picks a free one)"
+        )
+        busy.errno = exc.errno
+        raise busy from None
     except BaseException:
         sock.close()
         raise
@@ -251,6 +268,9 @@ class LocalEndpoint(ClosesOnExit):
         while not self._ready.wait(0.05):  # bounded by the deadline
             if self._done.is_set() or time.monotonic() > deadline:
                 self.close()
+                failure = self._prepared.app.start_failure
+                if failure is not None:
+                    raise ModelStartError(f"the model did not start: {failure}")
                 reason = repr(self._error) if self._error is not None else "timed out"
                 raise RuntimeError(f"the local endpoint did not start: {reason}")
 
@@ -377,6 +397,10 @@ def run(
         asyncio.run(_serve(prepared, None))
     except KeyboardInterrupt:
         pass
+    except Exception as exc:
+        if type(exc).__name__ != "LifespanFailureError":  # hypercorn's; the model's start
+            raise
+        raise ModelStartError(f"the model did not start: {prepared.app.start_failure}") from None
     finally:
         if not started.is_set():
             with contextlib.suppress(OSError):

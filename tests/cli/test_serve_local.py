@@ -9,10 +9,13 @@ import queue
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from runtime_client.local import (
     DEMO_ACCESS_KEY_ID,
@@ -137,3 +140,59 @@ def test_demo_shows_the_three_operations_on_a_fresh_machine(aws_files: Path) -> 
     assert 'output    [{"generated_text": "Queued now, answered later, in a file."}]' in transcript
     assert "Starting a local SageMaker Runtime endpoint" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_local_names_a_busy_port_in_one_line(aws_files: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = run_cli(f"serve-local --port {port}", env=clean_env(aws_files))
+    assert_clean_error(result, 1)
+    assert result.stderr.strip() == (
+        f"port {port} on 127.0.0.1 is already in use: stop what listens there, or choose "
+        "another port (--port, or port=; 0 picks a free one)"
+    )
+
+
+def test_serve_local_says_in_one_line_that_a_container_never_answered(aws_files: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as placeholder:
+        port = placeholder.getsockname()[1]  # nothing listens there once it is closed
+    result = run_cli(
+        f"serve-local --port 0 --model http://127.0.0.1:{port} --ping-timeout 0.5 --no-access-log",
+        env=clean_env(aws_files),
+    )
+    assert_clean_error(result, 1)
+    assert result.stderr.strip() == (
+        f"the model did not start: the container at http://127.0.0.1:{port} did not answer "
+        "GET /ping with 200 within 0.5 s (last: ConnectError)"
+    )
+
+
+def test_serve_local_passes_every_endpoint_option(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import runtime_client.local
+    from runtime_client.cli._main import main
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(runtime_client.local, "run", lambda **options: seen.update(options))
+    assert main(
+        [
+            "serve-local", "--port", "0", "--data-dir", str(tmp_path), "--allow-read",
+            str(tmp_path), "--variant", "Blue", "--output-locations", "s3",
+            "--invocation-timeout", "5", "--ping-timeout", "2", "--account-id", "123456789012",
+            "--no-access-log",
+        ]
+    ) == 0  # fmt: skip
+    expected = {
+        "variant": "Blue",
+        "output_locations": "s3",
+        "invocation_timeout": 5.0,
+        "ping_timeout": 2.0,
+        "account_id": "123456789012",
+        "readable_dirs": (str(tmp_path),),
+    }
+    assert {name: seen[name] for name in expected} == expected
+    # ...and each is a field of the settings run() and serve() take
+    from runtime_client.local import EndpointSettings
+
+    EndpointSettings(**{k: v for k, v in seen.items() if k != "on_ready"})  # type: ignore[arg-type]
