@@ -68,7 +68,7 @@ if _typing.TYPE_CHECKING:
         v4a_public_key_xy,
         verify_v4a_signature,
     )
-    from ._verify import VerifiedRequest, verify_request
+    from ._verify import VerifiedRequest, verify_claim, verify_request
 
 #: Public names that load their module on first access: name -> private module.
 _LAZY = {
@@ -99,7 +99,7 @@ _LAZY = {
         ),
         "._sigv4a",
     ),
-    **dict.fromkeys(("VerifiedRequest", "verify_request"), "._verify"),
+    **dict.fromkeys(("VerifiedRequest", "verify_claim", "verify_request"), "._verify"),
 }
 
 
@@ -169,5 +169,6 @@ __all__ = [
     "sign_with_algorithm",
     "string_to_sign",
     "uri_encode",
+    "verify_claim",
     "verify_request",
 ]

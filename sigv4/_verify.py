@@ -42,12 +42,20 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
 
 from ._canonical import canonical_headers, canonical_query, canonical_request, split_url
+from ._claim import (
+    Claim,
+    authorization_claim,
+    expires_in,
+    incomplete,
+    invalid,
+    query_claim,
+)
 from ._credentials import Credentials
 from ._errors import SignatureCheckError, SigningError
 from ._hashing import hash_payload
@@ -69,17 +77,9 @@ from ._sigv4a import (
     verify_v4a_signature,
 )
 
-__all__ = ["SignatureCheckError", "VerifiedRequest", "verify_request"]
+__all__ = ["SignatureCheckError", "VerifiedRequest", "verify_claim", "verify_request"]
 
-_AUTH = re.compile(
-    r"(?P<algorithm>\S+)\s+Credential=(?P<credential>[^,\s]+),\s*"
-    r"SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]+)\s*\Z"
-)
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z\Z")
-_HEX = re.compile(r"[0-9a-f]+\Z")
-_MAX_EXPIRES = 7 * 24 * 3600
-#: The parameters a presigned URL must carry besides X-Amz-Signature.
-_PRESIGNED = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders")
 
 
 @dataclass(frozen=True)
@@ -100,18 +100,6 @@ class VerifiedRequest:
     algorithm: str = ALGORITHM
     region_set: tuple[str, ...] = ()
     signature: str = field(default="", repr=False)
-
-
-@dataclass(frozen=True)
-class _Claim:
-    """What a received request says about its own signature, unchecked."""
-
-    algorithm: str
-    credential: str
-    signed_headers: str
-    signature: str
-    amz_date: str
-    region_set: str | None
 
 
 @dataclass(frozen=True)
@@ -162,9 +150,57 @@ def verify_request(
     A request that cannot be canonicalized at all (a URL, a signed header or a body that
     ``sign`` would refuse) raises ``SigningError``, as does a naive ``now``.
     """
+    policy = _policy(secrets, now, service, region, tolerance, settings)
+    _, path, query = split_url(request.url)
+    params = _query_params(query)
+    if "X-Amz-Signature" in params:
+        return _verify_presigned(request, policy, path, query, params)
+    return _verify_header_signed(request, policy, path, query)
+
+
+def verify_claim(
+    request: SignableRequest,
+    secrets: Mapping[str, str] | Callable[[str], str | None],
+    *,
+    now: datetime,
+    service: str | None = None,
+    region: str | None = None,
+    tolerance: timedelta = timedelta(minutes=5),
+    settings: SigningSettings | None = None,
+) -> None:
+    """Every check of :func:`verify_request` that needs no body, for a server to make
+    before it reads one: the algorithm, the credential scope and the access key, the
+    request time, and that the signed headers are listed and present. ``request.body``
+    is not looked at. What is left is the signature itself (:func:`verify_request`, with
+    the body or its ``payload_hash``). Raises ``SignatureCheckError`` as it does."""
+    policy = _policy(secrets, now, service, region, tolerance, settings)
+    _, _, query = split_url(request.url)
+    params = _query_params(query)
+    if "X-Amz-Signature" in params:
+        claim = query_claim(params)
+        expires: int | None = expires_in(params)
+        region_set_header = False
+    else:
+        claim = authorization_claim(request.header_pairs)
+        expires = None
+        region_set_header = claim.algorithm == ALGORITHM_V4A
+    scope = _check_scope(claim, policy)
+    _check_clock(_check_date(claim.amz_date, scope.date), policy, expires=expires)
+    names = _check_signed_names(claim, region_set_header=region_set_header)
+    _listed_headers(request, names, claim.signed_headers)
+
+
+def _policy(
+    secrets: Mapping[str, str] | Callable[[str], str | None],
+    now: datetime,
+    service: str | None,
+    region: str | None,
+    tolerance: timedelta,
+    settings: SigningSettings | None,
+) -> _Policy:
     if not isinstance(now, datetime) or now.utcoffset() is None:
         raise SigningError("now", "must be a timezone-aware datetime")
-    policy = _Policy(
+    return _Policy(
         lookup=secrets.get if isinstance(secrets, Mapping) else secrets,
         now=now,
         service=service,
@@ -172,14 +208,13 @@ def verify_request(
         tolerance=tolerance,
         settings=settings if settings is not None else SigningSettings(),
     )
-    _, path, query = split_url(request.url)
-    params = {
+
+
+def _query_params(query: str) -> dict[str, str]:
+    return {
         unquote(key): unquote(value)
         for key, _, value in (piece.partition("=") for piece in query.split("&") if piece)
     }
-    if "X-Amz-Signature" in params:
-        return _verify_presigned(request, policy, path, query, params)
-    return _verify_header_signed(request, policy, path, query)
 
 
 def _verify_header_signed(
@@ -194,7 +229,7 @@ def _verify_header_signed(
 
     The session token, if any, is signed when ``x-amz-security-token`` is listed.
     """
-    claim = _authorization_claim(request.header_pairs)
+    claim = authorization_claim(request.header_pairs)
     scope = _check_scope(claim, policy)
     time = _check_date(claim.amz_date, scope.date)
     _check_clock(time, policy)
@@ -237,8 +272,8 @@ def _verify_presigned(
     The query lists nothing about the session token, so the verifier's settings decide
     whether it was signed.
     """
-    claim = _query_claim(params)
-    expires = _expires_in(params)
+    claim = query_claim(params)
+    expires = expires_in(params)
     scope = _check_scope(claim, policy)
     time = _check_date(claim.amz_date, scope.date)
     _check_clock(time, policy, expires=expires)
@@ -271,87 +306,23 @@ def _verify_presigned(
     return _verified(claim, scope, time, names)
 
 
-# ----------------------------------------------------------------------------- the claim
-
-
-def _incomplete(message: str) -> SignatureCheckError:
-    return SignatureCheckError("IncompleteSignatureException", message, 400)
-
-
-def _invalid(message: str) -> SignatureCheckError:
-    return SignatureCheckError("InvalidSignatureException", message)
-
-
-def _authorization_claim(pairs: Sequence[tuple[str, str]]) -> _Claim:
-    """The claim of the ``Authorization`` header and its companions (first values)."""
-    headers: dict[str, str] = {}
-    for name, value in pairs:
-        headers.setdefault(name.lower(), value)
-    authorization = headers.get("authorization")
-    if authorization is None:
-        raise SignatureCheckError(
-            "MissingAuthenticationTokenException", "Missing Authentication Token"
-        )
-    match = _AUTH.match(authorization.strip())
-    if match is None:
-        raise _incomplete("Authorization header requires Credential, SignedHeaders and Signature")
-    if "x-amz-date" not in headers:
-        raise _incomplete("Authorization header requires existence of a 'X-Amz-Date' header.")
-    algorithm, credential, signed, signature = match.group(
-        "algorithm", "credential", "signed", "signature"
-    )
-    amz_date, region_set = headers["x-amz-date"], headers.get("x-amz-region-set")
-    return _Claim(algorithm, credential, signed, signature, amz_date, region_set)
-
-
-def _query_claim(params: Mapping[str, str]) -> _Claim:
-    """The claim of a presigned URL's ``X-Amz-*`` parameters."""
-    missing = [name for name in (*_PRESIGNED, "X-Amz-Expires") if not params.get(name)]
-    if missing:
-        raise _incomplete(
-            "A presigned URL must include X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, "
-            f"X-Amz-SignedHeaders, X-Amz-Expires and X-Amz-Signature; missing: {', '.join(missing)}"
-        )
-    algorithm, credential, amz_date, signed = (params[name] for name in _PRESIGNED)
-    if not _HEX.match(params["X-Amz-Signature"]):
-        raise _incomplete("X-Amz-Signature must be lower-case hex digits")
-    return _Claim(
-        algorithm,
-        credential,
-        signed,
-        params["X-Amz-Signature"],
-        amz_date,
-        params.get("X-Amz-Region-Set"),
-    )
-
-
-def _expires_in(params: Mapping[str, str]) -> int:
-    value = params["X-Amz-Expires"]
-    if not value.isdigit() or not 1 <= int(value) <= _MAX_EXPIRES:
-        raise _incomplete(
-            f"X-Amz-Expires must be a whole number of seconds from 1 to {_MAX_EXPIRES} "
-            f"(a week), not {value!r}"
-        )
-    return int(value)
-
-
 # ----------------------------------------------------------------------------- the checks
 
 
-def _check_scope(claim: _Claim, policy: _Policy) -> _Scope:
+def _check_scope(claim: Claim, policy: _Policy) -> _Scope:
     """The algorithm, the credential scope and the access key of ``claim``."""
     v4a = claim.algorithm == ALGORITHM_V4A
     if v4a:
         _check_v4a_supported(policy)
     elif claim.algorithm != ALGORITHM:
-        raise _incomplete(f"unsupported algorithm {claim.algorithm!r}")
+        raise incomplete(f"unsupported algorithm {claim.algorithm!r}")
     parts = claim.credential.split("/")
     if len(parts) != (4 if v4a else 5) or parts[-1] != "aws4_request" or not all(parts):
         layout = "key/date/service" if v4a else "key/date/region/service"
-        raise _incomplete(f"Credential must be {layout}/aws4_request")
+        raise incomplete(f"Credential must be {layout}/aws4_request")
     access_key_id, date, service = parts[0], parts[1], parts[-2]
     if policy.service is not None and service != policy.service:
-        raise _invalid(f"Credential should be scoped to correct service: '{policy.service}'.")
+        raise invalid(f"Credential should be scoped to correct service: '{policy.service}'.")
     if v4a:
         assert policy.region is not None  # checked by _check_v4a_supported
         region, region_set = policy.region, _check_region_set(claim.region_set, policy.region)
@@ -359,7 +330,7 @@ def _check_scope(claim: _Claim, policy: _Policy) -> _Scope:
     else:
         region, region_set = parts[2], ()
         if policy.region is not None and region != policy.region:
-            raise _invalid(f"Credential should be scoped to a valid region, not '{region}'.")
+            raise invalid(f"Credential should be scoped to a valid region, not '{region}'.")
         text = credential_scope(date, region, service)
     secret = policy.lookup(access_key_id)
     if not secret:
@@ -373,13 +344,13 @@ def _check_scope(claim: _Claim, policy: _Policy) -> _Scope:
 def _check_v4a_supported(policy: _Policy) -> None:
     unsupported = f"unsupported algorithm {ALGORITHM_V4A!r}"
     if policy.region is None:
-        raise _incomplete(
+        raise incomplete(
             f"{unsupported}: this verifier was given no region to check a region set against"
         )
     try:
         require_cryptography()
     except ImportError as exc:
-        raise _incomplete(f"{unsupported}: {exc}") from exc
+        raise incomplete(f"{unsupported}: {exc}") from exc
 
 
 def _check_region_set(value: str | None, region: str) -> tuple[str, ...]:
@@ -387,23 +358,23 @@ def _check_region_set(value: str | None, region: str) -> tuple[str, ...]:
     region or a pattern in which ``*`` stands for any run of characters (``*``, ``us-*``)."""
     entries = tuple(part.strip() for part in (value or "").split(","))
     if not all(entries):
-        raise _incomplete(
+        raise incomplete(
             f"{ALGORITHM_V4A} requires X-Amz-Region-Set: regions (or '*' patterns), comma-separated"
         )
     for entry in entries:
         pattern = ".*".join(re.escape(piece) for piece in entry.split("*"))
         if re.fullmatch(pattern, region):
             return entries
-    raise _invalid(
+    raise invalid(
         f"The region set '{','.join(entries)}' of this request does not include '{region}'."
     )
 
 
 def _check_date(amz_date: str, scope_date: str) -> datetime:
     if not _AMZ_DATE.match(amz_date):
-        raise _incomplete(f"X-Amz-Date {amz_date!r} is not YYYYMMDDTHHMMSSZ")
+        raise incomplete(f"X-Amz-Date {amz_date!r} is not YYYYMMDDTHHMMSSZ")
     if scope_date != amz_date[:8]:
-        raise _invalid(f"Credential should be scoped to a valid date: '{amz_date[:8]}'.")
+        raise invalid(f"Credential should be scoped to a valid date: '{amz_date[:8]}'.")
     return datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
 
 
@@ -413,12 +384,12 @@ def _check_clock(time: datetime, policy: _Policy, *, expires: int | None = None)
     now, tolerance = policy.now, policy.tolerance
     amz_date, minutes = format_amz_date(time), int(tolerance.total_seconds() // 60)
     if expires is None and time < now - tolerance:
-        raise _invalid(
+        raise invalid(
             f"Signature expired: {amz_date} is now earlier than {format_amz_date(now - tolerance)} "
             f"({format_amz_date(now)} - {minutes} min.)"
         )
     if time > now + tolerance:
-        raise _invalid(
+        raise invalid(
             f"Signature not yet current: {amz_date} is still later than "
             f"{format_amz_date(now + tolerance)} ({format_amz_date(now)} + {minutes} min.)"
         )
@@ -426,12 +397,12 @@ def _check_clock(time: datetime, policy: _Policy, *, expires: int | None = None)
         raise SignatureCheckError("AccessDeniedException", "Request has expired")
 
 
-def _check_signed_names(claim: _Claim, *, region_set_header: bool) -> tuple[str, ...]:
+def _check_signed_names(claim: Claim, *, region_set_header: bool) -> tuple[str, ...]:
     names = tuple(claim.signed_headers.split(";"))
     if "host" not in names:
-        raise _invalid("'Host' must be a signed header")
+        raise invalid("'Host' must be a signed header")
     if region_set_header and "x-amz-region-set" not in names:
-        raise _invalid("'X-Amz-Region-Set' must be a signed header")
+        raise invalid("'X-Amz-Region-Set' must be a signed header")
     return names
 
 
@@ -443,7 +414,7 @@ def _listed_headers(
     kept = [pair for pair in request.header_pairs if pair[0].lower() in names]
     lines, signed = canonical_headers(kept, frozenset())
     if signed != listed:
-        raise _invalid(f"SignedHeaders {listed!r} does not list the request's headers as sent")
+        raise invalid(f"SignedHeaders {listed!r} does not list the request's headers as sent")
     return lines, signed
 
 
@@ -451,7 +422,7 @@ def _payload(request: SignableRequest) -> str:
     return request.payload_hash or hash_payload(request.body)
 
 
-def _check_signature(claim: _Claim, scope: _Scope, text: str, redacted: str) -> None:
+def _check_signature(claim: Claim, scope: _Scope, text: str, redacted: str) -> None:
     """Steps 3 and 4 for ``claim``'s algorithm, on the string to sign ``text``."""
     if claim.algorithm == ALGORITHM:
         # 3. The signing key: the kSecret -> kSigning chain of the verifier's secret.
@@ -464,7 +435,7 @@ def _check_signature(claim: _Claim, scope: _Scope, text: str, redacted: str) -> 
         # 4. The ECDSA signature sent, checked under it.
         valid = verify_v4a_signature(public_key, text, claim.signature)
     if not valid:
-        raise _invalid(
+        raise invalid(
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method.\n\n"
             f"The Canonical String for this request should have been\n'{redacted}'\n\n"
@@ -473,7 +444,7 @@ def _check_signature(claim: _Claim, scope: _Scope, text: str, redacted: str) -> 
 
 
 def _verified(
-    claim: _Claim, scope: _Scope, time: datetime, names: tuple[str, ...]
+    claim: Claim, scope: _Scope, time: datetime, names: tuple[str, ...]
 ) -> VerifiedRequest:
     return VerifiedRequest(
         access_key_id=scope.credentials.access_key_id,

@@ -46,7 +46,7 @@ from .._model import (
 )
 from ._bidi_endpoint import BIDI_ACTION, BidiEndpoint
 from ._bidi_models import bidi_session_for
-from ._checks import check_signature, target_problem
+from ._checks import check_claim, check_signature, target_problem
 from ._models import Model, ModelFailure, ModelRequest
 from ._responses import (
     EVENT_STREAM,
@@ -61,6 +61,7 @@ from ._responses import (
 )
 from ._settings import DEFAULT_VARIANT, EndpointSettings
 from ._storage import InputLocationError, LocalStore, is_local_location
+from ._uploads import Disconnected, Reject, Uploads, body_limit
 from ._validation import Fault, RequestValidationError, validate_request
 
 __all__ = ["DEFAULT_VARIANT", "EmulatorApp", "Scope", "Receive", "Send"]
@@ -77,30 +78,9 @@ _ACTIONS: Mapping[str, Operation] = {
     "async-invocations": INVOKE_ENDPOINT_ASYNC,
     "invocations-response-stream": INVOKE_ENDPOINT_WITH_RESPONSE_STREAM,
 }
-_DEFAULT_BODY_LIMIT = 6291456
 _DEFAULT_ASYNC_TIMEOUT = 900.0
 _MAX_PART = 1024 * 1024
 _log = logging.getLogger("runtime_client.local")
-
-
-def _body_limit(operation: Operation | None) -> int:
-    if operation is not None:
-        for member in operation.inputs:
-            if member.location == "payload" and member.max is not None:
-                return member.max
-    return _DEFAULT_BODY_LIMIT
-
-
-class _Disconnected(Exception):
-    """The client went away before its request was read."""
-
-
-class _Reject(Exception):
-    """Stop handling a request and send ``reply``."""
-
-    def __init__(self, reply: Reply) -> None:
-        super().__init__(reply.status)
-        self.reply = reply
 
 
 class EmulatorApp:
@@ -120,6 +100,7 @@ class EmulatorApp:
         self.settings = settings
         self.store = store
         self.on_startup = on_startup
+        self._uploads = Uploads(settings.max_body_bytes_in_flight)
         #: Why the model did not start (the lifespan's startup failed), if it did not.
         self.start_failure: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -175,9 +156,9 @@ class EmulatorApp:
         tracked = TrackedSend(send)
         try:
             await self._handle(scope, receive, tracked, request_id)
-        except _Reject as reject:
+        except Reject as reject:
             await send_reply(send, reject.reply)
-        except _Disconnected:
+        except Disconnected:
             return
         except Exception:
             _log.exception("request %s failed", request_id)
@@ -212,10 +193,12 @@ class EmulatorApp:
         operation = _ACTIONS.get(route.group("action")) if route else None
         if method != "POST":
             operation = None
-        body = await self._read_body(receive, headers, _body_limit(operation), request_id)
-        self._verify(method, path + ("?" + query if query else ""), pairs, body, request_id)
+        target = path + ("?" + query if query else "")
+        self._verify(method, target, pairs, None, request_id)  # all but the body's hash
+        body, digest = await self._uploads.read(receive, headers, body_limit(operation), request_id)
+        self._verify(method, target, pairs, (body, digest), request_id)
         if route is None or operation is None:
-            raise _Reject(
+            raise Reject(
                 error_reply(404, "UnknownOperationException", "Unknown operation.", request_id)
             )
         name = unquote(route.group("name"), errors="replace")
@@ -261,51 +244,36 @@ class EmulatorApp:
                 skip_pattern=skip,
             )
         except RequestValidationError as exc:
-            raise _Reject(error_reply(400, "ValidationError", str(exc), request_id)) from None
+            raise Reject(error_reply(400, "ValidationError", str(exc), request_id)) from None
         self._check_target(name, params, request_id)
         return params
-
-    async def _read_body(
-        self, receive: Receive, headers: Mapping[str, str], limit: int, request_id: str
-    ) -> bytes:
-        rule = f"Member must have length less than or equal to {limit}"
-        fault = RequestValidationError([Fault("Body", None, rule, sensitive=True)])
-        too_large = _Reject(error_reply(400, "ValidationError", str(fault), request_id))
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise too_large
-        body = bytearray()
-        while True:  # bounded by the limit: each message adds bytes or ends the body
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            body += message.get("body", b"")
-            if len(body) > limit:
-                raise too_large
-            if not message.get("more_body", False):
-                return bytes(body)
 
     def _verify(
         self,
         method: str,
         target: str,
         pairs: list[tuple[str, str]],
-        body: bytes,
+        body: tuple[bytes, str] | None,
         request_id: str,
     ) -> None:
+        """The signature check: without the body (``None``) all but its hash, else all."""
         try:
-            check_signature(self.settings, SignableRequest(method, target, pairs, body))
+            if body is None:
+                check_claim(self.settings, SignableRequest(method, target, pairs))
+            else:
+                request = SignableRequest(method, target, pairs, body[0], payload_hash=body[1])
+                check_signature(self.settings, request)
         except SignatureCheckError as exc:
-            raise _Reject(error_reply(exc.status, exc.code, exc.message, request_id)) from None
+            raise Reject(error_reply(exc.status, exc.code, exc.message, request_id)) from None
 
     def _check_target(self, name: str, params: Mapping[str, object], request_id: str) -> None:
         variant = params.get("TargetVariant")
         problem = target_problem(self.settings, name, variant if isinstance(variant, str) else None)
         if problem is not None:
-            raise _Reject(error_reply(400, "ValidationError", problem, request_id))
+            raise Reject(error_reply(400, "ValidationError", problem, request_id))
 
-    def _model_error(self, failure: ModelFailure, name: str, request_id: str) -> _Reject:
-        return _Reject(
+    def _model_error(self, failure: ModelFailure, name: str, request_id: str) -> Reject:
+        return Reject(
             model_error_reply(
                 failure,
                 endpoint_name=name,
@@ -315,7 +283,7 @@ class EmulatorApp:
             )
         )
 
-    def _crash(self, exc: Exception, name: str, request_id: str) -> _Reject:
+    def _crash(self, exc: Exception, name: str, request_id: str) -> Reject:
         # An in-process model that raises is a container that answered 500.
         _log.exception("the model raised")
         failure = ModelFailure(f"{type(exc).__name__}: {exc}", status_code=500)
@@ -429,7 +397,7 @@ class EmulatorApp:
                 _str(params.get("Filename")), _str(params.get("S3OutputPathExtension"))
             )
         except (InputLocationError, RequestValidationError) as exc:
-            raise _Reject(error_reply(400, "ValidationError", str(exc), request_id)) from None
+            raise Reject(error_reply(400, "ValidationError", str(exc), request_id)) from None
         inference_id = request.inference_id or str(uuid.uuid4())
         timeout = params.get("InvocationTimeoutSeconds")
         seconds = float(timeout) if isinstance(timeout, int) else _DEFAULT_ASYNC_TIMEOUT

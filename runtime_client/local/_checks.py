@@ -5,32 +5,34 @@ this endpoint serves."""
 
 from __future__ import annotations
 
-from sigv4 import SignableRequest, SignatureCheckError, VerifiedRequest, verify_request
+from collections.abc import Callable
+from typing import Any
+
+from sigv4 import (
+    SignableRequest,
+    SignatureCheckError,
+    VerifiedRequest,
+    verify_claim,
+    verify_request,
+)
 
 from .._model import SIGNING_NAME
 from ._settings import EndpointSettings
 
-__all__ = ["check_signature", "target_problem"]
+__all__ = ["check_claim", "check_signature", "target_problem"]
+
+
+def check_claim(settings: EndpointSettings, request: SignableRequest) -> None:
+    """What :func:`check_signature` checks that needs no body, before the body is read
+    (an unauthenticated upload is refused without reading it)."""
+    _as_the_service(verify_claim, settings, request)
 
 
 def check_signature(settings: EndpointSettings, request: SignableRequest) -> VerifiedRequest:
     """Verify ``request`` as the service does, or raise :class:`sigv4.SignatureCheckError`
     with the code and status to answer (a request whose signature cannot even be read is
     ``IncompleteSignatureException``; one scoped to another region is refused)."""
-    try:
-        verified = verify_request(
-            request,
-            settings.secrets,
-            now=settings.clock(),
-            service=SIGNING_NAME,
-            tolerance=settings.tolerance,
-        )
-    except ValueError as exc:
-        if isinstance(exc, SignatureCheckError):
-            raise
-        raise SignatureCheckError(
-            "IncompleteSignatureException", "The request signature could not be read.", 400
-        ) from None
+    verified: VerifiedRequest = _as_the_service(verify_request, settings, request)
     if verified.region != settings.region:
         raise SignatureCheckError(
             "InvalidSignatureException",
@@ -50,3 +52,22 @@ def target_problem(settings: EndpointSettings, name: str, variant: str | None) -
             f"(this endpoint has one variant: {settings.variant})."
         )
     return None
+
+
+def _as_the_service(
+    check: Callable[..., Any], settings: EndpointSettings, request: SignableRequest
+) -> Any:
+    try:
+        return check(
+            request,
+            settings.secrets,
+            now=settings.clock(),
+            service=SIGNING_NAME,
+            tolerance=settings.tolerance,
+        )
+    except ValueError as exc:
+        if isinstance(exc, SignatureCheckError):
+            raise
+        raise SignatureCheckError(
+            "IncompleteSignatureException", "The request signature could not be read.", 400
+        ) from None

@@ -84,7 +84,10 @@ class EndpointSettings:
     only inside ``data_dir`` and the folders of ``readable_dirs``. ``invocation_timeout``
     and ``ping_timeout`` bound a container's answers. ``tolerance`` is the signature
     checker's clock tolerance and ``clock`` its clock (for tests). ``access_log`` logs
-    each request to ``runtime_client.local.access``.
+    each request to ``runtime_client.local.access``. ``max_body_bytes_in_flight`` caps
+    the request body bytes held at once by the requests being read (beyond it: 503
+    ServiceUnavailable); a request's signature is checked, all but its body's hash, before
+    its body is read, so unauthenticated uploads hold nothing.
     """
 
     model: str | Model = "echo"
@@ -103,6 +106,7 @@ class EndpointSettings:
     tolerance: timedelta = timedelta(minutes=5)
     clock: Callable[[], datetime] = field(default=_utc_now, repr=False)
     access_log: bool = False
+    max_body_bytes_in_flight: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         port = self.port
@@ -119,6 +123,12 @@ class EndpointSettings:
         if self.output_locations not in _LOCATION_STYLES:
             raise ValueError(
                 f"output_locations must be 'file' or 's3', not {self.output_locations!r}"
+            )
+        cap = self.max_body_bytes_in_flight
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 6 * 1024 * 1024:
+            raise ValueError(
+                f"max_body_bytes_in_flight must be an int of at least 6 MiB (one request "
+                f"body at the service's limit), not {cap!r}"
             )
         for name in ("invocation_timeout", "ping_timeout"):
             value = getattr(self, name)
