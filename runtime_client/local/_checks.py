@@ -31,14 +31,9 @@ def check_claim(settings: EndpointSettings, request: SignableRequest) -> None:
 def check_signature(settings: EndpointSettings, request: SignableRequest) -> VerifiedRequest:
     """Verify ``request`` as the service does, or raise :class:`sigv4.SignatureCheckError`
     with the code and status to answer (a request whose signature cannot even be read is
-    ``IncompleteSignatureException``; one scoped to another region is refused)."""
+    ``IncompleteSignatureException``; one scoped to another region, or SigV4a whose
+    region set does not cover the endpoint's region, is refused)."""
     verified: VerifiedRequest = _as_the_service(verify_request, settings, request)
-    if verified.region != settings.region:
-        raise SignatureCheckError(
-            "InvalidSignatureException",
-            f"Credential should be scoped to a valid region, not '{verified.region}'. "
-            f"This endpoint serves '{settings.region}'.",
-        )
     return verified
 
 
@@ -63,6 +58,7 @@ def _as_the_service(
             settings.secrets,
             now=settings.clock(),
             service=SIGNING_NAME,
+            region=settings.region,  # the one region served (SigV4a: its region set's)
             tolerance=settings.tolerance,
         )
     except ValueError as exc:

@@ -5,6 +5,7 @@ at once are capped (503 beyond it). Raw sockets, so that a body can be left half
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import threading
 import time
@@ -143,3 +144,32 @@ def test_forty_unauthenticated_six_mib_uploads_hold_almost_nothing() -> None:
     grown = (peak - before) / 2**20
     print(f"40 unauthenticated 6 MiB uploads: peak Python heap grew {grown:.1f} MiB")
     assert grown < 40, f"{grown:.1f} MiB (the 240 MiB sent must not be held)"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("cryptography") is None,
+    reason="SigV4a needs the optional 'cryptography' package (the sigv4a extra)",
+)
+@pytest.mark.parametrize(("region_set", "status"), [("us-*", 200), ("eu-west-1", 403)])
+def test_sigv4a_is_accepted_where_its_region_set_covers_the_region(
+    endpoint: LocalEndpoint, region_set: str, status: int
+) -> None:
+    body = b"signed with SigV4a"
+    host = f"127.0.0.1:{endpoint.info.port}"
+    headers = [("Host", host), ("Content-Type", "application/octet-stream")]
+    params = sigv4.SigningParams(CREDS, REGION, "sagemaker", datetime.now(timezone.utc))
+    request = sigv4.SignableRequest("POST", f"http://{host}{INVOKE}", headers, body)
+    signed = sigv4.sign_v4a(request, params, region_set)
+    lines = [f"POST {INVOKE} HTTP/1.1", *(f"{k}: {v}" for k, v in [*headers, *signed.headers])]
+    with _connect(endpoint) as sock:
+        sock.sendall(("\r\n".join([*lines, f"Content-Length: {len(body)}"]) + "\r\n\r\n").encode())
+        sock.sendall(body)
+        answer = _answer(sock)
+        while status == 200 and not answer.endswith(body):  # the echo (bounded: timeout)
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:300]
+    if status == 200:
+        assert answer.endswith(body)
