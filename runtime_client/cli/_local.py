@@ -86,6 +86,11 @@ def _announce(info: ServerInfo, *, demo_key: bool, model: str) -> None:
     else:
         key = info.credentials.access_key_id
         lines.append(f"  credentials: the key pair from your environment (access key id {key})")
+    if info.ca_bundle is not None:
+        lines += [
+            "  TLS: a certificate made at start; trust its CA:",
+            f"    export AWS_CA_BUNDLE={info.ca_bundle}",
+        ]
     body = '\'{"inputs": "Hello"}\''
     lines += [
         "  try:",
@@ -101,6 +106,8 @@ def serve_local(args: argparse.Namespace) -> int:
     from ..local import run
 
     credentials = _own_credentials() if args.credentials_from_env else None
+    if bool(args.cert) != bool(args.key):
+        raise ValueError("--cert and --key go together: give both, or --tls for a made one")
     if args.debug or not args.no_access_log:
         _log_to_stderr(logging.DEBUG if args.debug else logging.INFO)
 
@@ -121,6 +128,7 @@ def serve_local(args: argparse.Namespace) -> int:
         invocation_timeout=args.invocation_timeout,
         ping_timeout=args.ping_timeout,
         account_id=args.account_id,
+        tls=(args.cert, args.key) if args.cert else args.tls,
         access_log=not args.no_access_log,
         on_ready=ready,
     )

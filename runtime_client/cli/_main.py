@@ -320,6 +320,14 @@ def _add_endpoint_options(serve: argparse.ArgumentParser) -> None:
         help="how long to wait at start for a container's GET /ping to answer 200 (30)",
     )
     serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with a certificate made at start; "
+        "its CA is written to DATA_DIR/tls/ca.pem (needs cryptography)",
+    )
+    serve.add_argument("--cert", metavar="FILE", help="serve HTTPS with this certificate chain")
+    serve.add_argument("--key", metavar="FILE", help="the private key of --cert")
+    serve.add_argument(
         "--account-id",
         default="000000000000",
         help="the account id in log stream ARNs and not-found messages (000000000000)",

@@ -32,6 +32,7 @@ from ._container import ContainerModel
 from ._models import EchoModel, Model, TokenStreamModel
 from ._settings import EndpointSettings, settings_from
 from ._storage import LocalStore
+from ._tls import make_certificates
 
 __all__ = [
     "ModelStartError",
@@ -88,6 +89,8 @@ class ServerInfo:
     region: str
     data_dir: Path
     credentials: Credentials = field(repr=False)
+    #: The CA file to trust for ``https://`` (the made certificate's), else None.
+    ca_bundle: Path | None = None
 
 
 @dataclass
@@ -161,17 +164,19 @@ def _prepare(settings: EndpointSettings) -> _Prepared:
     config.bind = [f"fd://{fd}"]
     config.graceful_timeout = _GRACEFUL_SECONDS
     config.include_server_header = False
+    ca_bundle = _configure_tls(config, settings, store.root, bound_host)
     config.errorlog = _log
     access = settings.access_log
     config.accesslog = logging.getLogger("runtime_client.local.access") if access else None
     key, secret = next(iter(settings.secrets.items()))
     info = ServerInfo(
-        f"http://{shown}:{bound_port}",
+        f"{'https' if settings.tls else 'http'}://{shown}:{bound_port}",
         bound_host,
         bound_port,
         settings.region,
         store.root,
         Credentials(key, secret),
+        ca_bundle,
     )
     return _Prepared(app, config, fd, info, owned_dir)
 
@@ -228,6 +233,21 @@ def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
         _log.debug("HTTP/2 DATA after a stream's complete answer: the connection was closed")
         return
     loop.default_exception_handler(context)
+
+
+def _configure_tls(config: Any, settings: EndpointSettings, root: Path, host: str) -> Path | None:
+    """Point hypercorn at the certificate and key; the CA to trust, if one was made."""
+    if settings.tls is False:
+        return None
+    if settings.tls is True:
+        files = make_certificates(root / "tls", host)
+        cert, key, ca = files.cert, files.key, files.ca
+    else:
+        cert, key = (Path(part) for part in settings.tls)  # checked files (EndpointSettings)
+        ca = None
+    config.certfile, config.keyfile = str(cert), str(key)
+    config.alpn_protocols = ["h2", "http/1.1"]
+    return ca
 
 
 async def _serve(prepared: _Prepared, stop: asyncio.Event | None) -> None:

@@ -56,6 +56,19 @@ def _secrets(credentials: Mapping[str, str] | None) -> Mapping[str, str]:
     return MappingProxyType(dict(credentials))
 
 
+def _tls_option(value: object) -> bool | tuple[Path, Path]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        cert, key = (Path(part) if isinstance(part, (str, os.PathLike)) else None for part in value)
+        if cert is not None and key is not None:
+            for what, path in (("certificate", cert), ("key", key)):
+                if not path.is_file():
+                    raise ValueError(f"tls: the {what} file {str(path)!r} does not exist")
+            return (cert, key)
+    raise ValueError(f"tls must be True, False or (certificate file, key file), not {value!r}")
+
+
 def _folders(value: object) -> tuple[Path, ...]:
     if isinstance(value, (str, bytes, os.PathLike)) or not isinstance(value, Sequence):
         raise ValueError(f"readable_dirs must be a sequence of folders, not {value!r}")
@@ -87,7 +100,10 @@ class EndpointSettings:
     each request to ``runtime_client.local.access``. ``max_body_bytes_in_flight`` caps
     the request body bytes held at once by the requests being read (beyond it: 503
     ServiceUnavailable); a request's signature is checked, all but its body's hash, before
-    its body is read, so unauthenticated uploads hold nothing.
+    its body is read, so unauthenticated uploads hold nothing. ``tls``: ``True`` serves
+    HTTPS with a certificate made at start (its CA written to ``data_dir/tls/ca.pem``,
+    :attr:`ServerInfo.ca_bundle`), or ``(certificate file, key file)`` your own; HTTP/1.1
+    and HTTP/2 are offered by ALPN on the one port.
     """
 
     model: str | Model = "echo"
@@ -107,6 +123,7 @@ class EndpointSettings:
     clock: Callable[[], datetime] = field(default=_utc_now, repr=False)
     access_log: bool = False
     max_body_bytes_in_flight: int = 64 * 1024 * 1024
+    tls: bool | tuple[str | os.PathLike[str], str | os.PathLike[str]] = False
 
     def __post_init__(self) -> None:
         port = self.port
@@ -130,6 +147,7 @@ class EndpointSettings:
                 f"max_body_bytes_in_flight must be an int of at least 6 MiB (one request "
                 f"body at the service's limit), not {cap!r}"
             )
+        object.__setattr__(self, "tls", _tls_option(self.tls))
         for name in ("invocation_timeout", "ping_timeout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:

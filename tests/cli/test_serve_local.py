@@ -180,7 +180,7 @@ def test_serve_local_passes_every_endpoint_option(
             "serve-local", "--port", "0", "--data-dir", str(tmp_path), "--allow-read",
             str(tmp_path), "--variant", "Blue", "--output-locations", "s3",
             "--invocation-timeout", "5", "--ping-timeout", "2", "--account-id", "123456789012",
-            "--no-access-log",
+            "--no-access-log", "--tls",
         ]
     ) == 0  # fmt: skip
     expected = {
@@ -190,9 +190,35 @@ def test_serve_local_passes_every_endpoint_option(
         "ping_timeout": 2.0,
         "account_id": "123456789012",
         "readable_dirs": (str(tmp_path),),
+        "tls": True,
     }
     assert {name: seen[name] for name in expected} == expected
     # ...and each is a field of the settings run() and serve() take
     from runtime_client.local import EndpointSettings
 
     EndpointSettings(**{k: v for k, v in seen.items() if k != "on_ready"})  # type: ignore[arg-type]
+
+
+def test_serve_local_over_tls_prints_the_ca_to_trust(aws_files: Path) -> None:
+    env = clean_env(aws_files)
+    with serve_local("--port 0 --tls --no-access-log", env) as (child, banner):
+        url = re.search(r"listening on (https://127\.0\.0\.1:\d+)", banner)
+        ca = re.search(r"export AWS_CA_BUNDLE=(\S+)", banner)
+        assert url is not None, banner
+        assert ca is not None, banner
+        keys = clean_env(aws_files, keys=(DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY))
+        result = run_cli(
+            f"--endpoint-url {url.group(1)} --region {REGION} invoke-endpoint "
+            "--endpoint-name ep --body 'over tls' -",
+            env={**keys, "AWS_CA_BUNDLE": ca.group(1)},
+        )
+        assert result.code == 0, result.stderr
+        assert result.stdout == b"over tls"
+        child.send_signal(signal.SIGINT)
+        child.communicate(timeout=TIMEOUT)
+
+
+def test_serve_local_cert_needs_key(aws_files: Path, tmp_path: Path) -> None:
+    result = run_cli(f"serve-local --cert {tmp_path / 'c.pem'}", env=clean_env(aws_files))
+    assert_clean_error(result, 2)
+    assert "--cert and --key go together" in result.stderr
