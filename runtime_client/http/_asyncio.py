@@ -165,8 +165,11 @@ class AsyncioConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing() or self._eof:
             lost = await self._why_closed()  # a TLS alert that came before the request
-            why = f"writing to {self.origin} failed: {lost}" if lost is not None else None
-            broken = NetworkError(why or f"{self.origin} closed the connection")
+            broken = NetworkError(
+                f"{self.origin} closed the connection"
+                if lost is None
+                else f"writing to {self.origin} failed: {lost}"
+            )
             broken.bytes_sent = 0  # type: ignore[attr-defined]
             raise broken
         transport.write(data)
@@ -180,7 +183,7 @@ class AsyncioConnection(asyncio.Protocol):
         if self._lost is None and not self._gone and self.transport is not None:
             gone = self._on_lost = self.loop.create_future()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(gone), 1.0)
+                await asyncio.wait_for(gone, 1.0)
         return self._lost
 
     async def _drain(self, timeout: float | None) -> None:

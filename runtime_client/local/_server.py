@@ -405,6 +405,8 @@ def run(
     requests. Call it from the main thread.
     """
     prepared = _prepare(settings_from(settings, options, port=8080, access_log=True))
+    from hypercorn.utils import LifespanFailureError  # there: _prepare checked for hypercorn
+
     started = threading.Event()
 
     def startup() -> None:
@@ -417,9 +419,7 @@ def run(
         asyncio.run(_serve(prepared, None))
     except KeyboardInterrupt:
         pass
-    except Exception as exc:
-        if type(exc).__name__ != "LifespanFailureError":  # hypercorn's; the model's start
-            raise
+    except LifespanFailureError:  # the app refused its start: the model did not start
         raise ModelStartError(f"the model did not start: {prepared.app.start_failure}") from None
     finally:
         if not started.is_set():
