@@ -75,6 +75,11 @@ def _announce(info: ServerInfo, *, demo_key: bool, model: str) -> None:
 
     lines = [
         f"SageMaker Runtime emulator listening on {info.url}",
+        *(
+            [f"  HTTP/2 only (the :8443 endpoint's stand-in): {info.http2_url}"]
+            if info.http2_url
+            else []
+        ),
         f"  model: {model}   region: {info.region}   data dir: {info.data_dir}",
     ]
     if demo_key:
@@ -117,6 +122,8 @@ def serve_local(args: argparse.Namespace) -> int:
     run(
         host=args.host,
         port=args.port,
+        http2_port=args.http2_port,
+        max_connections=args.max_connections,
         model=args.model,
         credentials=credentials,
         region=args.region or _DEFAULT_REGION,

@@ -268,6 +268,21 @@ def _add_serve_local(commands: _Commands) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="the address to bind (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="the port (8080; 0: any free one)")
     serve.add_argument(
+        "--http2-port",
+        type=int,
+        metavar="PORT",
+        help="also serve HTTP/2 only on this port, as the service's :8443 endpoint does (with "
+        "--tls: ALPN h2 only); default: none, --port serves both protocols",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=256,
+        metavar="N",
+        help="the connections held open at once, both ports together; beyond it a request "
+        "is answered 503 (256)",
+    )
+    serve.add_argument(
         "--data-dir",
         help="the folder standing in for S3 (async inputs and results); default: a temporary "
         "folder removed at exit",

@@ -1,9 +1,10 @@
 """Serve the emulator with hypercorn: in a background thread (:func:`serve`) or blocking
 (:func:`run`, for the command line).
 
-The listening socket is made here, before hypercorn starts, so the port is known (and
-already accepting connections into its backlog) even when ``port=0`` asks for any free
-one; hypercorn receives it as ``fd://N``. :func:`serve` returns once the app has started
+The listening sockets (the main port and, with ``http2_port``, the HTTP/2-only one; see
+``_hypercorn.py``) are made here, before hypercorn starts, so the ports are known (and
+already accepting connections into their backlog) even when ``0`` asks for any free one;
+hypercorn receives each as ``fd://N``. :func:`serve` returns once the app has started
 (for a container: once ``GET /ping`` answered 200) and raises if it could not.
 """
 
@@ -15,6 +16,7 @@ import errno
 import logging
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -29,6 +31,14 @@ from sigv4 import Credentials
 from .._closing import ClosesOnExit
 from ._app import EmulatorApp
 from ._container import ContainerModel
+from ._hypercorn import (
+    ConnectionCap,
+    Http2Only,
+    attach_cap,
+    exception_handler,
+    ignore_late_data,
+    install_connection_cap,
+)
 from ._models import EchoModel, Model, TokenStreamModel
 from ._settings import EndpointSettings, settings_from
 from ._storage import LocalStore
@@ -91,18 +101,34 @@ class ServerInfo:
     credentials: Credentials = field(repr=False)
     #: The CA file to trust for ``https://`` (the made certificate's), else None.
     ca_bundle: Path | None = None
+    #: The HTTP/2-only listener's URL (``http2_port``), else None.
+    http2_url: str | None = None
+
+
+@dataclass
+class _Listener:
+    """One hypercorn server: its config (which binds ``fd://N``) and the app it serves."""
+
+    config: Any
+    fd: int
+    app: Any
 
 
 @dataclass
 class _Prepared:
     app: EmulatorApp
-    config: Any
-    fd: int
+    listeners: tuple[_Listener, ...]
     info: ServerInfo
     owned_dir: Path | None
 
+    def close_sockets(self) -> None:
+        """Close the listening sockets hypercorn never took over."""
+        for listener in self.listeners:
+            with contextlib.suppress(OSError):
+                os.close(listener.fd)
 
-def _listen(host: str, port: int) -> socket.socket:
+
+def _listen(host: str, port: int, option: str = "port") -> socket.socket:
     family, kind, proto, _, address = socket.getaddrinfo(
         host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
@@ -116,9 +142,10 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.close()
         if exc.errno != errno.EADDRINUSE:
             raise
+        flag = option.replace("_", "-")
         busy = OSError(
             f"port {port} on {host} is already in use: stop what listens there, or choose "
-            "another port (--port, or port=; 0 picks a free one)"
+            f"another port (--{flag}, or {option}=; 0 picks a free one)"
         )
         busy.errno = exc.errno
         raise busy from None
@@ -128,9 +155,14 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _url(scheme: str, sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 def _prepare(settings: EndpointSettings) -> _Prepared:
-    """Check the model, bind the socket, make the data folder and the app; nothing serves
-    yet (hypercorn takes the socket over as ``fd://N``)."""
+    """Check the model, bind the sockets, make the data folder and the app; nothing serves
+    yet (hypercorn takes each socket over as ``fd://N``)."""
     try:
         from hypercorn.config import Config
     except ImportError:  # pragma: no cover - depends on the installed extras
@@ -142,121 +174,103 @@ def _prepare(settings: EndpointSettings) -> _Prepared:
         invocation_timeout=settings.invocation_timeout,
         ping_timeout=settings.ping_timeout,
     )
-    sock = _listen(settings.host, settings.port)
+    socks = [_listen(settings.host, settings.port)]
     owned_dir = None
     try:
+        if settings.http2_port is not None:
+            socks.append(_listen(settings.host, settings.http2_port, "http2_port"))
         if settings.data_dir is None:
             owned_dir = root = Path(tempfile.mkdtemp(prefix="sagemaker-local-"))
         else:
             root = Path(settings.data_dir)
             root.mkdir(parents=True, exist_ok=True)
         store = LocalStore(root, settings.output_locations, settings.readable_dirs)
+        bound_host = socks[0].getsockname()[0]
+        certificates = _certificates(settings, store.root, bound_host)
     except BaseException:
-        sock.close()
+        for sock in socks:
+            sock.close()
         if owned_dir is not None:
             shutil.rmtree(owned_dir, ignore_errors=True)
         raise
     app = EmulatorApp(chosen, settings, store)
-    bound_host, bound_port = sock.getsockname()[:2]
-    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    fd = sock.detach()
-    config = Config()
-    config.bind = [f"fd://{fd}"]
-    config.graceful_timeout = _GRACEFUL_SECONDS
-    config.include_server_header = False
-    ca_bundle = _configure_tls(config, settings, store.root, bound_host)
-    config.errorlog = _log
+    scheme = "https" if settings.tls else "http"
+    urls = [_url(scheme, sock) for sock in socks]
+    bound_port = socks[0].getsockname()[1]
+    cap = ConnectionCap(settings.max_connections)
     access = settings.access_log
-    config.accesslog = logging.getLogger("runtime_client.local.access") if access else None
+    listeners = []
+    for index, sock in enumerate(socks):
+        fd = sock.detach()
+        config = Config()
+        config.bind = [f"fd://{fd}"]
+        config.graceful_timeout = _GRACEFUL_SECONDS
+        config.include_server_header = False
+        config.errorlog = _log
+        config.accesslog = logging.getLogger("runtime_client.local.access") if access else None
+        attach_cap(config, cap)
+        http2_only = index == 1
+        if certificates is not None:
+            config.certfile, config.keyfile = (str(path) for path in certificates[:2])
+            config.alpn_protocols = ["h2"] if http2_only else ["h2", "http/1.1"]
+        listeners.append(_Listener(config, fd, Http2Only(app, urls[0]) if http2_only else app))
     key, secret = next(iter(settings.secrets.items()))
     info = ServerInfo(
-        f"{'https' if settings.tls else 'http'}://{shown}:{bound_port}",
+        urls[0],
         bound_host,
         bound_port,
         settings.region,
         store.root,
         Credentials(key, secret),
-        ca_bundle,
+        certificates[2] if certificates is not None else None,
+        urls[1] if len(urls) > 1 else None,
     )
-    return _Prepared(app, config, fd, info, owned_dir)
+    return _Prepared(app, tuple(listeners), info, owned_dir)
 
 
-def _is_late_data(exc: BaseException | None) -> bool:
-    """True for hypercorn's KeyError (seen with hypercorn 0.18) when HTTP/2 DATA arrives on
-    a stream whose answer is complete: a bidirectional call answered early (424, or a bad
-    event signature) while the caller was still sending. hypercorn then closes that
-    connection; the caller already has its complete answer."""
-    inner = getattr(exc, "exceptions", None)  # an exception group (3.10: the backport)
-    if inner is not None:
-        return bool(inner) and all(_is_late_data(e) for e in inner)
-    if not isinstance(exc, KeyError):
-        return False
-    tb, last = exc.__traceback__, None
-    while tb is not None:  # bounded by the traceback's depth
-        last, tb = tb, tb.tb_next
-    filename = last.tb_frame.f_code.co_filename if last is not None else ""
-    return filename.endswith(os.path.join("hypercorn", "protocol", "h2.py"))
-
-
-def _ignore_late_data() -> None:
-    """Make hypercorn's HTTP/2 protocol drop DATA for a stream it has already answered
-    (acknowledging it for flow control) instead of failing on it with a KeyError and
-    closing the whole connection. A server answers a bidirectional call early (424, or a
-    bad event signature) while the caller is still sending; closing the connection then can
-    destroy the answer before the caller has read it. Applied once, at the first start;
-    a no-op where hypercorn's internals are not as expected."""
-    try:
-        import h2.events
-        from hypercorn.protocol.h2 import H2Protocol
-    except ImportError:  # pragma: no cover - depends on the installed extras
-        return
-    original = getattr(H2Protocol, "_handle_events", None)
-    if original is None or getattr(original, "_drops_late_data", False):
-        return
-
-    async def _handle_events(self: Any, events: list[Any]) -> None:
-        for event in events:  # in order: a batch may open a stream, then carry its DATA
-            if isinstance(event, h2.events.DataReceived) and event.stream_id not in self.streams:
-                self.connection.acknowledge_received_data(
-                    event.flow_controlled_length, event.stream_id
-                )
-            else:
-                await original(self, [event])
-        await original(self, [])  # sends what is pending (the acknowledgements)
-
-    _handle_events._drops_late_data = True  # type: ignore[attr-defined]
-    setattr(H2Protocol, "_handle_events", _handle_events)  # noqa: B010
-
-
-def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    if _is_late_data(context.get("exception")):
-        _log.debug("HTTP/2 DATA after a stream's complete answer: the connection was closed")
-        return
-    loop.default_exception_handler(context)
-
-
-def _configure_tls(config: Any, settings: EndpointSettings, root: Path, host: str) -> Path | None:
-    """Point hypercorn at the certificate and key; the CA to trust, if one was made."""
+def _certificates(
+    settings: EndpointSettings, root: Path, host: str
+) -> tuple[Path, Path, Path | None] | None:
+    """The certificate and key to serve, and the CA to trust if one was made; None
+    without TLS."""
     if settings.tls is False:
         return None
     if settings.tls is True:
         files = make_certificates(root / "tls", host)
-        cert, key, ca = files.cert, files.key, files.ca
-    else:
-        cert, key = (Path(part) for part in settings.tls)  # checked files (EndpointSettings)
-        ca = None
-    config.certfile, config.keyfile = str(cert), str(key)
-    config.alpn_protocols = ["h2", "http/1.1"]
-    return ca
+        return files.cert, files.key, files.ca
+    cert, key = (Path(part) for part in settings.tls)  # checked files (EndpointSettings)
+    return cert, key, None
 
 
 async def _serve(prepared: _Prepared, stop: asyncio.Event | None) -> None:
+    """Run every listener until ``stop`` is set (None: until SIGINT or SIGTERM); if one
+    fails (the model did not start), the others stop and its error is raised."""
     from hypercorn.asyncio import serve as hypercorn_serve
 
-    _ignore_late_data()
-    asyncio.get_running_loop().set_exception_handler(_exception_handler)
-    trigger = None if stop is None else stop.wait
-    await hypercorn_serve(cast(Any, prepared.app), prepared.config, shutdown_trigger=trigger)
+    ignore_late_data()
+    install_connection_cap()
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(exception_handler)
+    if stop is None:
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # then Ctrl+C raises
+                loop.add_signal_handler(signum, stop.set)
+    tasks = [
+        asyncio.ensure_future(
+            hypercorn_serve(listener.app, listener.config, shutdown_trigger=stop.wait)
+        )
+        for listener in prepared.listeners
+    ]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:  # the main listener's failure first
+        if task in done and task.exception() is not None:
+            raise cast(BaseException, task.exception())
 
 
 class LocalEndpoint(ClosesOnExit):
@@ -306,9 +320,8 @@ class LocalEndpoint(ClosesOnExit):
             self._error = exc
             _log.error("the local endpoint stopped: %r", exc)
         finally:
-            if not self._ready.is_set():  # hypercorn never took the socket over
-                with contextlib.suppress(OSError):
-                    os.close(self._prepared.fd)
+            if not self._ready.is_set():  # hypercorn never took the sockets over
+                self._prepared.close_sockets()
             self._done.set()
 
     @property
@@ -317,10 +330,15 @@ class LocalEndpoint(ClosesOnExit):
 
         The same port answers HTTP/1.1 and cleartext HTTP/2 with prior knowledge (h2c),
         so InvokeEndpointWithBidirectionalStream, which the client sends over HTTP/2 to
-        its custom endpoint URL as given, reaches it too. There is no TLS and no ``:8443``
-        port: the service's HTTP/2 endpoint is ``https://runtime.sagemaker.REGION...:8443``,
-        the emulator's is this URL."""
+        its custom endpoint URL as given, reaches it too. With ``tls`` it is ``https://``
+        and offers both by ALPN."""
         return self.info.url
+
+    @property
+    def http2_url(self) -> str | None:
+        """The HTTP/2-only port's URL (``http2_port``), the stand-in for the service's
+        ``https://runtime.sagemaker.REGION...:8443``; None without one."""
+        return self.info.http2_url
 
     @property
     def host(self) -> str:
@@ -423,7 +441,6 @@ def run(
         raise ModelStartError(f"the model did not start: {prepared.app.start_failure}") from None
     finally:
         if not started.is_set():
-            with contextlib.suppress(OSError):
-                os.close(prepared.fd)
+            prepared.close_sockets()
         if prepared.owned_dir is not None:
             shutil.rmtree(prepared.owned_dir, ignore_errors=True)

@@ -69,6 +69,16 @@ def _tls_option(value: object) -> bool | tuple[Path, Path]:
     raise ValueError(f"tls must be True, False or (certificate file, key file), not {value!r}")
 
 
+def _check_ports(port: object, http2_port: object) -> None:
+    for name, value in (("port", port), ("http2_port", http2_port)):
+        if value is None and name == "http2_port":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+            raise ValueError(f"{name} must be an int from 0 to 65535, not {value!r}")
+    if http2_port is not None and http2_port == port != 0:
+        raise ValueError(f"http2_port must differ from port ({port})")
+
+
 def _folders(value: object) -> tuple[Path, ...]:
     if isinstance(value, (str, bytes, os.PathLike)) or not isinstance(value, Sequence):
         raise ValueError(f"readable_dirs must be a sequence of folders, not {value!r}")
@@ -103,7 +113,10 @@ class EndpointSettings:
     its body is read, so unauthenticated uploads hold nothing. ``tls``: ``True`` serves
     HTTPS with a certificate made at start (its CA written to ``data_dir/tls/ca.pem``,
     :attr:`ServerInfo.ca_bundle`), or ``(certificate file, key file)`` your own; HTTP/1.1
-    and HTTP/2 are offered by ALPN on the one port.
+    and HTTP/2 are offered by ALPN on the one port. ``http2_port`` (0: a free one) adds a
+    port that serves HTTP/2 only, as the service's ``:8443`` endpoint does
+    (:attr:`ServerInfo.http2_url`). ``max_connections`` caps the connections held open
+    on both ports together; one beyond it is answered 503 ServiceUnavailable.
     """
 
     model: str | Model = "echo"
@@ -124,11 +137,14 @@ class EndpointSettings:
     access_log: bool = False
     max_body_bytes_in_flight: int = 64 * 1024 * 1024
     tls: bool | tuple[str | os.PathLike[str], str | os.PathLike[str]] = False
+    http2_port: int | None = None
+    max_connections: int = 256
 
     def __post_init__(self) -> None:
-        port = self.port
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError(f"port must be an int from 0 to 65535, not {port!r}")
+        _check_ports(self.port, self.http2_port)
+        limit = self.max_connections
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"max_connections must be an int >= 1, not {limit!r}")
         if not isinstance(self.region, str) or not self.region:
             raise ValueError("region must be a non-empty str")
         if self.credentials is None and not _is_loopback(self.host):

@@ -180,7 +180,7 @@ def test_serve_local_passes_every_endpoint_option(
             "serve-local", "--port", "0", "--data-dir", str(tmp_path), "--allow-read",
             str(tmp_path), "--variant", "Blue", "--output-locations", "s3",
             "--invocation-timeout", "5", "--ping-timeout", "2", "--account-id", "123456789012",
-            "--no-access-log", "--tls",
+            "--no-access-log", "--tls", "--http2-port", "0", "--max-connections", "9",
         ]
     ) == 0  # fmt: skip
     expected = {
@@ -191,6 +191,8 @@ def test_serve_local_passes_every_endpoint_option(
         "account_id": "123456789012",
         "readable_dirs": (str(tmp_path),),
         "tls": True,
+        "http2_port": 0,
+        "max_connections": 9,
     }
     assert {name: seen[name] for name in expected} == expected
     # ...and each is a field of the settings run() and serve() take
@@ -201,10 +203,13 @@ def test_serve_local_passes_every_endpoint_option(
 
 def test_serve_local_over_tls_prints_the_ca_to_trust(aws_files: Path) -> None:
     env = clean_env(aws_files)
-    with serve_local("--port 0 --tls --no-access-log", env) as (child, banner):
+    with serve_local("--port 0 --tls --http2-port 0 --no-access-log", env) as (child, banner):
         url = re.search(r"listening on (https://127\.0\.0\.1:\d+)", banner)
+        h2 = re.search(r"HTTP/2 only \(the :8443 endpoint's stand-in\): (https://\S+)", banner)
         ca = re.search(r"export AWS_CA_BUNDLE=(\S+)", banner)
         assert url is not None, banner
+        assert h2 is not None, banner
+        assert h2.group(1) != url.group(1)
         assert ca is not None, banner
         keys = clean_env(aws_files, keys=(DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY))
         result = run_cli(
