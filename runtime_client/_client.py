@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import random
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from sigv4 import Credentials
 
 from . import _errors
 from ._closing import AsyncClosesOnExit, ClosesOnExit
-from ._config import Config
+from ._config import Config, InvalidConfigError, as_config
 from ._flow import run_async, run_sync
 from ._model import (
     INVOKE_ENDPOINT,
@@ -45,7 +45,9 @@ from .http._sync import SyncTransport
 from .http._tls import TLSSettings
 
 if TYPE_CHECKING:
+    import botocore.config
     import httpx
+    from typing_extensions import Unpack
 
     from ._flow import AsyncAnswer, AsyncSender, SyncAnswer, SyncSender
     from ._response_stream import ResponseStreamDecoder
@@ -53,6 +55,18 @@ if TYPE_CHECKING:
     from .bidi._call import BidiCall, BidiSettings
     from .bidi._sync import BidirectionalStream
     from .http._async import AsyncTransport
+    from .type_defs import (
+        AsyncInvokeEndpointResponse,
+        AsyncInvokeEndpointWithBidirectionalStreamRequest,
+        AsyncInvokeEndpointWithResponseStreamResponse,
+        InvokeEndpointAsyncRequest,
+        InvokeEndpointAsyncResponse,
+        InvokeEndpointRequest,
+        InvokeEndpointResponse,
+        InvokeEndpointWithBidirectionalStreamRequest,
+        InvokeEndpointWithResponseStreamRequest,
+        InvokeEndpointWithResponseStreamResponse,
+    )
 
 #: ``Config(tcp_keepalive=True)``: TCP keep-alive probes on every connection, as botocore.
 _KEEPALIVE = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
@@ -123,11 +137,12 @@ class _Shell(Generic[H]):
         aws_access_key_id: str | None = None,
         aws_secret_access_key: str | None = None,
         aws_session_token: str | None = None,
-        config: Config | None = None,
+        config: Config | botocore.config.Config | None = None,
         verify: bool | str | None = None,
         profile_name: str | None = None,
         http_client: H | None = None,
     ) -> None:
+        config = self._check_arguments(config, http_client)
         resolved = resolve_client_config(
             region_name=region_name,
             endpoint_url=endpoint_url,
@@ -173,6 +188,32 @@ class _Shell(Generic[H]):
         self._closed = False
         self._bidi: BidiSettings | None = None
         self._http: H | None = http_client  # the lent httpx client, if any
+        self._open_sender()
+
+    def _check_arguments(self, config: object, http_client: object) -> Config | None:
+        """``config`` as our Config (botocore's is read by its attributes); an
+        ``InvalidConfigError`` unless ``http_client`` is the httpx client this shell drives
+        (httpx.Client for the blocking client, httpx.AsyncClient for the async one)."""
+        if http_client is None:
+            return None if config is None else as_config(config)
+        import httpx
+
+        sync = not isinstance(self, AsyncClosesOnExit)
+        wanted = httpx.Client if sync else httpx.AsyncClient
+        if not isinstance(http_client, wanted):
+            hint = {
+                (True, httpx.AsyncClient): ": use AsyncSageMakerRuntime with an httpx.AsyncClient",
+                (False, httpx.Client): ": use SageMakerRuntime with an httpx.Client",
+            }.get((sync, type(http_client)), "")
+            raise InvalidConfigError(
+                f"http_client must be an httpx.{wanted.__name__} for {type(self).__name__}, "
+                f"got {type(http_client).__name__}{hint}"
+            )
+        return None if config is None else as_config(config)
+
+    def _open_sender(self) -> None:
+        """Make ``self._sender``: over the lent httpx client, or our own transport."""
+        raise NotImplementedError
 
     def _prepare_bidi(
         self, serialized: SerializedRequest, body: Any, credentials: Credentials
@@ -206,7 +247,7 @@ class _Shell(Generic[H]):
             )
         return settings
 
-    def _serialize(self, operation: Operation, params: dict[str, Any]) -> SerializedRequest:
+    def _serialize(self, operation: Operation, params: Mapping[str, Any]) -> SerializedRequest:
         if self._closed:
             raise RuntimeError("the client has been closed")
         return serialize_request(operation, params, strict=self._resolved.parameter_validation)
@@ -255,10 +296,10 @@ class SageMakerRuntime(_Shell["httpx.Client"], ClosesOnExit):
     then not closed by :meth:`close`. Use it as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._transport: SyncTransport | None = None
-        self._sender: SyncSender
+    _transport: SyncTransport | None = None
+    _sender: SyncSender
+
+    def _open_sender(self) -> None:
         if self._http is not None:
             from ._httpx import HttpxSender
 
@@ -273,7 +314,7 @@ class SageMakerRuntime(_Shell["httpx.Client"], ClosesOnExit):
                 http2=resolved.http2,
             )
 
-    def _call(self, operation: Operation, params: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, operation: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
         serialized = self._serialize(operation, params)
         credentials = self._credentials.get_credentials()
         flow = operation_flow(
@@ -287,15 +328,19 @@ class SageMakerRuntime(_Shell["httpx.Client"], ClosesOnExit):
         )
         return run_sync(flow, self._sender)
 
-    def invoke_endpoint(self, **kwargs: Any) -> dict[str, Any]:
+    def invoke_endpoint(self, **kwargs: Unpack[InvokeEndpointRequest]) -> InvokeEndpointResponse:
         """InvokeEndpoint: ``Body`` of the answer is a :class:`StreamingBody`."""
-        return self._call(INVOKE_ENDPOINT, kwargs)
+        return cast("InvokeEndpointResponse", self._call(INVOKE_ENDPOINT, kwargs))
 
-    def invoke_endpoint_async(self, **kwargs: Any) -> dict[str, Any]:
+    def invoke_endpoint_async(
+        self, **kwargs: Unpack[InvokeEndpointAsyncRequest]
+    ) -> InvokeEndpointAsyncResponse:
         """InvokeEndpointAsync: queue an inference; answers ``InferenceId`` and locations."""
-        return self._call(INVOKE_ENDPOINT_ASYNC, kwargs)
+        return cast("InvokeEndpointAsyncResponse", self._call(INVOKE_ENDPOINT_ASYNC, kwargs))
 
-    def invoke_endpoint_with_response_stream(self, **kwargs: Any) -> dict[str, Any]:
+    def invoke_endpoint_with_response_stream(
+        self, **kwargs: Unpack[InvokeEndpointWithResponseStreamRequest]
+    ) -> InvokeEndpointWithResponseStreamResponse:
         """InvokeEndpointWithResponseStream: returns once the answer's headers are in.
 
         ``Body`` is an :class:`EventStream`: iterate it for ``{'PayloadPart': {'Bytes':
@@ -304,9 +349,12 @@ class SageMakerRuntime(_Shell["httpx.Client"], ClosesOnExit):
         ``InternalStreamFailure``, a broken connection) are raised while iterating, after
         the parts before them, and are never retried.
         """
-        return self._call(INVOKE_ENDPOINT_WITH_RESPONSE_STREAM, kwargs)
+        answer = self._call(INVOKE_ENDPOINT_WITH_RESPONSE_STREAM, kwargs)
+        return cast("InvokeEndpointWithResponseStreamResponse", answer)
 
-    def invoke_endpoint_with_bidirectional_stream(self, **kwargs: Any) -> BidirectionalStream:
+    def invoke_endpoint_with_bidirectional_stream(
+        self, **kwargs: Unpack[InvokeEndpointWithBidirectionalStreamRequest]
+    ) -> BidirectionalStream:
         """InvokeEndpointWithBidirectionalStream over HTTP/2 (the ``http2`` extra), blocking
         form: returns a :class:`BidirectionalStream` to use with ``with``; send with
         ``stream.input_stream.send(...)``, read with ``stream.receive()`` or iteration.
@@ -337,10 +385,10 @@ class AsyncSageMakerRuntime(_Shell["httpx.AsyncClient"], AsyncClosesOnExit):
     ``Body`` of an InvokeEndpoint answer is an :class:`AsyncStreamingBody`.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._transport: AsyncTransport | None = None
-        self._sender: AsyncSender
+    _transport: AsyncTransport | None = None
+    _sender: AsyncSender
+
+    def _open_sender(self) -> None:
         if self._http is not None:
             from ._httpx import AsyncHttpxSender
 
@@ -357,7 +405,7 @@ class AsyncSageMakerRuntime(_Shell["httpx.AsyncClient"], AsyncClosesOnExit):
                 http2=resolved.http2,
             )
 
-    async def _call(self, operation: Operation, params: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, operation: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
         serialized = self._serialize(operation, params)
         credentials = await self._credentials.aget_credentials()
         flow = operation_flow(
@@ -371,21 +419,29 @@ class AsyncSageMakerRuntime(_Shell["httpx.AsyncClient"], AsyncClosesOnExit):
         )
         return await run_async(flow, self._sender)
 
-    async def invoke_endpoint(self, **kwargs: Any) -> dict[str, Any]:
+    async def invoke_endpoint(
+        self, **kwargs: Unpack[InvokeEndpointRequest]
+    ) -> AsyncInvokeEndpointResponse:
         """InvokeEndpoint: ``Body`` of the answer is an :class:`AsyncStreamingBody`."""
-        return await self._call(INVOKE_ENDPOINT, kwargs)
+        return cast("AsyncInvokeEndpointResponse", await self._call(INVOKE_ENDPOINT, kwargs))
 
-    async def invoke_endpoint_async(self, **kwargs: Any) -> dict[str, Any]:
+    async def invoke_endpoint_async(
+        self, **kwargs: Unpack[InvokeEndpointAsyncRequest]
+    ) -> InvokeEndpointAsyncResponse:
         """InvokeEndpointAsync: queue an inference; answers ``InferenceId`` and locations."""
-        return await self._call(INVOKE_ENDPOINT_ASYNC, kwargs)
+        answer = await self._call(INVOKE_ENDPOINT_ASYNC, kwargs)
+        return cast("InvokeEndpointAsyncResponse", answer)
 
-    async def invoke_endpoint_with_response_stream(self, **kwargs: Any) -> dict[str, Any]:
+    async def invoke_endpoint_with_response_stream(
+        self, **kwargs: Unpack[InvokeEndpointWithResponseStreamRequest]
+    ) -> AsyncInvokeEndpointWithResponseStreamResponse:
         """InvokeEndpointWithResponseStream; ``Body`` is an :class:`AsyncEventStream`
         (``async for event in body``, ``aiter_lines()``, ``aiter_text()``, ``aclose()``)."""
-        return await self._call(INVOKE_ENDPOINT_WITH_RESPONSE_STREAM, kwargs)
+        answer = await self._call(INVOKE_ENDPOINT_WITH_RESPONSE_STREAM, kwargs)
+        return cast("AsyncInvokeEndpointWithResponseStreamResponse", answer)
 
     async def invoke_endpoint_with_bidirectional_stream(
-        self, **kwargs: Any
+        self, **kwargs: Unpack[AsyncInvokeEndpointWithBidirectionalStreamRequest]
     ) -> AsyncBidirectionalStream:
         """InvokeEndpointWithBidirectionalStream: open a full-duplex HTTP/2 stream (the
         ``http2`` extra).

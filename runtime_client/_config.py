@@ -5,14 +5,19 @@ How a client combines it with its arguments, the environment and the profile is 
 
     explicit argument   region_name=..., endpoint_url=... passed to the client
     Config(...)         only options the caller passed (a default never overrides the env)
-    environment         AWS_REGION, AWS_DEFAULT_REGION, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE,
+    environment         AWS_DEFAULT_REGION, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE,
                         AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT,
                         AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, AWS_ENDPOINT_URL,
                         AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, AWS_SDK_UA_APP_ID, AWS_CA_BUNDLE
     profile             region, max_attempts, retry_mode, use_fips_endpoint,
                         use_dualstack_endpoint, endpoint_url, ignore_configured_endpoint_urls,
                         sdk_ua_app_id, ca_bundle (from ~/.aws/config and ~/.aws/credentials)
+    AWS_REGION          the region, only where none of the above names one (botocore never
+                        reads it: with it alone boto3 raises NoRegionError)
     default             standard retries, 3 attempts in all (5 in legacy mode)
+
+A ``botocore.config.Config`` is accepted wherever a Config is: its given options are read
+from its attributes (:meth:`Config.from_botocore`); an option we cannot honour is named.
 
 ``retries={"max_attempts": N}`` counts *retries* (botocore's meaning: N + 1 attempts in all),
 while ``retries={"total_max_attempts": N}``, ``AWS_MAX_ATTEMPTS`` and the profile's
@@ -169,6 +174,32 @@ def redact_proxies(proxies: Mapping[str, str] | None) -> dict[str, str] | None:
     return None if proxies is None else {k: _redact_url(v) for k, v in proxies.items()}
 
 
+#: botocore Config options we have no knob for, and the values that mean what we do anyway
+#: (so a Config that sets them to these is accepted).
+_BOTOCORE_EQUIVALENT: Final[Mapping[str, tuple[object, ...]]] = {
+    "signature_version": (None, "v4"),
+    "inject_host_prefix": (True,),
+    "defaults_mode": ("legacy",),
+    "endpoint_discovery_enabled": (None, False),
+    "disable_request_compression": (None, False, True),  # no operation compresses
+    "request_min_compression_size_bytes": (None,),
+    "request_checksum_calculation": (None, "when_supported", "when_required"),
+    "response_checksum_validation": (None, "when_supported", "when_required"),
+    "account_id_endpoint_mode": (None, "preferred", "disabled"),  # no account-id endpoints
+    "s3": (None,),
+    "proxies_config": (None,),
+    "client_context_params": (None,),
+    "sigv4a_signing_region_set": (None,),
+    "auth_scheme_preference": (None,),
+    "s3_disable_express_session_auth": (None,),
+}
+
+
+def as_config(value: object) -> Config:
+    """``value`` if it is our Config, else the Config a botocore Config describes."""
+    return value if isinstance(value, Config) else Config.from_botocore(value)
+
+
 class Config:
     """Advanced client options, shaped like ``botocore.config.Config`` (a subset of it).
 
@@ -301,6 +332,30 @@ class Config:
     def user_provided_options(self) -> Mapping[str, Any]:
         """The options passed to the constructor (as botocore's ``_user_provided_options``)."""
         return self._user_provided
+
+    @classmethod
+    def from_botocore(cls, config: object) -> Config:
+        """Our Config with the options a ``botocore.config.Config`` was given (read from
+        its attributes; botocore is not imported). An option we do not support, set to a
+        value other than the one we behave as, is an ``InvalidConfigError`` naming it."""
+        given = getattr(config, "_user_provided_options", None)
+        if not isinstance(given, Mapping):
+            raise InvalidConfigError(
+                f"config must be a Config (runtime_client's or botocore's), got "
+                f"{type(config).__name__}"
+            )
+        ours = {k: v for k, v in given.items() if k in cls._DEFAULTS}
+        unsupported = sorted(
+            name
+            for name, value in given.items()
+            if name not in cls._DEFAULTS and value not in _BOTOCORE_EQUIVALENT.get(name, ())
+        )
+        if unsupported:
+            raise InvalidConfigError(
+                f"botocore Config option(s) not supported by sagemaker-runtime-lite: "
+                f"{', '.join(unsupported)} (supported: {', '.join(sorted(cls._DEFAULTS))})"
+            )
+        return cls(**ours)
 
     def merge(self, other: Config) -> Config:
         """A new Config: this one's given options, overridden by the options ``other`` was

@@ -245,8 +245,8 @@ def resolve_endpoint(
         return _custom_endpoint(endpoint_url, use_fips, use_dualstack)
     if region is None:
         raise EndpointResolutionError(
-            "Invalid Configuration: Missing Region (pass region_name, or set AWS_REGION or "
-            "AWS_DEFAULT_REGION, or give an endpoint_url)"
+            "Invalid Configuration: Missing Region (pass region_name, or set "
+            "AWS_DEFAULT_REGION or AWS_REGION, or give an endpoint_url)"
         )
     partition = partition_for_region(region, partitions)
     if http2 and partition.name in _HTTP2_PARTITIONS:

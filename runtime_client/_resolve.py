@@ -19,6 +19,7 @@ from ._config import (
     InvalidConfigError,
     NoRegionError,
     RetryMode,
+    as_config,
     redact_proxies,
 )
 from ._endpoints import EndpointResolutionError, resolve_endpoint, validate_region
@@ -156,7 +157,9 @@ def _resolve_region(
         return region_name, "region_name"
     if config.region_name is not None:
         return config.region_name, "Config(region_name=...)"
-    found = look.get("AWS_REGION", None) or look.get("AWS_DEFAULT_REGION", "region")
+    # botocore's order (AWS_DEFAULT_REGION, then the profile); AWS_REGION, which botocore
+    # ignores and other AWS SDKs read, only where neither names a region.
+    found = look.get("AWS_DEFAULT_REGION", "region") or look.get("AWS_REGION", None)
     if found is None:
         return None, ""
     return found
@@ -237,7 +240,7 @@ def resolve_client_config(
     *,
     region_name: str | None,
     endpoint_url: str | None,
-    config: Config | None,
+    config: Config | object | None,
     profile_name: str | None,
     environ: Mapping[str, str] | None = None,
     profile_config: Mapping[str, str] | None = None,
@@ -253,9 +256,7 @@ def resolve_client_config(
         from ._config_files import load_profile_config
 
         profile_config = load_profile_config(profile_name, env)
-    config = Config() if config is None else config
-    if not isinstance(config, Config):
-        raise InvalidConfigError(f"config must be a Config, got {type(config).__name__}")
+    config = Config() if config is None else as_config(config)
     look = _Lookup(env, profile_config)
     region = _checked_region(region_name, endpoint_url, config, look)
     use_fips = config.use_fips_endpoint
@@ -302,8 +303,8 @@ def _checked_region(
     region, region_source = _resolve_region(region_name, config, look)
     if region is None:
         how = (
-            "pass region_name=..., or Config(region_name=...), or set the AWS_REGION or "
-            "AWS_DEFAULT_REGION environment variable, or set 'region' in your AWS profile"
+            "pass region_name=..., or Config(region_name=...), or set the AWS_DEFAULT_REGION "
+            "(or AWS_REGION) environment variable, or set 'region' in your AWS profile"
         )
         if endpoint_url is not None:
             raise NoRegionError(

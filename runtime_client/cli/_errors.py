@@ -53,8 +53,8 @@ def classify_error(exc: BaseException) -> tuple[int, str]:
         return EXIT_USAGE, str(exc)
     if isinstance(exc, NoRegionError):
         return EXIT_CONFIG, (
-            "You must specify a region: pass --region REGION, set the AWS_REGION environment "
-            "variable, or set 'region' in your AWS profile."
+            "You must specify a region: pass --region REGION, set the AWS_DEFAULT_REGION (or "
+            "AWS_REGION) environment variable, or set 'region' in your AWS profile."
         )
     if isinstance(
         exc,

@@ -422,7 +422,7 @@ def _print_members(response: Mapping[str, Any], *, to_stderr: bool = False) -> N
     print(text, file=sys.stderr if to_stderr else sys.stdout, flush=True)
 
 
-def _invoke_endpoint(client: SageMakerRuntime, params: Any, outfile: str) -> dict[str, Any]:
+def _invoke_endpoint(client: SageMakerRuntime, params: Any, outfile: str) -> Mapping[str, Any]:
     response = client.invoke_endpoint(**params)
     # OUTFILE is opened only once the call succeeded: a failed call leaves no empty file.
     with response["Body"] as body, _output(outfile) as out:
@@ -433,7 +433,7 @@ def _invoke_endpoint(client: SageMakerRuntime, params: Any, outfile: str) -> dic
 
 def _invoke_with_response_stream(
     client: SageMakerRuntime, params: Any, outfile: str
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     response = client.invoke_endpoint_with_response_stream(**params)
     with response["Body"] as stream, _output(outfile) as out:
         for event in stream:  # an error event raises here, after the parts before it
@@ -444,11 +444,11 @@ def _invoke_with_response_stream(
     return response
 
 
-def _invoke_async(client: SageMakerRuntime, params: Any, outfile: str) -> dict[str, Any]:
+def _invoke_async(client: SageMakerRuntime, params: Any, outfile: str) -> Mapping[str, Any]:
     return client.invoke_endpoint_async(**params)
 
 
-_CALLS: Mapping[str, Callable[[SageMakerRuntime, Any, str], dict[str, Any]]] = {
+_CALLS: Mapping[str, Callable[[SageMakerRuntime, Any, str], Mapping[str, Any]]] = {
     INVOKE_ENDPOINT.name: _invoke_endpoint,
     INVOKE_ENDPOINT_WITH_RESPONSE_STREAM.name: _invoke_with_response_stream,
     INVOKE_ENDPOINT_ASYNC.name: _invoke_async,

@@ -49,7 +49,8 @@ class ChainContext:
         return value if isinstance(value, str) and value else None
 
     def region(self) -> str | None:
-        return self.environ.get("AWS_REGION") or self.setting("region", "AWS_DEFAULT_REGION")
+        """botocore's order (AWS_DEFAULT_REGION, the profile), then AWS_REGION."""
+        return self.setting("region", "AWS_DEFAULT_REGION") or self.environ.get("AWS_REGION")
 
     def session_name(self) -> str:
         return f"botocore-session-{int(self.clock().timestamp())}"

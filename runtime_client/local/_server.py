@@ -164,7 +164,7 @@ def _prepare(settings: EndpointSettings) -> _Prepared:
     """Check the model, bind the sockets, make the data folder and the app; nothing serves
     yet (hypercorn takes each socket over as ``fd://N``)."""
     try:
-        from hypercorn.config import Config
+        import hypercorn.config  # noqa: F401
     except ImportError:  # pragma: no cover - depends on the installed extras
         raise ImportError(
             "the local emulator needs hypercorn: pip install 'sagemaker-runtime-lite[local]'"
@@ -197,6 +197,32 @@ def _prepare(settings: EndpointSettings) -> _Prepared:
     scheme = "https" if settings.tls else "http"
     urls = [_url(scheme, sock) for sock in socks]
     bound_port = socks[0].getsockname()[1]
+    listeners = _listeners(settings, app, socks, urls[0], certificates)
+    key, secret = next(iter(settings.secrets.items()))
+    info = ServerInfo(
+        urls[0],
+        bound_host,
+        bound_port,
+        settings.region,
+        store.root,
+        Credentials(key, secret),
+        certificates[2] if certificates is not None else None,
+        urls[1] if len(urls) > 1 else None,
+    )
+    return _Prepared(app, listeners, info, owned_dir)
+
+
+def _listeners(
+    settings: EndpointSettings,
+    app: EmulatorApp,
+    socks: list[socket.socket],
+    main_url: str,
+    certificates: tuple[Path, Path, Path | None] | None,
+) -> tuple[_Listener, ...]:
+    """A hypercorn config per socket (which it detaches): the main port, then the
+    HTTP/2-only one; their connections count against one cap."""
+    from hypercorn.config import Config
+
     cap = ConnectionCap(settings.max_connections)
     access = settings.access_log
     listeners = []
@@ -213,19 +239,8 @@ def _prepare(settings: EndpointSettings) -> _Prepared:
         if certificates is not None:
             config.certfile, config.keyfile = (str(path) for path in certificates[:2])
             config.alpn_protocols = ["h2"] if http2_only else ["h2", "http/1.1"]
-        listeners.append(_Listener(config, fd, Http2Only(app, urls[0]) if http2_only else app))
-    key, secret = next(iter(settings.secrets.items()))
-    info = ServerInfo(
-        urls[0],
-        bound_host,
-        bound_port,
-        settings.region,
-        store.root,
-        Credentials(key, secret),
-        certificates[2] if certificates is not None else None,
-        urls[1] if len(urls) > 1 else None,
-    )
-    return _Prepared(app, tuple(listeners), info, owned_dir)
+        listeners.append(_Listener(config, fd, Http2Only(app, main_url) if http2_only else app))
+    return tuple(listeners)
 
 
 def _certificates(

@@ -278,7 +278,9 @@ async def test_parameters_are_validated_before_connecting(server: H2BidiServer) 
     sm = client(server.url)
     with pytest.raises(_errors.ParamValidationError) as info:
         await sm.invoke_endpoint_with_bidirectional_stream(
-            EndpointName="bad_name", ModelInvocationPath="p" * 101, Nope=1
+            EndpointName="bad_name",
+            ModelInvocationPath="p" * 101,
+            Nope=1,  # type: ignore[call-arg]
         )
     names = [name for name, _ in info.value.errors]
     assert names == ["Nope", "EndpointName", "ModelInvocationPath"]

@@ -152,7 +152,7 @@ def _case_id(case: Case) -> str:
 
 async def _call(client: AsyncSageMakerRuntime, case: Case) -> Any:
     if case.operation == "invoke_endpoint":
-        answer = await client.invoke_endpoint(EndpointName="ep", Body=b"{}")
+        answer: Any = await client.invoke_endpoint(EndpointName="ep", Body=b"{}")
         if case.read:
             await answer["Body"].read()
         return answer

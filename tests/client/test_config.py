@@ -166,8 +166,15 @@ REGIONS: list[tuple[dict[str, Any], str]] = [
             "environ": {"AWS_REGION": "ap-south-1", "AWS_DEFAULT_REGION": "sa-east-1"},
             "profile": {"region": "ca-central-1"},
         },
-        "ap-south-1",
+        "sa-east-1",  # botocore's order: AWS_DEFAULT_REGION first
     ),
+    # botocore ignores AWS_REGION: the profile's region wins over it...
+    (
+        {"environ": {"AWS_REGION": "ap-south-1"}, "profile": {"region": "ca-central-1"}},
+        "ca-central-1",
+    ),
+    # ...and it is read only where nothing else names a region (botocore: NoRegionError)
+    ({"environ": {"AWS_REGION": "ap-south-1"}}, "ap-south-1"),
     (
         {"environ": {"AWS_DEFAULT_REGION": "sa-east-1"}, "profile": {"region": "ca-central-1"}},
         "sa-east-1",

@@ -9,6 +9,7 @@ import importlib.util
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEndpoint]:
         yield endpoint
 
 
-def _client(endpoint: LocalEndpoint, **options: object) -> SageMakerRuntime:
+def _client(endpoint: LocalEndpoint, **options: Any) -> SageMakerRuntime:
     return SageMakerRuntime(
         region_name=REGION,
         endpoint_url=endpoint.url,
