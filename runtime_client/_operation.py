@@ -22,9 +22,11 @@ answer is returned as soon as its headers arrive: from then on nothing is retrie
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -37,6 +39,7 @@ from sigv4 import (
     hash_payload,
 )
 
+from ._clock_skew import ClockSkew, is_clock_skew_error, skew_from_date_header
 from ._errors import (
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -80,22 +83,13 @@ __all__ = [
     "skew_from_date_header",
 ]
 
+#: The library's logger: one DEBUG line per attempt (see ``_log_attempt``) and per
+#: clock-skew correction; credential refreshes log under ``runtime_client.credentials``.
+_log = logging.getLogger("runtime_client")
+
 # Headers that go on the wire but are not signed (proxies and the HTTP stack may touch them,
 # and the retry headers change per attempt without meaning anything to the service).
 _UNSIGNED = frozenset({"user-agent", "content-length", "amz-sdk-invocation-id", "amz-sdk-request"})
-
-_SKEW_CODES = frozenset({"RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture"})
-_SKEW_MESSAGES = ("Signature expired", "Signature not yet current")
-
-
-@dataclass
-class ClockSkew:
-    """The offset (server clock minus local clock) learned from a skew error; per client.
-
-    Writing one float is atomic, so a sync client shared by threads needs no lock here.
-    """
-
-    offset: timedelta = field(default_factory=timedelta)
 
 
 @dataclass(frozen=True)
@@ -185,34 +179,6 @@ def classify_transport_error(
     if isinstance(exc, WriteTimeout):
         return TransportFailure.OTHER, ReadTimeoutError(endpoint_url, exc)
     return TransportFailure.OTHER, ConnectionClosedError(endpoint_url, exc)
-
-
-def is_clock_skew_error(status: int, error: dict[str, Any]) -> bool:
-    """A signature refused because our clock is off (boto3 never corrects this)."""
-    code = error.get("Error", {}).get("Code", "")
-    message = str(error.get("Error", {}).get("Message", ""))
-    if code in _SKEW_CODES:
-        return True
-    return (
-        status == 403
-        and code in ("InvalidSignatureException", "403")
-        and any(text in message for text in _SKEW_MESSAGES)
-    )
-
-
-def skew_from_date_header(date_header: str | None, local_now: datetime) -> timedelta | None:
-    """Server time (from an HTTP ``Date`` header) minus ``local_now``, or None if unusable."""
-    if not date_header:
-        return None
-    import email.utils  # only on an error answer: not worth its import time up front
-
-    try:
-        server = email.utils.parsedate_to_datetime(date_header)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if server.tzinfo is None:
-        server = server.replace(tzinfo=timezone.utc)
-    return server - local_now
 
 
 class _Attempts:
@@ -329,25 +295,72 @@ def operation_flow(
             payload_hash=payload_hash,
             invocation_id=invocation_id,
         )
+        started = perf_counter() if _log.isEnabledFor(logging.DEBUG) else None
         try:
             response: HTTPResponse = yield Send(request, stream=True)
         except TransportError as exc:
-            delay = _after_transport_error(ctx, attempts, exc)
+            delay = _after_transport_error(ctx, attempts, exc, request.url, operation, started)
         else:
             if 200 <= response.status_code < 300:
+                if started is not None:
+                    _log_attempt(operation, request.url, attempts, started, response, None)
                 return (
-                    yield from _success(ctx, operation, response, attempts, wrap_body, wrap_events)
+                    yield from _success(
+                        ctx, operation, response, attempts, wrap_body, wrap_events, request.url
+                    )
                 )
-            delay = yield from _after_error_answer(ctx, operation, response, attempts)
+            delay = yield from _after_error_answer(
+                ctx, operation, response, attempts, request.url, started
+            )
         if delay:
             yield Sleep(delay)
         attempts.next()
 
 
-def _after_transport_error(ctx: FlowContext, attempts: _Attempts, exc: TransportError) -> float:
-    """The delay before retrying after a transport failure, or raise the user's error."""
-    failure, error = classify_transport_error(exc, ctx.endpoint_url)
+def _log_attempt(
+    operation: Operation,
+    url: str,
+    attempts: _Attempts,
+    started: float,
+    answer: HTTPResponse | str,
+    delay: float | None,
+) -> None:
+    """One DEBUG line per attempt: what was called, how it ended, what happens next. No
+    header but the request id is shown (never a signature or a token)."""
+    elapsed = (perf_counter() - started) * 1000
+    if isinstance(answer, str):
+        outcome, request_id = answer, "-"
+    else:
+        outcome = str(answer.status_code)
+        request_id = answer.headers.get("x-amzn-requestid") or "-"
+    then = "done" if delay is None else f"retrying in {delay:.3f} s"
+    _log.debug(
+        "%s attempt %d/%d %s: %s in %.1f ms (request id %s); %s",
+        operation.name,
+        attempts.number,
+        attempts.max_attempts,
+        url,
+        outcome,
+        elapsed,
+        request_id,
+        then,
+    )
+
+
+def _after_transport_error(
+    ctx: FlowContext,
+    attempts: _Attempts,
+    exc: TransportError,
+    url: str,
+    operation: Operation,
+    started: float | None,
+) -> float:
+    """The delay before retrying after a transport failure, or raise the user's error
+    (naming the request's URL, as botocore's messages do)."""
+    failure, error = classify_transport_error(exc, url)
     delay = attempts.state.decide(attempts.outcome(transport_failure=failure))
+    if started is not None:
+        _log_attempt(operation, url, attempts, started, type(error).__name__, delay)
     if delay is None:
         raise error from exc
     return delay
@@ -360,9 +373,10 @@ def _success(
     attempts: _Attempts,
     wrap_body: Callable[[Any, str], Any],
     wrap_events: Callable[[Any, ResponseStreamDecoder], Any] | None,
+    url: str,
 ) -> Flow[dict[str, Any]]:
     """boto3's answer dict. A streamed body is returned unread: from here on nothing is
-    retried, and the stream's errors reach the user."""
+    retried, and the stream's errors reach the user (naming the request's ``url``)."""
     attempts.state.answered()
     metadata = response_metadata(response.status_code, response.headers, attempts.number - 1)
     # HTTPHeaders: the answer's headers once, lower-cased (no more case-blind lookups).
@@ -370,30 +384,35 @@ def _success(
     if attempts.max_reached(retryable=False):
         metadata["MaxAttemptsReached"] = True
     if operation.output_payload == "blob":
-        parsed["Body"] = wrap_body(response, ctx.endpoint_url)
+        parsed["Body"] = wrap_body(response, url)
     elif operation.output_payload == "eventstream":
         if wrap_events is None:
             raise TypeError(f"{operation.name} needs wrap_events (an event stream reader)")
         from ._response_stream import ResponseStreamDecoder
 
-        decoder = ResponseStreamDecoder(operation.name, ctx.endpoint_url, metadata)
+        decoder = ResponseStreamDecoder(operation.name, url, metadata)
         parsed["Body"] = wrap_events(response, decoder)
     else:
-        response = yield from _read(response, ctx.endpoint_url)
+        response = yield from _read(response, url)
         parsed.update(parse_json_output(operation, response.content))
     parsed["ResponseMetadata"] = metadata
     return parsed
 
 
 def _after_error_answer(
-    ctx: FlowContext, operation: Operation, response: HTTPResponse, attempts: _Attempts
+    ctx: FlowContext,
+    operation: Operation,
+    response: HTTPResponse,
+    attempts: _Attempts,
+    url: str,
+    started: float | None,
 ) -> Flow[float]:
     """Read and parse an error answer; the delay before the next attempt (0 for the one
     clock-skew correction, which learns the server's clock from ``Date``), or raise the
     modeled ``ClientError``."""
     received_at = ctx.clock()
     attempts.server_skew = skew_from_date_header(response.headers.get("date"), received_at)
-    response = yield from _read(response, ctx.endpoint_url)
+    response = yield from _read(response, url)
     error = parse_error_response(response.status_code, response.headers, response.content)
     if (
         not attempts.skew_retries
@@ -402,6 +421,12 @@ def _after_error_answer(
     ):
         ctx.skew.offset = attempts.server_skew
         attempts.skew_retries = 1
+        if started is not None:
+            _log_attempt(operation, url, attempts, started, response, 0.0)
+        _log.debug(
+            "clock skew corrected: the server's clock is %+.1f s from ours",
+            attempts.server_skew.total_seconds(),
+        )
         return 0.0
     code = error["Error"]["Code"]
     outcome = attempts.outcome(
@@ -410,6 +435,8 @@ def _after_error_answer(
         retry_after=response.headers.get("x-amz-retry-after"),
     )
     delay = attempts.state.decide(outcome)
+    if started is not None:
+        _log_attempt(operation, url, attempts, started, response, delay)
     if delay is not None:
         return delay
     full = dict(error)

@@ -43,6 +43,7 @@ try:
     import h2.events
     import h2.exceptions
     import h2.settings
+    from hpack import NeverIndexedHeaderTuple
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         "HTTP/2 needs the h2 package: pip install 'sagemaker-runtime-lite[http2]'"
@@ -66,6 +67,16 @@ DEFAULT_CONNECTION_WINDOW: Final = 16 * 1024 * 1024
 #: Streams we open at once at most, whatever the server allows.
 DEFAULT_MAX_STREAMS: Final = 100
 _CLOSED = (h2.exceptions.ProtocolError, KeyError)  # what h2 raises about a closed stream
+#: Header fields never put in HPACK's tables and shown as SENSITIVE_REDACTED in hpack's
+#: DEBUG log (h2 does this itself for authorization only).
+_SECRET_FIELDS: Final = frozenset({b"authorization", b"x-amz-security-token", b"cookie"})
+
+
+def _marked(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [
+        NeverIndexedHeaderTuple(name, value) if name in _SECRET_FIELDS else (name, value)
+        for name, value in headers
+    ]
 
 
 class H2Connection:
@@ -189,7 +200,7 @@ class H2Connection:
         self._dirty = True
         try:
             sid = self._h2.get_next_available_stream_id()
-            self._h2.send_headers(sid, headers, end_stream=end_stream)
+            self._h2.send_headers(sid, _marked(headers), end_stream=end_stream)
         except h2.exceptions.NoAvailableStreamIDError:
             self._accepting = False
             raise LocalProtocolError(

@@ -188,7 +188,11 @@ def test_success_returns_boto3_shape_with_wrapped_body() -> None:
         },
     )
     result = finish(flow, response)
-    assert result["Body"] == ("wrapped", 200, ENDPOINT)
+    assert result["Body"] == (
+        "wrapped",
+        200,
+        ENDPOINT + "/endpoints/my-ep/invocations",
+    )  # the request URL
     assert result["ContentType"] == "application/json"
     assert result["InvokedProductionVariant"] == "v1"
     assert result["CustomAttributes"] == "a=b"
@@ -350,6 +354,50 @@ def test_not_yet_current_and_request_time_too_skewed_are_corrected() -> None:
         response = error_answer(step, 403, code, message)
         response.headers["Date"] = format_datetime(T0 - timedelta(hours=2), usegmt=True)
         assert isinstance(read_error(flow, response), Send)
+
+
+@pytest.mark.parametrize(
+    "server_date",
+    [
+        "Fri, 01 Jan 2999 00:00:00 GMT",  # far beyond the bound: nothing learned
+        "Fri, 31 Dec 9999 23:59:59 GMT",  # the largest date: no OverflowError
+        "Wed, 28 Nov 2026 11:00:00 GMT",  # Wed is wrong, 1 h is plausible: learned
+    ],
+)
+def test_the_learned_clock_skew_is_bounded(server_date: str) -> None:
+    ctx = make_ctx()
+    flow, step = start(ctx=ctx)
+    message = "Signature expired: 20261128T120001Z is now earlier than 29990101T000000Z"
+    response = error_answer(step, 403, "InvalidSignatureException", message)
+    response.headers["Date"] = server_date
+    if server_date.endswith("2026 11:00:00 GMT"):
+        assert isinstance(read_error(flow, response), Send)
+        assert timedelta(hours=-1, seconds=-5) < ctx.skew.offset < timedelta(minutes=-59)
+        return
+    flow.send(response)
+    with pytest.raises(InvalidSignatureException, match="Signature expired"):
+        flow.send(response)  # raised as it came: no retry at a 2999 or 9999 clock
+    assert ctx.skew.offset == timedelta(0)
+
+
+def test_a_retryable_answer_dated_in_the_year_9999_is_retried_as_any_other() -> None:
+    ctx = FlowContext(
+        endpoint_url=ENDPOINT,
+        region="us-east-1",
+        user_agent="test-agent/1",
+        retry_policy=RetryPolicy(random=lambda: 0.5),
+        clock=Ticking(),
+        skew=ClockSkew(),
+        read_timeout=60.0,  # the retry's ttl adds it to the server's clock
+    )
+    flow, step = start(ctx=ctx)
+    response = error_answer(step, 503, "ServiceUnavailable", "busy")
+    response.headers["Date"] = "Fri, 31 Dec 9999 23:59:59 GMT"
+    step = read_error(flow, response)
+    assert isinstance(step, Sleep)
+    step = flow.send(None)
+    assert isinstance(step, Send)
+    assert "ttl=" not in sent(step).headers["amz-sdk-request"]  # no usable server clock
 
 
 def test_an_ordinary_signature_error_is_not_retried() -> None:

@@ -307,7 +307,8 @@ async def test_client_refused_tunnel_names_the_proxy_not_the_password(
         await _invoke(client, b"never")
     assert isinstance(info.value, EndpointConnectionError)
     message = str(info.value)
-    assert message.startswith(f'Failed to connect to the proxy for endpoint URL "{tls_server.url}"')
+    request_url = f"{tls_server.url}/endpoints/ep/invocations"
+    assert message.startswith(f'Failed to connect to the proxy for endpoint URL "{request_url}"')
     assert proxy.url in message, message
     assert "407 Proxy Authentication Required" in message, message
     _secret_free(*_chain(info.value), repr(client.client.meta.resolved_config))

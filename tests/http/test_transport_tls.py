@@ -315,7 +315,7 @@ async def test_client_refuses_a_certificate_that_fails_verification(
         await client.invoke(EndpointName="ep", Body=b"never sent")
     assert isinstance(info.value, EndpointConnectionError)
     message = str(info.value)
-    assert message.startswith(f"SSL validation failed for {url} ")
+    assert message.startswith(f"SSL validation failed for {url}/endpoints/ep/invocations ")
     assert f"the certificate of {host} was refused (CERTIFICATE_VERIFY_FAILED): {reason}" in message
     assert srv.requests == []
 
