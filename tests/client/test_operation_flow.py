@@ -53,12 +53,17 @@ class Ticking:
         return self.now
 
 
-def make_ctx(policy: RetryPolicy | None = None, clock: Ticking | None = None) -> FlowContext:
+def make_ctx(
+    policy: RetryPolicy | None = None,
+    clock: Ticking | None = None,
+    read_timeout: float | None = None,
+) -> FlowContext:
     return FlowContext(
         endpoint_url=ENDPOINT,
         region="us-east-1",
         user_agent="test-agent/1",
         retry_policy=policy or RetryPolicy(random=lambda: 0.5),
+        read_timeout=read_timeout,
         clock=clock or Ticking(),
         skew=ClockSkew(),
     )
@@ -381,15 +386,7 @@ def test_the_learned_clock_skew_is_bounded(server_date: str) -> None:
 
 
 def test_a_retryable_answer_dated_in_the_year_9999_is_retried_as_any_other() -> None:
-    ctx = FlowContext(
-        endpoint_url=ENDPOINT,
-        region="us-east-1",
-        user_agent="test-agent/1",
-        retry_policy=RetryPolicy(random=lambda: 0.5),
-        clock=Ticking(),
-        skew=ClockSkew(),
-        read_timeout=60.0,  # the retry's ttl adds it to the server's clock
-    )
+    ctx = make_ctx(read_timeout=60.0)  # the retry's ttl adds it to the server's clock
     flow, step = start(ctx=ctx)
     response = error_answer(step, 503, "ServiceUnavailable", "busy")
     response.headers["Date"] = "Fri, 31 Dec 9999 23:59:59 GMT"
