@@ -11,7 +11,9 @@ Wire formats:
   then ``GET /latest/meta-data/iam/security-credentials/`` (the role name) and
   ``GET .../security-credentials/ROLE`` (JSON: Code, AccessKeyId, SecretAccessKey, Token,
   Expiration), both with ``X-aws-ec2-metadata-token``. Without a token (403/404/405 or a
-  timeout on the PUT) the GETs go out without it (IMDSv1) unless v1 is disabled.
+  timeout on the PUT) the GETs go out without it (IMDSv1) unless v1 is disabled. The
+  token is kept and reused by the next fetches until a minute before its 6 hours end (or
+  until IMDS answers 401 to it: then one new token, once).
 * Container: ``GET`` the full URI, ``Authorization: TOKEN`` when a token is configured;
   JSON: AccessKeyId, SecretAccessKey, Token, Expiration.
 
@@ -20,7 +22,8 @@ STS and SSO, which call AWS APIs, live in :mod:`._sts`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -50,6 +53,8 @@ __all__ = [
 ]
 
 IMDS_TOKEN_TTL = "21600"
+#: A token is reused until this many seconds before IMDS would let it expire.
+_TOKEN_MARGIN = 60.0
 IMDS_ROLE_PATH = "/latest/meta-data/iam/security-credentials/"
 
 
@@ -65,13 +70,22 @@ class ImdsSource:
     timeout: float = 1.0
     attempts: int = 1
     name: str = "iam-role"
+    #: Seconds, for the token's lifetime (monotonic: a wall clock step does not matter).
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    _token_value: str | None = field(default=None, init=False, repr=False)
+    _token_until: float = field(default=0.0, init=False, repr=False)
 
     def _url(self, path: str) -> str:
         return self.endpoint.rstrip("/") + path
 
     def fetch(self) -> Flow[Credentials]:
-        token = yield from self._token()
+        reused = self._token_value if self.clock() < self._token_until else None
+        token = reused if reused is not None else (yield from self._token())
         role_response = yield from self._get(IMDS_ROLE_PATH, token)
+        if role_response.status_code == 401 and reused is not None:  # it ended early
+            self._token_value = None
+            token = yield from self._token()
+            role_response = yield from self._get(IMDS_ROLE_PATH, token)
         if role_response.status_code == 404:
             raise CredentialsRetrievalError(self.name, "no IAM role is attached to this instance")
         self._check(role_response, "the role name")
@@ -111,7 +125,9 @@ class ImdsSource:
                 ) from None
             return None
         if response.status_code == 200 and response.text.strip():
-            return response.text.strip()
+            self._token_value = response.text.strip()
+            self._token_until = self.clock() + float(IMDS_TOKEN_TTL) - _TOKEN_MARGIN
+            return self._token_value
         if response.status_code == 400:
             raise CredentialsRetrievalError(self.name, "IMDS rejected the token request (HTTP 400)")
         if self.v1_disabled:

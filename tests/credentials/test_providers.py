@@ -336,6 +336,43 @@ def test_imds_v1_disabled_means_no_fallback(tmp_path: Path) -> None:
     assert server.count() == 1  # only the token PUT
 
 
+def test_imds_reuses_its_v2_token_until_a_minute_before_it_ends() -> None:
+    now = [1000.0]
+    app = ImdsApp(v1_allowed=False)
+    with serve(app) as server, SyncTransport() as client:
+        source = ImdsSource(endpoint=server.url, clock=lambda: now[0])
+        for _ in range(3):
+            assert run_sync(source.fetch(), client).access_key_id == "ASIAFAKE"
+        puts = [r for r in server.requests if r.method == "PUT"]
+        assert len(puts) == 1  # one token for the three fetches
+        now[0] += 21600 - 60  # a minute before its end: not reused
+        run_sync(source.fetch(), client)
+        assert len([r for r in server.requests if r.method == "PUT"]) == 2
+
+
+def test_the_default_chain_reuses_the_imds_token_across_refreshes(tmp_path: Path) -> None:
+    # Credentials that expire within the refresh window: every call refreshes them.
+    app = ImdsApp(lambda: creds_json(expires_in=timedelta(minutes=1)), v1_allowed=False)
+    with serve(app) as server:
+        provider = default_credentials_provider(environ=_imds_env(tmp_path, server.url))
+        for _ in range(3):
+            provider.get_credentials()
+    assert [r.method for r in server.requests].count("GET") == 6  # three refreshes
+    assert [r.method for r in server.requests].count("PUT") == 1  # one token
+
+
+def test_a_reused_imds_token_that_was_refused_is_replaced_once() -> None:
+    app = ImdsApp(v1_allowed=False)
+    with serve(app) as server, SyncTransport() as client:
+        source = ImdsSource(endpoint=server.url)
+        run_sync(source.fetch(), client)
+        app.token = "a-new-token"  # IMDS forgot the old one (an instance restart)
+        assert run_sync(source.fetch(), client).access_key_id == "ASIAFAKE"
+        methods = [r.method for r in server.requests]
+        assert methods == ["PUT", "GET", "GET", "GET", "PUT", "GET", "GET"]
+        assert server.requests[-1].headers["x-aws-ec2-metadata-token"] == "a-new-token"
+
+
 def test_imds_disabled_sends_nothing(tmp_path: Path) -> None:
     with serve(ImdsApp()) as server:
         env = _imds_env(tmp_path, server.url, AWS_EC2_METADATA_DISABLED="TRUE")
