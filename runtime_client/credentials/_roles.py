@@ -211,4 +211,10 @@ def sso_step(ctx: ChainContext) -> Source | str:
         endpoint=service_endpoint(ctx, "SSO", "sso")
         or f"https://portal.sso.{sso_region}.amazonaws.com",
         clock=ctx.clock,
+        oidc_endpoint=(
+            service_endpoint(ctx, "SSO_OIDC", "sso_oidc")
+            or f"https://oidc.{sso_region}.amazonaws.com"
+        )
+        if session_name
+        else None,
     )

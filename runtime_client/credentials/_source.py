@@ -9,6 +9,7 @@ in :mod:`._local` (environment, files, processes), :mod:`._metadata` (IMDS, cont
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = [
     "json_body",
     "parse_timestamp",
     "read_text",
+    "write_private_text",
     "http_request",
     "send_with_retries",
     "utcnow",
@@ -69,6 +71,24 @@ def read_text(path: str) -> str:
     """Read a whole text file (blocking: always yielded through ``Call``)."""
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+def write_private_text(path: str, text: str) -> None:
+    """Replace a text file whole (a temporary file beside it, then a rename: a reader never
+    sees half of it), readable by its owner only. Blocking: always yielded through ``Call``."""
+    import os
+    import tempfile
+
+    folder = os.path.dirname(path) or "."
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def parse_timestamp(value: object, source: str, what: str) -> datetime:

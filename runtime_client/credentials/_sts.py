@@ -7,6 +7,9 @@
 * SSO portal: ``GET /federation/credentials?role_name=R&account_id=A`` with
   ``x-amz-sso_bearer_token`` (the token ``aws sso login`` cached); JSON
   ``roleCredentials`` with the expiry in epoch milliseconds.
+* SSO-OIDC (restJson): ``POST /token`` with JSON ``grantType``, ``clientId``,
+  ``clientSecret``, ``refreshToken`` (unsigned); JSON ``accessToken``, ``expiresIn``
+  (seconds), ``refreshToken``.
 
 Like the sources in :mod:`._metadata`, each is a flow with a ``fetch()``.
 """
@@ -14,6 +17,7 @@ Like the sources in :mod:`._metadata`, each is a flow with a ``fetch()``.
 from __future__ import annotations
 
 import json
+import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +39,10 @@ from ._source import (
     read_text,
     send_with_retries,
     utcnow,
+    write_private_text,
 )
+
+logger = logging.getLogger("runtime_client.credentials")
 
 __all__ = ["AssumeRoleSource", "SsoSource", "WebIdentitySource", "sts_endpoint"]
 
@@ -258,9 +265,22 @@ class WebIdentitySource:
 # --- IAM Identity Center (SSO) -----------------------------------------------------------
 
 
+#: An SSO token this close to its end is refreshed first (botocore's window).
+SSO_REFRESH_WINDOW = timedelta(minutes=15)
+
+
 @dataclass
 class SsoSource:
-    """Role credentials from the SSO portal with the cached ``aws sso login`` token."""
+    """Role credentials from the SSO portal with the cached ``aws sso login`` token.
+
+    For an ``sso-session`` profile (``oidc_endpoint`` set), a cached token within
+    :data:`SSO_REFRESH_WINDOW` of its end is refreshed first, as botocore does: SSO-OIDC
+    ``CreateToken`` (``POST /token``, JSON ``grantType=refresh_token`` with the cached
+    ``clientId``, ``clientSecret`` and ``refreshToken``), and the cache file rewritten
+    with the new ``accessToken``, ``expiresAt`` and ``refreshToken``. A refresh that
+    fails while the old token is still valid uses the old token; an expired token that
+    cannot be refreshed asks for ``aws sso login``. Tokens never appear in messages.
+    """
 
     cache_file: str
     login_hint: str  # "--profile NAME" / "--sso-session NAME", for messages
@@ -272,44 +292,26 @@ class SsoSource:
     attempts: int = 3
     retry_delay: float = 0.2
     name: str = "sso"
+    oidc_endpoint: str | None = None
+
+    @property
+    def _login(self) -> str:
+        return f"run `aws sso login {self.login_hint}`"
 
     def fetch(self) -> Flow[Credentials]:
-        login = f"run `aws sso login {self.login_hint}`"
-        try:
-            text = yield Call(read_text, (self.cache_file,))
-        except OSError:
-            raise CredentialsRetrievalError(
-                self.name, f"no cached SSO token at {self.cache_file}; {login}"
-            ) from None
-        try:
-            cached = json.loads(text)
-        except ValueError:
-            cached = None
-        if not isinstance(cached, dict) or not isinstance(cached.get("accessToken"), str):
-            raise CredentialsRetrievalError(
-                self.name, f"the SSO token cache {self.cache_file} is not valid; {login}"
-            )
-        expires = parse_timestamp(cached.get("expiresAt"), self.name, "expiresAt")
-        if expires <= self.clock():
-            raise CredentialsRetrievalError(self.name, f"the cached SSO token has expired; {login}")
-        token: str = cached["accessToken"]
+        token = yield from self._bearer()
         query = urlencode({"role_name": self.role_name, "account_id": self.account_id})
         url = f"{self.endpoint.rstrip('/')}/federation/credentials?{query}"
 
         def build() -> Request:
             return http_request("GET", url, {"x-amz-sso_bearer_token": token}, timeout=self.timeout)
 
-        response = yield from send_with_retries(
-            build,
-            self.name,
-            attempts=self.attempts,
-            delay=self.retry_delay,
-            retry=lambda r: r.status_code >= 500 or r.status_code == 429,
-        )
+        response = yield from self._send(build)
         if response.status_code in (401, 403):
             raise CredentialsRetrievalError(
                 self.name,
-                f"the SSO portal rejected the cached token (HTTP {response.status_code}); {login}",
+                f"the SSO portal rejected the cached token (HTTP {response.status_code}); "
+                f"{self._login}",
             )
         if response.status_code != 200:
             raise CredentialsRetrievalError(
@@ -320,3 +322,108 @@ class SsoSource:
         return credentials_from(
             self.name, role, ("accessKeyId", "secretAccessKey", "sessionToken", "expiration")
         )
+
+    def _send(self, build: Callable[[], Request]) -> Flow[HTTPResponse]:
+        """A portal or SSO-OIDC request, retried on 5xx and 429."""
+        return send_with_retries(
+            build,
+            self.name,
+            attempts=self.attempts,
+            delay=self.retry_delay,
+            retry=lambda r: r.status_code >= 500 or r.status_code == 429,
+        )
+
+    def _bearer(self) -> Flow[str]:
+        """The cached access token, refreshed first where it is about to end."""
+        try:
+            text = yield Call(read_text, (self.cache_file,))
+        except OSError:
+            raise CredentialsRetrievalError(
+                self.name, f"no cached SSO token at {self.cache_file}; {self._login}"
+            ) from None
+        try:
+            cached = json.loads(text)
+        except ValueError:
+            cached = None
+        if not isinstance(cached, dict) or not isinstance(cached.get("accessToken"), str):
+            raise CredentialsRetrievalError(
+                self.name, f"the SSO token cache {self.cache_file} is not valid; {self._login}"
+            )
+        expires = parse_timestamp(cached.get("expiresAt"), self.name, "expiresAt")
+        now = self.clock()
+        why_not = "the token is not refreshable"
+        if expires - now <= SSO_REFRESH_WINDOW and self._refreshable(cached, now):
+            try:
+                return (yield from self._refresh(cached, now))
+            except CredentialsRetrievalError as exc:
+                why_not = exc.problem
+        if expires <= now:
+            raise CredentialsRetrievalError(
+                self.name,
+                f"the cached SSO token has expired ({why_not}); {self._login}"
+                if self.oidc_endpoint
+                else f"the cached SSO token has expired; {self._login}",
+            )
+        token: str = cached["accessToken"]
+        return token
+
+    def _refreshable(self, cached: dict[str, object], now: datetime) -> bool:
+        if self.oidc_endpoint is None:
+            return False  # a legacy sso_start_url profile: botocore does not refresh either
+        if not all(isinstance(cached.get(k), str) for k in _REFRESH_KEYS):
+            return False
+        registration = cached.get("registrationExpiresAt")
+        if registration is None:
+            return True
+        return parse_timestamp(registration, self.name, "registrationExpiresAt") > now
+
+    def _refresh(self, cached: dict[str, object], now: datetime) -> Flow[str]:
+        """CreateToken with the refresh token; rewrite the cache; the new access token."""
+        assert self.oidc_endpoint is not None
+        body = json.dumps(
+            {
+                "grantType": "refresh_token",
+                "clientId": cached["clientId"],
+                "clientSecret": cached["clientSecret"],
+                "refreshToken": cached["refreshToken"],
+            }
+        ).encode()
+        url = f"{self.oidc_endpoint.rstrip('/')}/token"
+
+        def build() -> Request:
+            headers = {"Content-Type": "application/json"}
+            return http_request("POST", url, headers, body, timeout=self.timeout)
+
+        response = yield from self._send(build)
+        if response.status_code != 200:
+            raise CredentialsRetrievalError(
+                self.name, f"SSO-OIDC CreateToken answered HTTP {response.status_code}"
+            )
+        data = json_body(self.name, response)
+        token = data.get("accessToken") if isinstance(data, dict) else None
+        lifetime = data.get("expiresIn") if isinstance(data, dict) else None
+        if (
+            not isinstance(token, str)
+            or not token
+            or isinstance(lifetime, bool)
+            or not isinstance(lifetime, int)
+            or lifetime <= 0
+        ):
+            raise CredentialsRetrievalError(
+                self.name, "SSO-OIDC CreateToken answered without accessToken and expiresIn"
+            )
+        assert isinstance(data, dict)
+        updated = dict(cached)
+        updated["accessToken"] = token
+        updated["expiresAt"] = (now + timedelta(seconds=lifetime)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if isinstance(data.get("refreshToken"), str):
+            updated["refreshToken"] = data["refreshToken"]
+        try:
+            yield Call(write_private_text, (self.cache_file, json.dumps(updated, indent=2)))
+        except OSError as exc:  # the new token still works for this process
+            logger.warning("could not rewrite the SSO token cache %s: %s", self.cache_file, exc)
+        logger.debug("SSO token refreshed through SSO-OIDC (expires %s)", updated["expiresAt"])
+        return token
+
+
+_REFRESH_KEYS = ("clientId", "clientSecret", "refreshToken")

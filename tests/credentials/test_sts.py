@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -15,8 +18,17 @@ from runtime_client.credentials._context import ChainContext, service_endpoint
 from runtime_client.credentials._errors import CredentialsConfigError, CredentialsRetrievalError
 from runtime_client.credentials._provider import default_credentials_provider
 from runtime_client.credentials._roles import web_identity_step
+from runtime_client.credentials._source import parse_timestamp
 from runtime_client.credentials._sts import WebIdentitySource, sts_endpoint
-from tests.support.credential_servers import LoopbackServer, SsoApp, StsApp, aws_env, iso, serve
+from tests.support.credential_servers import (
+    LoopbackServer,
+    Recorded,
+    SsoApp,
+    StsApp,
+    aws_env,
+    iso,
+    serve,
+)
 
 
 @pytest.fixture
@@ -329,3 +341,125 @@ def test_sso_rejected_token_and_missing_settings(tmp_path: Path) -> None:
             default_credentials_provider("dev", env).get_credentials()
         with pytest.raises(CredentialsConfigError, match="sso_account_id, sso_role_name"):
             default_credentials_provider("bad", env).get_credentials()
+
+
+# --- SSO token refresh (SSO-OIDC CreateToken) ----------------------------------------------
+
+SESSION_CONFIG = (
+    "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\n"
+    "sso_role_name = Dev\n[sso-session corp]\nsso_region = us-east-1\n"
+    "sso_start_url = https://corp.awsapps.com/start\n"
+)
+
+
+@dataclass
+class OidcApp:
+    """SSO-OIDC CreateToken: a refresh token traded for a new access token."""
+
+    status: int = 200
+    new_token: str = "sso-access-token"
+
+    def __call__(self, r: Recorded) -> tuple[int, dict[str, str], bytes]:
+        if (r.method, urlsplit(r.path).path) != ("POST", "/token"):
+            return 404, {}, b""
+        if self.status != 200:
+            return self.status, {}, json.dumps({"error": "invalid_grant"}).encode()
+        answer = {"accessToken": self.new_token, "expiresIn": 28800, "tokenType": "Bearer"}
+        answer["refreshToken"] = "refresh-2"
+        return 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
+
+
+def _refreshable_cache(env: dict[str, str], expires: datetime) -> Path:
+    cache = Path(env["HOME"]) / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / (hashlib.sha1(b"corp").hexdigest() + ".json")
+    entry = {
+        "startUrl": "https://corp.awsapps.com/start",
+        "region": "us-east-1",
+        "accessToken": "old-access-token",
+        "expiresAt": iso(expires),
+        "clientId": "client-id-1",
+        "clientSecret": "client-secret-1",
+        "registrationExpiresAt": iso(LATER + timedelta(days=60)),
+        "refreshToken": "refresh-1",
+    }
+    path.write_text(json.dumps(entry))
+    return path
+
+
+@contextlib.contextmanager
+def _sso_and_oidc(
+    tmp_path: Path, oidc: OidcApp, expires: datetime, bearer: str = "sso-access-token"
+) -> Iterator[tuple[LoopbackServer, LoopbackServer, dict[str, str], Path]]:
+    with serve(SsoApp(bearer=bearer)) as portal, serve(oidc) as issuer:
+        env = aws_env(
+            tmp_path,
+            config=SESSION_CONFIG,
+            AWS_ENDPOINT_URL_SSO=portal.url,
+            AWS_ENDPOINT_URL_SSO_OIDC=issuer.url,
+        )
+        yield portal, issuer, env, _refreshable_cache(env, expires)
+
+
+@pytest.mark.parametrize("left", [timedelta(minutes=-30), timedelta(minutes=5)])
+def test_an_sso_token_near_or_past_its_end_is_refreshed_and_the_cache_rewritten(
+    tmp_path: Path, left: timedelta
+) -> None:
+    expires = datetime.now(timezone.utc) + left
+    with _sso_and_oidc(tmp_path, OidcApp(), expires) as (portal, issuer, env, cache):
+        creds = default_credentials_provider("dev", env).get_credentials()
+    assert creds.access_key_id == "ASIASSO"
+    (create,) = issuer.requests
+    assert json.loads(create.body) == {
+        "grantType": "refresh_token",
+        "clientId": "client-id-1",
+        "clientSecret": "client-secret-1",
+        "refreshToken": "refresh-1",
+    }
+    assert "authorization" not in create.headers  # CreateToken is not signed
+    assert portal.requests[0].headers["x-amz-sso_bearer_token"] == "sso-access-token"
+    rewritten = json.loads(cache.read_text())
+    assert rewritten["accessToken"] == "sso-access-token"
+    assert rewritten["refreshToken"] == "refresh-2"
+    assert rewritten["clientSecret"] == "client-secret-1"  # the rest kept
+    assert parse_timestamp(rewritten["expiresAt"], "t", "t") > LATER - timedelta(minutes=5)
+    assert cache.stat().st_mode & 0o077 == 0
+
+
+def test_an_expired_sso_token_that_cannot_be_refreshed_asks_for_login(tmp_path: Path) -> None:
+    expires = datetime.now(timezone.utc) - timedelta(minutes=1)
+    with (
+        _sso_and_oidc(tmp_path, OidcApp(status=400), expires) as (portal, _, env, cache),
+        pytest.raises(CredentialsRetrievalError) as info,
+    ):
+        default_credentials_provider("dev", env).get_credentials()
+    message = str(info.value)
+    assert "expired (SSO-OIDC CreateToken answered HTTP 400)" in message
+    assert "aws sso login --sso-session corp" in message
+    for secret in ("client-secret-1", "refresh-1", "old-access-token"):
+        assert secret not in message
+    assert portal.requests == []
+    assert json.loads(cache.read_text())["accessToken"] == "old-access-token"
+
+
+def test_a_failed_refresh_keeps_using_a_token_that_is_still_valid(tmp_path: Path) -> None:
+    expires = datetime.now(timezone.utc) + timedelta(minutes=5)
+    failing = OidcApp(status=500)
+    with _sso_and_oidc(tmp_path, failing, expires, "old-access-token") as (portal, issuer, env, _):
+        creds = default_credentials_provider("dev", env).get_credentials()
+    assert creds.access_key_id == "ASIASSO"
+    assert len(issuer.requests) == 3  # CreateToken tried (5xx retried), then given up
+    assert portal.requests[0].headers["x-amz-sso_bearer_token"] == "old-access-token"
+
+
+def test_a_legacy_sso_profile_is_not_refreshed(tmp_path: Path) -> None:
+    config = (
+        "[profile old]\nsso_start_url = https://old.awsapps.com/start\nsso_region = us-west-2\n"
+        "sso_account_id = 123456789012\nsso_role_name = Dev\n"
+    )
+    with serve(OidcApp()) as issuer:
+        env = aws_env(tmp_path, config=config, AWS_ENDPOINT_URL_SSO_OIDC=issuer.url)
+        _sso_cache(env, "https://old.awsapps.com/start", "x", datetime.now(timezone.utc))
+        with pytest.raises(CredentialsRetrievalError, match="has expired; run `aws sso login"):
+            default_credentials_provider("old", env).get_credentials()
+    assert issuer.requests == []
