@@ -10,16 +10,18 @@
     demo                                  start the emulator, call it three ways, say what happened
 
 The options of the three operations are made from the service model (``_model``): every
-input member becomes ``--kebab-case``, required ones are required, integers are checked.
+input member becomes ``--kebab-case``, required ones are required (after
+``--cli-input-json``'s parameters are merged under the options), integers are checked.
 ``--body`` takes ``fileb://PATH`` (the file's bytes), ``file://PATH`` (a UTF-8 text file)
 or the text itself (sent as UTF-8, as the AWS CLI does with ``--cli-binary-format
 raw-in-base64-out``).
 
 What goes where::
 
-    stdout   the answer's members as indented JSON, as the AWS CLI prints them (no Body,
-             no ResponseMetadata); with OUTFILE ``-`` stdout carries the body alone and the
-             JSON goes to stderr, so ``... - | jq`` works
+    stdout   the answer's members (no Body, no ResponseMetadata) as ``--output`` json
+             (default), text or table, after ``--query``, as the AWS CLI prints them
+             (``_output``); with OUTFILE ``-`` stdout carries the body alone and the members
+             go to stderr, so ``... - | jq`` works
     OUTFILE  the body; a response stream is written part by part, flushed as parts arrive
     stderr   progress and errors: one clean message, never a traceback (``--debug`` adds it)
 
@@ -34,13 +36,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 from .._model import (
     INVOKE_ENDPOINT,
@@ -50,10 +50,9 @@ from .._model import (
     Operation,
 )
 from .._version import __version__
-from ._errors import EXIT_INTERRUPTED, EXIT_LOCAL, EXIT_OK, classify_error, redact
-
-if TYPE_CHECKING:
-    from .._client import SageMakerRuntime
+from ._errors import EXIT_INTERRUPTED, EXIT_LOCAL, classify_error, redact
+from ._invoke import Command, invoker, kebab_case, make_client
+from ._output import FORMATS
 
 __all__ = [
     "build_parser",
@@ -65,8 +64,6 @@ __all__ = [
 
 PROG = "sagemaker-runtime"
 
-
-Command = Callable[[argparse.Namespace], int]
 
 _DESCRIPTIONS = {
     INVOKE_ENDPOINT.name: "Get an inference from a model hosted at an endpoint.",
@@ -81,12 +78,6 @@ _DESCRIPTIONS = {
 _BODY_HELP = (
     "fileb://PATH (the bytes of a file), file://PATH (a UTF-8 text file) or the text itself"
 )
-
-
-def kebab_case(name: str) -> str:
-    """``RequestTTLSeconds`` -> ``request-ttl-seconds`` (botocore's ``xform_name``, with -)."""
-    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1-\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", name).lower()
 
 
 def load_blob(value: str) -> bytes:
@@ -131,7 +122,8 @@ def _member_help(member: Member) -> str:
 
 
 def _add_member(parser: argparse.ArgumentParser, operation: Operation, member: Member) -> None:
-    required = member.name in operation.required
+    # Checked after --cli-input-json is merged (see _invoker), not by argparse.
+    required = False
     flag = "--" + kebab_case(member.name)
     if member.kind == "blob":
         limit = f"; at most {member.max} bytes" if member.max is not None else ""
@@ -178,6 +170,20 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool, full: boo
         )
         group.add_argument(
             "--ca-bundle", default=default(None), help="verify TLS certificates with this bundle"
+        )
+        group.add_argument(
+            "--output",
+            choices=FORMATS,
+            default=default(None),
+            help="how the answer's members are printed: json, text or table, as the AWS CLI "
+            "prints them (default: AWS_DEFAULT_OUTPUT, the profile's output, or json)",
+        )
+        group.add_argument(
+            "--query",
+            metavar="JMESPATH",
+            default=default(None),
+            help="a JMESPath expression applied to the answer's members before printing "
+            "(needs jmespath: the cli extra)",
         )
         group.add_argument(
             "--cli-read-timeout",
@@ -238,12 +244,18 @@ def _add_invoke_commands(commands: _Commands) -> None:
         )
         for member in operation.inputs:
             _add_member(sub, operation, member)
+        sub.add_argument(
+            "--cli-input-json",
+            metavar="JSON",
+            help="the parameters as a JSON object (PascalCase names, as the API has them), "
+            "or file://PATH holding one; options given on the command line win",
+        )
         if operation.output_payload is not None:
             sub.add_argument(
                 "outfile", metavar="OUTFILE", help="where to write the body; - for stdout"
             )
         _add_global_options(sub, top=False, full=True)
-        sub.set_defaults(run=_invoker(operation))
+        sub.set_defaults(run=invoker(operation, sub))
 
 
 def _add_serve_local(commands: _Commands) -> None:
@@ -373,99 +385,6 @@ def _lazy(name: str) -> Command:
 
         command: Command = getattr(_cli_local, name)
         return command(args)
-
-    return run
-
-
-# --------------------------------------------------------------------------- the operations
-
-
-def make_client(args: argparse.Namespace) -> SageMakerRuntime:
-    """A client from the global options (the rest comes from the environment and profile)."""
-    from .._client import SageMakerRuntime
-    from .._config import Config
-
-    options: dict[str, Any] = {}
-    if args.cli_read_timeout is not None:
-        options["read_timeout"] = args.cli_read_timeout or None
-    if args.cli_connect_timeout is not None:
-        options["connect_timeout"] = args.cli_connect_timeout or None
-    verify: bool | str | None = False if args.no_verify_ssl else args.ca_bundle
-    return SageMakerRuntime(
-        region_name=args.region,
-        endpoint_url=args.endpoint_url,
-        profile_name=args.profile,
-        config=Config(**options) if options else None,
-        verify=verify,
-    )
-
-
-def _params(args: argparse.Namespace, operation: Operation) -> dict[str, Any]:
-    values = vars(args)
-    return {m.name: values[m.name] for m in operation.inputs if values.get(m.name) is not None}
-
-
-@contextlib.contextmanager
-def _output(outfile: str) -> Iterator[IO[bytes]]:
-    """OUTFILE as a binary writer; ``-`` is stdout (flushed, not closed)."""
-    if outfile == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
-        return
-    with open(outfile, "wb") as file:
-        yield file
-
-
-def _print_members(response: Mapping[str, Any], *, to_stderr: bool = False) -> None:
-    members = {k: v for k, v in response.items() if k not in ("Body", "ResponseMetadata")}
-    text = json.dumps(members, indent=4, ensure_ascii=False, default=str)
-    print(text, file=sys.stderr if to_stderr else sys.stdout, flush=True)
-
-
-def _invoke_endpoint(client: SageMakerRuntime, params: Any, outfile: str) -> Mapping[str, Any]:
-    response = client.invoke_endpoint(**params)
-    # OUTFILE is opened only once the call succeeded: a failed call leaves no empty file.
-    with response["Body"] as body, _output(outfile) as out:
-        for chunk in body.iter_chunks():
-            out.write(chunk)
-    return response
-
-
-def _invoke_with_response_stream(
-    client: SageMakerRuntime, params: Any, outfile: str
-) -> Mapping[str, Any]:
-    response = client.invoke_endpoint_with_response_stream(**params)
-    with response["Body"] as stream, _output(outfile) as out:
-        for event in stream:  # an error event raises here, after the parts before it
-            part = event.get("PayloadPart")
-            if part is not None:
-                out.write(part["Bytes"])
-                out.flush()
-    return response
-
-
-def _invoke_async(client: SageMakerRuntime, params: Any, outfile: str) -> Mapping[str, Any]:
-    return client.invoke_endpoint_async(**params)
-
-
-_CALLS: Mapping[str, Callable[[SageMakerRuntime, Any, str], Mapping[str, Any]]] = {
-    INVOKE_ENDPOINT.name: _invoke_endpoint,
-    INVOKE_ENDPOINT_WITH_RESPONSE_STREAM.name: _invoke_with_response_stream,
-    INVOKE_ENDPOINT_ASYNC.name: _invoke_async,
-}
-
-
-def _invoker(operation: Operation) -> Command:
-    """The command of one operation: call it, write the body, print the other members."""
-    call = _CALLS[operation.name]
-
-    def run(args: argparse.Namespace) -> int:
-        params = _params(args, operation)
-        outfile: str = getattr(args, "outfile", "")
-        with make_client(args) as client:
-            response = call(client, params, outfile)
-        _print_members(response, to_stderr=outfile == "-")
-        return EXIT_OK
 
     return run
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from runtime_client.local import EchoModel, ModelFailure, serve
 from runtime_client.local._bidi_models import BidiInvocation, BidiPart
 from tests.local.emulator import ACCEPTED, CREDS, REGION, SECRET
+from tests.support.venvs import python_at_least, venv_with
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("cryptography") is None,
@@ -30,52 +29,15 @@ pytestmark = pytest.mark.skipif(
 
 _CLIENT = Path(__file__).with_name("official_sdk_client.py")
 _PACKAGES = ("aws-sdk-sagemaker-runtime-http2", "smithy-http[awscrt]")
-_INSTALL_SECONDS = 600
-
-
-def _python_312_or_later() -> str | None:
-    if sys.version_info >= (3, 12):
-        return sys.executable
-    pyenv = shutil.which("pyenv")
-    if pyenv is not None:
-        listed = subprocess.run(
-            [pyenv, "versions", "--bare"], capture_output=True, text=True, timeout=60
-        )
-        for version in sorted(listed.stdout.split(), reverse=True):
-            parts = version.split(".")
-            if len(parts) == 3 and all(p.isdigit() for p in parts) and int(parts[1]) >= 12:
-                prefix = subprocess.run(
-                    [pyenv, "prefix", version], capture_output=True, text=True, timeout=60
-                ).stdout.strip()
-                candidate = Path(prefix, "bin", "python3")
-                if parts[0] == "3" and candidate.is_file():
-                    return str(candidate)
-    for name in ("python3.14", "python3.13", "python3.12"):
-        found = shutil.which(name)
-        if found is not None:
-            return found
-    return None
 
 
 @pytest.fixture(scope="module")
 def sdk_python(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The interpreter of a new virtual environment holding the SDK."""
-    base = _python_312_or_later()
+    base = python_at_least(12)
     if base is None:
         pytest.skip("no Python >= 3.12 here (interpreter, pyenv or PATH): the SDK needs one")
-    venv = tmp_path_factory.mktemp("official-sdk") / "venv"
-    subprocess.run([base, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = str(venv / "bin" / "python")
-    install = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *_PACKAGES],
-        capture_output=True,
-        text=True,
-        timeout=_INSTALL_SECONDS,
-    )
-    if install.returncode != 0:
-        last = (install.stderr.strip().splitlines() or ["(no output)"])[-1]
-        pytest.skip(f"could not install {' '.join(_PACKAGES)} from the package index: {last}")
-    return python
+    return str(venv_with(tmp_path_factory.mktemp("official-sdk"), base, _PACKAGES) / "python")
 
 
 class _ScenarioModel(EchoModel):
