@@ -54,9 +54,10 @@ listed here so that the tree is complete.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
+
+from ._json import json_object, member_value
 
 __all__ = [
     "AccessDeniedException",
@@ -320,14 +321,12 @@ def _clean_code(code: str) -> str:
 
 
 def _json_body(body: bytes) -> dict[str, Any]:
-    if not body:
-        return {}
-    text = body.decode("utf-8", errors="replace")
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return {"message": text}
-    return parsed if isinstance(parsed, dict) else {}
+    """The error body as a dict; a body that is not JSON becomes its text as the message
+    (bounded: the first 64 KiB)."""
+    parsed = json_object(body)
+    if not parsed and body.strip() and not body.lstrip().startswith((b"{", b"[")):
+        return {"message": body[: 64 * 1024].decode("utf-8", errors="replace")}
+    return parsed
 
 
 def _reason_phrase(status_code: int) -> str:
@@ -377,21 +376,16 @@ def parse_error_response(
         code = lowered["x-amzn-errortype"]
     elif "code" in parsed or "Code" in parsed:
         code = parsed.get("code", parsed.get("Code", ""))
-    if isinstance(code, str):
-        code = _clean_code(code)
-    else:
-        code = str(code)
+    # Only strings are kept: a nested value printed would recurse (see _json.py).
+    code = _clean_code(code) if isinstance(code, str) else str(status_code)
     result: dict[str, Any] = {
-        "Error": {"Message": message if isinstance(message, str) else str(message), "Code": code},
+        "Error": {"Message": message if isinstance(message, str) else "", "Code": code},
         "ResponseMetadata": metadata,
     }
     modeled = MODELED_ERRORS.get(code)
     if modeled is not None:
         for member, kind in modeled[1].items():
-            if member not in parsed:
-                continue
-            value = parsed[member]
-            if kind == "integer" and isinstance(value, str) and value.lstrip("-").isdigit():
-                value = int(value)
-            result[member] = value
+            value = member_value(parsed.get(member), kind)
+            if value is not None:
+                result[member] = value
     return result

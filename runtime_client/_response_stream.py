@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import codecs
 import enum
-import json
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Final, Generic, Protocol, TypeVar
@@ -43,6 +42,7 @@ from ._errors import (
     error_class_for_code,
 )
 from ._flow import AsyncAnswer, SyncAnswer
+from ._json import json_object, member_value
 from ._response_body import LineSplitter, translate_read_error
 from .eventstream import CorruptMessageError, EventStreamDecoder, EventStreamMessage
 from .http._exceptions import TransportError
@@ -82,11 +82,10 @@ END: Final = Signal.END
 
 
 def _json_object(payload: bytes) -> dict[str, Any]:
-    try:
-        parsed = json.loads(payload)
-    except ValueError:
-        return {"Message": payload.decode("utf-8", errors="replace")} if payload else {}
-    return parsed if isinstance(parsed, dict) else {}
+    parsed = json_object(payload)
+    if not parsed and payload.strip() and not payload.lstrip().startswith((b"{", b"[")):
+        return {"Message": payload[: 64 * 1024].decode("utf-8", errors="replace")}
+    return parsed
 
 
 def error_from_message(
@@ -111,10 +110,14 @@ def error_from_message(
         code = message.exception_type or ""
         body = _json_object(message.payload)
         raw = body.get("Message", body.get("message", ""))
-        text = raw if isinstance(raw, str) else str(raw)
+        text = raw if isinstance(raw, str) else ""
         modeled = MODELED_ERRORS.get(code)
-        shape = modeled[1] if modeled is not None else unmodeled_members
-        members = {name: body[name] for name in shape if name in body}
+        shape = modeled[1] if modeled is not None else dict.fromkeys(unmodeled_members, "string")
+        members = {}
+        for name, kind in shape.items():
+            value = member_value(body.get(name), kind)
+            if value is not None:
+                members[name] = value
     response: dict[str, Any] = {"Error": {"Code": code, "Message": text}, **members}
     # The retry note ("reached max retries") belongs to the request, not to the stream.
     response["ResponseMetadata"] = {k: v for k, v in metadata.items() if k != "MaxAttemptsReached"}

@@ -10,12 +10,12 @@ answers are parsed in :mod:`._errors`.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from ._json import json_object, member_value
 from ._model import Operation
 from ._request_body import RequestBody, prepare_body
 from ._validate import validate_params
@@ -94,18 +94,13 @@ def parse_header_members(operation: Operation, lowered: Mapping[str, str]) -> di
 
 def parse_json_output(operation: Operation, body: bytes) -> dict[str, Any]:
     """Output members carried in a JSON body; unknown keys are ignored, as boto3 does."""
-    if not body.strip():
-        return {}
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return {}
-    if not isinstance(document, dict):
-        return {}
+    document = json_object(body)
     parsed: dict[str, Any] = {}
     for member in operation.outputs:
-        if member.location == "json" and member.wire_name in document:
-            parsed[member.name] = document[member.wire_name]
+        if member.location == "json":
+            value = member_value(document.get(member.wire_name), member.kind)
+            if value is not None:
+                parsed[member.name] = value
     return parsed
 
 

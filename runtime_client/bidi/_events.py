@@ -30,7 +30,6 @@ receiving end of the signature chain is :class:`sigv4.EventChainVerifier`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +47,7 @@ from sigv4 import (
 )
 
 from .._errors import ClientError, error_class_for_code, parse_error_response
+from .._json import json_object
 from .._model import (
     EVENT_STREAM_CONTENT_TYPE,
     INVOKE_ENDPOINT_WITH_BIDIRECTIONAL_STREAM,
@@ -210,12 +210,5 @@ def initial_error(
 
 
 def _error_code_member(body: bytes) -> str | None:
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return None
-    if isinstance(parsed, Mapping):
-        value = parsed.get("ErrorCode")
-        if isinstance(value, str):
-            return value
-    return None
+    value = json_object(body).get("ErrorCode")
+    return value if isinstance(value, str) else None
