@@ -156,10 +156,20 @@ def _parse_nested(value: str) -> dict[str, str]:
 
 def _read_ini(path: str) -> dict[str, Section] | None:
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            raw = f.read()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+    except OSError as exc:  # unreadable (permissions, a device): say which file
+        raise ConfigFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigFileError(
+            f"cannot parse {path} (line {line}): it is not UTF-8 text "
+            f"(byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from None
     return parse_ini(text, source=path)
 
 

@@ -86,6 +86,24 @@ def test_parse_error_names_the_file_but_not_the_line_text() -> None:
     assert "hunter2" not in str(info.value)
 
 
+def test_a_config_file_with_invalid_utf8_is_a_config_file_error_naming_file_and_line(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = Path(env["AWS_CONFIG_FILE"])
+    path.write_bytes(b"[default]\nregion = us-east-1\nname = caf\xe9\n")
+    with pytest.raises(ConfigFileError) as info:
+        load_aws_config(env)
+    assert str(info.value) == (
+        f"cannot parse {path} (line 3): it is not UTF-8 text (byte 0xe9 at offset 39)"
+    )
+    # ...and a client says the same, as a configuration error (boto3: a parse error)
+    from runtime_client import SageMakerRuntime
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(path))
+    with pytest.raises(ConfigFileError, match=r"\(line 3\): it is not UTF-8"):
+        SageMakerRuntime(region_name="us-east-1")
+
+
 def test_sections_are_split_by_kind(env: dict[str, str]) -> None:
     config = load_aws_config(env)
     assert set(config.profiles) == {"default", "dev", "quoted name"}
