@@ -5,6 +5,7 @@ keys, and ``credential_process`` (a command that prints credentials as JSON).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -103,18 +104,44 @@ def file_source(section: Section, name: str) -> Source | None:
     return None if creds is None else StaticSource(name, creds)
 
 
-def _run_process(argv: list[str]) -> subprocess.CompletedProcess[bytes]:
+def _run_process(argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes] | None:
+    """The finished process, or None when it ran out of time (it is killed)."""
     import subprocess
 
-    return subprocess.run(argv, capture_output=True, check=False, shell=False)
+    try:
+        return subprocess.run(argv, capture_output=True, check=False, shell=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+#: Runs of 20+ opaque characters (key ids, secrets, tokens): masked in quoted stderr.
+_OPAQUE = re.compile(r"[A-Za-z0-9/+=_\-]{20,}")
+_STDERR_SHOWN = 300
+
+DEFAULT_PROCESS_TIMEOUT = 120.0
+
+
+def _quoted_stderr(raw: bytes) -> str:
+    """A process's stderr as an error may quote it: one line, shortened, anything that
+    looks like a key or token masked (the process may print the secret it failed on)."""
+    text = " ".join(raw.decode("utf-8", "replace").split())
+    text = _OPAQUE.sub("***", text)
+    if len(text) > _STDERR_SHOWN:
+        text = text[:_STDERR_SHOWN] + "..."
+    return text or "(no error output)"
 
 
 @dataclass
 class ProcessSource:
-    """``credential_process``: run the command (no shell), read JSON ``Version: 1``."""
+    """``credential_process``: run the command (no shell), read JSON ``Version: 1``.
+
+    The command is stopped after ``timeout`` seconds (the profile's
+    ``credential_process_timeout``, an extension botocore ignores; default 120): a
+    process that hangs (waiting on a prompt nobody sees) must not hang the caller."""
 
     command: str
     name: str = "custom-process"
+    timeout: float = DEFAULT_PROCESS_TIMEOUT
 
     def fetch(self) -> Flow[Credentials]:
         import shlex
@@ -126,15 +153,22 @@ class ProcessSource:
         if not argv:
             raise CredentialsConfigError("credential_process is empty")
         try:
-            result = yield Call(_run_process, (argv,))
+            result = yield Call(_run_process, (argv, self.timeout))
         except OSError as exc:
             raise CredentialsRetrievalError(
                 self.name, f"cannot run {argv[0]!r}: {type(exc).__name__}: {exc.strerror}"
             ) from None
-        if result.returncode != 0:
-            stderr = result.stderr.decode("utf-8", "replace").strip()[:500]
+        if result is None:
             raise CredentialsRetrievalError(
-                self.name, f"{argv[0]!r} exited with status {result.returncode}: {stderr}"
+                self.name,
+                f"{argv[0]!r} did not finish within {self.timeout:g} s and was stopped "
+                "(credential_process_timeout in the profile sets the limit)",
+            )
+        if result.returncode != 0:
+            raise CredentialsRetrievalError(
+                self.name,
+                f"{argv[0]!r} exited with status {result.returncode}: "
+                f"{_quoted_stderr(result.stderr)}",
             )
         try:
             data = json.loads(result.stdout)
@@ -178,7 +212,19 @@ def process_step(ctx: ChainContext) -> Source | str:
     command = profile_str(ctx.profile, "credential_process")
     if command is None:
         return f"profile {ctx.profile_name!r} has no credential_process"
-    return ProcessSource(command)
+    limit = profile_str(ctx.profile, "credential_process_timeout")
+    if limit is None:
+        return ProcessSource(command)
+    try:
+        seconds = float(limit)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise CredentialsConfigError(
+            f"profile {ctx.profile_name!r}: credential_process_timeout must be a number of "
+            f"seconds > 0, got {limit!r}"
+        )
+    return ProcessSource(command, timeout=seconds)
 
 
 def config_file_step(ctx: ChainContext) -> Source | str:

@@ -6,6 +6,7 @@ STS-based sources (assume role, web identity) and SSO are in test_credentials_st
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -179,6 +180,41 @@ def test_credential_process_failures(tmp_path: Path, body: str, message: str) ->
         default_credentials_provider(environ=env).get_credentials()
     assert message in str(info.value)
     assert "SECRETLEAK" not in str(info.value)
+
+
+def test_a_credential_process_that_hangs_is_stopped_after_its_timeout(tmp_path: Path) -> None:
+    command = _process_script(tmp_path, "import time; time.sleep(60)\n")
+    config = f"[default]\ncredential_process = {command}\ncredential_process_timeout = 0.5\n"
+    started = time.monotonic()
+    with pytest.raises(CredentialsRetrievalError) as info:
+        default_credentials_provider(environ=aws_env(tmp_path, config=config)).get_credentials()
+    assert time.monotonic() - started < 30
+    assert "did not finish within 0.5 s and was stopped" in str(info.value)
+    assert "credential_process_timeout" in str(info.value)
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "soon", "inf", "nan"])
+def test_a_bad_credential_process_timeout_is_named(tmp_path: Path, bad: str) -> None:
+    config = f"[default]\ncredential_process = x\ncredential_process_timeout = {bad}\n"
+    with pytest.raises(CredentialsConfigError, match="credential_process_timeout must be"):
+        default_credentials_provider(environ=aws_env(tmp_path, config=config)).get_credentials()
+
+
+def test_a_credential_process_stderr_is_shortened_and_its_secrets_masked(tmp_path: Path) -> None:
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    body = (
+        f"sys.stderr.write('refused for AKIAIOSFODNN7EXAMPLE with {secret}\\n' + 'x ' * 2000)\n"
+        "sys.exit(1)\n"
+    )
+    config = f"[default]\ncredential_process = {_process_script(tmp_path, body)}\n"
+    with pytest.raises(CredentialsRetrievalError) as info:
+        default_credentials_provider(environ=aws_env(tmp_path, config=config)).get_credentials()
+    message = str(info.value)
+    assert "exited with status 1: refused for *** with *** x x" in message
+    assert secret not in message
+    assert "AKIAIOSFODNN7EXAMPLE" not in message
+    assert message.endswith("...")
+    assert len(message) < 500
 
 
 # --- container endpoint --------------------------------------------------------------------
