@@ -134,6 +134,14 @@ class ClientError(SageMakerRuntimeError):
             )
         )
 
+    #: For a refused signature whose message quotes what AWS computed: where the texts this
+    #: client signed first differ from it (see ``sigv4.explain_mismatch``). Shown by str().
+    explanation: str | None = None
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if self.explanation is None else f"{text}\n\n{self.explanation}"
+
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.response, self.operation_name)
 
@@ -378,8 +386,14 @@ def parse_error_response(
         code = parsed.get("code", parsed.get("Code", ""))
     # Only strings are kept: a nested value printed would recurse (see _json.py).
     code = _clean_code(code) if isinstance(code, str) else str(status_code)
+    if not isinstance(message, str):
+        message = ""
+    elif "security-token" in message.lower():  # AWS may quote the signed canonical request
+        from sigv4._explain import mask_tokens
+
+        message = mask_tokens(message)
     result: dict[str, Any] = {
-        "Error": {"Message": message if isinstance(message, str) else "", "Code": code},
+        "Error": {"Message": message, "Code": code},
         "ResponseMetadata": metadata,
     }
     modeled = MODELED_ERRORS.get(code)

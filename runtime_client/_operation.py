@@ -40,6 +40,7 @@ from sigv4 import (
 )
 
 from ._clock_skew import ClockSkew, is_clock_skew_error, skew_from_date_header
+from ._diagnostics import SIGNATURE_CODES, explain_signature, log_attempt
 from ._errors import (
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -83,7 +84,7 @@ __all__ = [
     "skew_from_date_header",
 ]
 
-#: The library's logger: one DEBUG line per attempt (see ``_log_attempt``) and per
+#: The library's logger: one DEBUG line per attempt (``_diagnostics.log_attempt``) and per
 #: clock-skew correction; credential refreshes log under ``runtime_client.credentials``.
 _log = logging.getLogger("runtime_client")
 
@@ -303,48 +304,19 @@ def operation_flow(
         else:
             if 200 <= response.status_code < 300:
                 if started is not None:
-                    _log_attempt(operation, request.url, attempts, started, response, None)
+                    log_attempt(operation, request.url, attempts, started, response, None)
                 return (
                     yield from _success(
                         ctx, operation, response, attempts, wrap_body, wrap_events, request.url
                     )
                 )
+            signing = (request, serialized, credentials, payload_hash)
             delay = yield from _after_error_answer(
-                ctx, operation, response, attempts, request.url, started
+                ctx, operation, response, attempts, signing, started
             )
         if delay:
             yield Sleep(delay)
         attempts.next()
-
-
-def _log_attempt(
-    operation: Operation,
-    url: str,
-    attempts: _Attempts,
-    started: float,
-    answer: HTTPResponse | str,
-    delay: float | None,
-) -> None:
-    """One DEBUG line per attempt: what was called, how it ended, what happens next. No
-    header but the request id is shown (never a signature or a token)."""
-    elapsed = (perf_counter() - started) * 1000
-    if isinstance(answer, str):
-        outcome, request_id = answer, "-"
-    else:
-        outcome = str(answer.status_code)
-        request_id = answer.headers.get("x-amzn-requestid") or "-"
-    then = "done" if delay is None else f"retrying in {delay:.3f} s"
-    _log.debug(
-        "%s attempt %d/%d %s: %s in %.1f ms (request id %s); %s",
-        operation.name,
-        attempts.number,
-        attempts.max_attempts,
-        url,
-        outcome,
-        elapsed,
-        request_id,
-        then,
-    )
 
 
 def _after_transport_error(
@@ -360,7 +332,7 @@ def _after_transport_error(
     failure, error = classify_transport_error(exc, url)
     delay = attempts.state.decide(attempts.outcome(transport_failure=failure))
     if started is not None:
-        _log_attempt(operation, url, attempts, started, type(error).__name__, delay)
+        log_attempt(operation, url, attempts, started, type(error).__name__, delay)
     if delay is None:
         raise error from exc
     return delay
@@ -404,12 +376,13 @@ def _after_error_answer(
     operation: Operation,
     response: HTTPResponse,
     attempts: _Attempts,
-    url: str,
+    signing: tuple[Request, SerializedRequest, Credentials, str],
     started: float | None,
 ) -> Flow[float]:
     """Read and parse an error answer; the delay before the next attempt (0 for the one
     clock-skew correction, which learns the server's clock from ``Date``), or raise the
     modeled ``ClientError``."""
+    url = signing[0].url
     received_at = ctx.clock()
     attempts.server_skew = skew_from_date_header(response.headers.get("date"), received_at)
     response = yield from _read(response, url)
@@ -422,7 +395,7 @@ def _after_error_answer(
         ctx.skew.offset = attempts.server_skew
         attempts.skew_retries = 1
         if started is not None:
-            _log_attempt(operation, url, attempts, started, response, 0.0)
+            log_attempt(operation, url, attempts, started, response, 0.0)
         _log.debug(
             "clock skew corrected: the server's clock is %+.1f s from ours",
             attempts.server_skew.total_seconds(),
@@ -436,7 +409,7 @@ def _after_error_answer(
     )
     delay = attempts.state.decide(outcome)
     if started is not None:
-        _log_attempt(operation, url, attempts, started, response, delay)
+        log_attempt(operation, url, attempts, started, response, delay)
     if delay is not None:
         return delay
     full = dict(error)
@@ -447,7 +420,10 @@ def _after_error_answer(
     retryable = attempts.policy.classify(outcome) in (RetryKind.THROTTLING, RetryKind.TRANSIENT)
     if attempts.max_reached(retryable=retryable):
         full["ResponseMetadata"]["MaxAttemptsReached"] = True
-    raise error_class_for_code(code)(full, operation.name)
+    failure = error_class_for_code(code)(full, operation.name)
+    if code in SIGNATURE_CODES:
+        failure.explanation = explain_signature(ctx, operation, error, signing)
+    raise failure
 
 
 def _ttl(ctx: FlowContext, server_skew: timedelta | None) -> str:

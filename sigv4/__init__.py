@@ -59,6 +59,7 @@ if _typing.TYPE_CHECKING:
         sign_event,
         verify_event_chain,
     )
+    from ._explain import explain_mismatch, mask_tokens
     from ._sigv4a import (
         ALGORITHM_V4A,
         derive_v4a_private_key,
@@ -100,6 +101,7 @@ _LAZY = {
         "._sigv4a",
     ),
     **dict.fromkeys(("VerifiedRequest", "verify_claim", "verify_request"), "._verify"),
+    **dict.fromkeys(("explain_mismatch", "mask_tokens"), "._explain"),
 }
 
 
@@ -162,8 +164,10 @@ __all__ = [
     "canonical_uri",
     "credential_scope",
     "derive_signing_key",
+    "explain_mismatch",
     "format_amz_date",
     "hash_payload",
+    "mask_tokens",
     "normalize_path",
     "sign",
     "sign_with_algorithm",

@@ -188,8 +188,9 @@ def canonical_headers(
 
 @dataclass(frozen=True)
 class CanonicalRequest:
-    """The canonical request. ``str()`` is the exact text that is hashed;
-    ``redacted()`` is the same text with the session token masked, for logs."""
+    """The canonical request. :attr:`text` is the exact text that is hashed; ``str()``
+    (and ``redacted()``) the same text with the session token masked, for logs and
+    messages, so that printing it never shows the token."""
 
     method: str
     uri: str
@@ -207,8 +208,13 @@ class CanonicalRequest:
         )
         object.__setattr__(self, "_text", text)
 
-    def __str__(self) -> str:
+    @property
+    def text(self) -> str:
+        """The exact canonical request, the session token included (what is hashed)."""
         return self._text
+
+    def __str__(self) -> str:
+        return self.redacted()
 
     def __repr__(self) -> str:
         return f"CanonicalRequest({self.redacted()!r})"

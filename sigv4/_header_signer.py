@@ -76,14 +76,11 @@ class HeaderSigner:
         token = self._credentials.session_token
         added = [("X-Amz-Security-Token", token)] if token is not None else []
         added.append(("X-Amz-Date", amz_date))
-        # 1. The canonical request.
-        header_text, signed = self._canonical_headers([*headers, *added])
-        canonical = f"{method}\n{canonical_uri}\n\n{header_text}\n{signed}\n{payload_hash}"
-        # 2. The string to sign.
+        # 1. The canonical request; 2. the string to sign.
+        _, signed, scope, text = self._texts(
+            method, canonical_uri, [*headers, *added], payload_hash, amz_date
+        )
         date = amz_date[:8]
-        scope = credential_scope(date, self._region, self._service)
-        digest = hashlib.sha256(canonical.encode()).hexdigest()
-        text = f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
         # 3. The signing key (its HMAC pads, hashed once per date).
         keyed = self._keyed
         if keyed[0] != date:
@@ -97,6 +94,40 @@ class HeaderSigner:
         authorization = f"{self._prefix}{scope}, SignedHeaders={signed}, Signature={signature}"
         added.append(("Authorization", authorization))
         return added
+
+    def signing_texts(
+        self,
+        method: str,
+        canonical_uri: str,
+        headers: Sequence[tuple[str, str]],
+        payload_hash: str,
+        amz_date: str,
+    ) -> tuple[str, str]:
+        """The exact canonical request and string to sign that :meth:`sign` signs for
+        these arguments (the session token is in them: mask before showing), to compare
+        with what a service quotes when it refuses a signature (``explain_mismatch``)."""
+        token = self._credentials.session_token
+        added = [("X-Amz-Security-Token", token)] if token is not None else []
+        added.append(("X-Amz-Date", amz_date))
+        canonical, _, _, text = self._texts(
+            method, canonical_uri, [*headers, *added], payload_hash, amz_date
+        )
+        return canonical, text
+
+    def _texts(
+        self,
+        method: str,
+        canonical_uri: str,
+        headers: list[tuple[str, str]],
+        payload_hash: str,
+        amz_date: str,
+    ) -> tuple[str, str, str, str]:
+        """The canonical request, the signed headers, the scope and the string to sign."""
+        header_text, signed = self._canonical_headers(headers)
+        canonical = f"{method}\n{canonical_uri}\n\n{header_text}\n{signed}\n{payload_hash}"
+        scope = credential_scope(amz_date[:8], self._region, self._service)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        return canonical, signed, scope, f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
 
     def _canonical_headers(self, headers: list[tuple[str, str]]) -> tuple[str, str]:
         """The CanonicalHeaders text and the SignedHeaders line. A client sends the same

@@ -291,7 +291,7 @@ def sign_in_headers(
         request.method, path, canonical_query(query), lines, signed_headers, payload_hash, settings
     )
     # 2. The string to sign.
-    text = string_to_sign(amz_date, algorithm.scope, str(canonical), algorithm.name)
+    text = string_to_sign(amz_date, algorithm.scope, canonical.text, algorithm.name)
     # 3. The signing key.
     key = algorithm.signing_key()
     # 4. The signature.
@@ -348,7 +348,7 @@ def sign_in_query(
         request.method, path, query_line, lines, signed_headers, payload_hash, settings
     )
     # 2. The string to sign.
-    text = string_to_sign(amz_date, algorithm.scope, str(canonical), algorithm.name)
+    text = string_to_sign(amz_date, algorithm.scope, canonical.text, algorithm.name)
     # 3. The signing key.
     key = algorithm.signing_key()
     # 4. The signature.

@@ -247,7 +247,7 @@ def _verify_header_signed(
         policy.settings,
     )
     # 2. The string to sign.
-    text = string_to_sign(claim.amz_date, scope.text, str(canonical), claim.algorithm)
+    text = string_to_sign(claim.amz_date, scope.text, canonical.text, claim.algorithm)
     # 3 and 4. The signing key and the signature (see _check_signature).
     _check_signature(claim, scope, text, canonical.redacted())
     return _verified(claim, scope, time, names)
@@ -300,7 +300,7 @@ def _verify_presigned(
         policy.settings,
     )
     # 2. The string to sign.
-    text = string_to_sign(claim.amz_date, scope.text, str(canonical), claim.algorithm)
+    text = string_to_sign(claim.amz_date, scope.text, canonical.text, claim.algorithm)
     # 3 and 4. The signing key and the signature (see _check_signature).
     _check_signature(claim, scope, text, canonical.redacted())
     return _verified(claim, scope, time, names)

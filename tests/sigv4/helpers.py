@@ -45,4 +45,4 @@ def params(
 
 
 def canonical_lines(result: SigningResult) -> list[str]:
-    return str(result.canonical_request).split("\n")
+    return result.canonical_request.text.split("\n")

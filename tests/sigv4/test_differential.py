@@ -241,7 +241,7 @@ def example(
 
 
 def canonical_line(result: SigningResult, index: int) -> str:
-    return str(result.canonical_request).split("\n")[index]
+    return result.canonical_request.text.split("\n")[index]
 
 
 @pytest.mark.parametrize(
@@ -284,7 +284,7 @@ def test_header_whitespace_and_repeats() -> None:
         ("X-Test-Empty", ""),
     )
     result = assert_same_signature(example("/", headers=headers))
-    lines = str(result.canonical_request).split("\n")
+    lines = result.canonical_request.text.split("\n")
     assert "x-test-spaces:a b" in lines
     assert "x-test-repeat:one,two words" in lines
     assert "x-test-tab:x y" in lines
@@ -319,4 +319,4 @@ def test_host_taken_from_url_is_lower_cased() -> None:
     # Host names are case-insensitive and httpx sends the Host header lower-cased.
     case = replace(example("/"), url="https://Runtime.SageMaker.us-east-1.amazonaws.com/")
     result = assert_same_signature(case)
-    assert f"host:{HOST}" in str(result.canonical_request).split("\n")
+    assert f"host:{HOST}" in result.canonical_request.text.split("\n")
