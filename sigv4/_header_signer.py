@@ -73,12 +73,9 @@ class HeaderSigner:
         signed: ``X-Amz-Security-Token`` (with temporary credentials), ``X-Amz-Date`` and
         ``Authorization``. ``canonical_uri`` is the CanonicalURI line of the request's path
         (``canonical_uri(path, ...)``), ``amz_date`` the time as ``YYYYMMDDTHHMMSSZ``."""
-        token = self._credentials.session_token
-        added = [("X-Amz-Security-Token", token)] if token is not None else []
-        added.append(("X-Amz-Date", amz_date))
         # 1. The canonical request; 2. the string to sign.
-        _, signed, scope, text = self._texts(
-            method, canonical_uri, [*headers, *added], payload_hash, amz_date
+        added, _, signed, scope, text = self._texts(
+            method, canonical_uri, headers, payload_hash, amz_date
         )
         date = amz_date[:8]
         # 3. The signing key (its HMAC pads, hashed once per date).
@@ -95,39 +92,32 @@ class HeaderSigner:
         added.append(("Authorization", authorization))
         return added
 
-    def signing_texts(
-        self,
-        method: str,
-        canonical_uri: str,
-        headers: Sequence[tuple[str, str]],
-        payload_hash: str,
-        amz_date: str,
-    ) -> tuple[str, str]:
+    def signing_texts(self, *request: Any) -> tuple[str, str]:
         """The exact canonical request and string to sign that :meth:`sign` signs for
-        these arguments (the session token is in them: mask before showing), to compare
-        with what a service quotes when it refuses a signature (``explain_mismatch``)."""
-        token = self._credentials.session_token
-        added = [("X-Amz-Security-Token", token)] if token is not None else []
-        added.append(("X-Amz-Date", amz_date))
-        canonical, _, _, text = self._texts(
-            method, canonical_uri, [*headers, *added], payload_hash, amz_date
-        )
+        the same arguments (``method, canonical_uri, headers, payload_hash, amz_date``).
+        The session token is in them (mask before showing); they are for comparing with
+        what a service quotes when it refuses a signature (``explain_mismatch``)."""
+        _, canonical, _, _, text = self._texts(*request)
         return canonical, text
 
     def _texts(
         self,
         method: str,
         canonical_uri: str,
-        headers: list[tuple[str, str]],
+        headers: Sequence[tuple[str, str]],
         payload_hash: str,
         amz_date: str,
-    ) -> tuple[str, str, str, str]:
-        """The canonical request, the signed headers, the scope and the string to sign."""
-        header_text, signed = self._canonical_headers(headers)
+    ) -> tuple[list[tuple[str, str]], str, str, str, str]:
+        """The headers added before signing (token, date), the canonical request, the
+        signed headers, the scope and the string to sign."""
+        token = self._credentials.session_token
+        added = [("X-Amz-Security-Token", token)] if token is not None else []
+        added.append(("X-Amz-Date", amz_date))
+        header_text, signed = self._canonical_headers([*headers, *added])
         canonical = f"{method}\n{canonical_uri}\n\n{header_text}\n{signed}\n{payload_hash}"
         scope = credential_scope(amz_date[:8], self._region, self._service)
         digest = hashlib.sha256(canonical.encode()).hexdigest()
-        return canonical, signed, scope, f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+        return added, canonical, signed, scope, f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
 
     def _canonical_headers(self, headers: list[tuple[str, str]]) -> tuple[str, str]:
         """The CanonicalHeaders text and the SignedHeaders line. A client sends the same
