@@ -45,7 +45,9 @@ __all__ = [
     "InvalidConfigError",
     "NoRegionError",
     "RetryMode",
+    "proxy_url_problem",
     "redact_proxies",
+    "redact_url",
 ]
 
 RetryMode = Literal["standard", "legacy", "adaptive"]
@@ -142,24 +144,56 @@ def _proxies(value: object) -> Mapping[str, str] | None:
             "proxies must be a dict of scheme (or scheme://host) to proxy URL strings, "
             "e.g. {'https': 'http://proxy.internal:3128'}"
         )
+    for key, url in value.items():
+        problem = proxy_url_problem(url)
+        if problem is not None:
+            raise InvalidConfigError(f"proxies[{key!r}]: {problem}, got {redact_url(url)!r}")
     return MappingProxyType(dict(value))
 
 
+def proxy_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a proxy (``http://`` or ``https://``, a host, a port from 1
+    to 65535 if given, no blanks), or None. A URL without a scheme means ``http://``."""
+    if any(c.isspace() for c in url):
+        return "a proxy URL must not contain blanks"
+    full = url if "://" in url else f"http://{url}"
+    try:
+        parts = urlsplit(full)
+        port = parts.port
+    except ValueError as exc:
+        return f"not a valid proxy URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        socks = ": SOCKS proxies are not supported" if parts.scheme.startswith("socks") else ""
+        return f"the proxy scheme must be http or https, not {parts.scheme!r}{socks}"
+    if not parts.hostname:
+        return "a proxy URL needs a host"
+    if port == 0:
+        return "the proxy port must be from 1 to 65535"
+    return None
+
+
 def _client_cert(value: object) -> str | tuple[str, str] | None:
-    if value is None or isinstance(value, str):
-        return value
-    if (
-        isinstance(value, tuple)
-        and len(value) == 2
-        and all(isinstance(part, str) for part in value)
+    if value is None:
+        return None
+    paths = (value,) if isinstance(value, str) else value
+    if not (
+        isinstance(value, str)
+        or (isinstance(value, tuple) and len(value) == 2 and all(isinstance(p, str) for p in value))
     ):
-        return cast("tuple[str, str]", value)
-    raise InvalidConfigError(
-        "client_cert must be a path to a PEM file or a (cert_path, key_path) tuple"
-    )
+        raise InvalidConfigError(
+            "client_cert must be a path to a PEM file or a (cert_path, key_path) tuple"
+        )
+    import os
+
+    for path in cast("tuple[str, ...]", paths):
+        if not path.strip():
+            raise InvalidConfigError("client_cert: a path must not be empty")
+        if os.path.isdir(path):
+            raise InvalidConfigError(f"client_cert: {path!r} is a folder, not a PEM file")
+    return cast("str | tuple[str, str]", value)
 
 
-def _redact_url(url: str) -> str:
+def redact_url(url: str) -> str:
     """``url`` with any ``user:password@`` replaced by ``***@`` (proxy URLs carry them)."""
     try:
         parts = urlsplit(url)
@@ -171,7 +205,7 @@ def _redact_url(url: str) -> str:
 
 
 def redact_proxies(proxies: Mapping[str, str] | None) -> dict[str, str] | None:
-    return None if proxies is None else {k: _redact_url(v) for k, v in proxies.items()}
+    return None if proxies is None else {k: redact_url(v) for k, v in proxies.items()}
 
 
 #: botocore Config options we have no knob for, and the values that mean what we do anyway

@@ -27,6 +27,14 @@ def _file_extent(value: Any) -> tuple[int, int] | str:
     """``(start, length)`` of a seekable binary file from its current position, or a problem."""
     if isinstance(value, io.TextIOBase):
         return "a text-mode file cannot be sent; open it in binary mode ('rb')"
+    if getattr(value, "closed", False) is True:
+        return "the file is closed; pass an open binary file (open(path, 'rb'))"
+    readable = getattr(value, "readable", None)
+    try:
+        if callable(readable) and not readable():
+            return "the file is not open for reading; open it with mode 'rb'"
+    except (OSError, ValueError):
+        return "the file cannot be read; pass an open binary file (open(path, 'rb'))"
     seekable = getattr(value, "seekable", None)
     try:
         ok = bool(seekable()) if callable(seekable) else hasattr(value, "seek")
@@ -48,7 +56,13 @@ def check_body(value: object, max_length: int | None) -> str | None:
     if isinstance(value, (bytes, bytearray)):
         length = len(value)
     elif isinstance(value, str):
-        length = len(value.encode("utf-8"))
+        try:
+            length = len(value.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            return (
+                f"a str body must be text that UTF-8 can encode; it holds a lone surrogate "
+                f"{value[exc.start]!r} at position {exc.start} (pass bytes instead)"
+            )
     elif hasattr(value, "read"):
         extent = _file_extent(value)
         if isinstance(extent, str):

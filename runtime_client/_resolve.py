@@ -20,7 +20,9 @@ from ._config import (
     NoRegionError,
     RetryMode,
     as_config,
+    proxy_url_problem,
     redact_proxies,
+    redact_url,
 )
 from ._endpoints import EndpointResolutionError, resolve_endpoint, validate_region
 from ._version import __version__
@@ -230,9 +232,20 @@ def _environment_proxies(env: Mapping[str, str], endpoint_url: str) -> Mapping[s
             return None
     proxies: dict[str, str] = {}
     for scheme in ("http", "https"):
-        value = get(f"{scheme}_proxy") or get("all_proxy")
-        if value:
-            proxies[scheme] = value if "://" in value else f"http://{value}"
+        name = next(
+            (n for n in (f"{scheme}_proxy", f"{scheme.upper()}_PROXY", "all_proxy", "ALL_PROXY")
+             if env.get(n)),
+            None,
+        )  # fmt: skip
+        if name is None:
+            continue
+        value = env[name]
+        problem = proxy_url_problem(value)
+        if problem is not None:
+            raise InvalidConfigError(
+                f"environment variable {name}: {problem}, got {redact_url(value)!r}"
+            )
+        proxies[scheme] = value if "://" in value else f"http://{value}"
     return proxies or None
 
 
