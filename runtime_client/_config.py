@@ -244,6 +244,10 @@ class Config:
     * ``connect_timeout`` / ``read_timeout``: seconds, or None for no limit (60 / 70).
     * ``retries``: ``{"mode": "standard" | "legacy" | "adaptive", "max_attempts": N}`` where
       ``max_attempts`` counts retries, or ``"total_max_attempts"`` counting all attempts.
+    * ``retry_after_send``: retry a failure that came after the whole request may have
+      been sent (a read timeout, a connection reset or closed without an answer; default
+      False: the model may be running it, and an inference is not idempotent; see
+      ``_retry``). ``retry_read_timeouts`` is its older name (either enables it).
     * ``retry_read_timeouts``: retry after a read timeout (default False: an inference may
       already be running, and it is not idempotent).
     * ``http2``: offer HTTP/2 (TLS ALPN ``h2``, then ``http/1.1``) for InvokeEndpoint,
@@ -263,6 +267,7 @@ class Config:
     read_timeout: float | None
     retries: Mapping[str, Any] | None
     retry_read_timeouts: bool
+    retry_after_send: bool
     http2: bool
     user_agent: str | None
     user_agent_extra: str | None
@@ -283,6 +288,7 @@ class Config:
         "read_timeout": DEFAULT_READ_TIMEOUT,
         "retries": None,
         "retry_read_timeouts": False,
+        "retry_after_send": False,
         "http2": False,
         "user_agent": None,
         "user_agent_extra": None,
@@ -305,6 +311,7 @@ class Config:
         read_timeout: float | _Unset | None = _UNSET,
         retries: Mapping[str, Any] | _Unset | None = _UNSET,
         retry_read_timeouts: bool | _Unset = _UNSET,
+        retry_after_send: bool | _Unset = _UNSET,
         http2: bool | _Unset = _UNSET,
         user_agent: str | _Unset | None = _UNSET,
         user_agent_extra: str | _Unset | None = _UNSET,
@@ -332,6 +339,7 @@ class Config:
             "read_timeout": _timeout("read_timeout", values["read_timeout"]),
             "retries": _retries(values["retries"]),
             "retry_read_timeouts": _bool("retry_read_timeouts", values["retry_read_timeouts"]),
+            "retry_after_send": _bool("retry_after_send", values["retry_after_send"]),
             "http2": _bool("http2", values["http2"]),
             "user_agent": _optional_str("user_agent", values["user_agent"]),
             "user_agent_extra": _optional_str("user_agent_extra", values["user_agent_extra"]),

@@ -163,9 +163,10 @@ def classify_transport_error(
 ) -> tuple[TransportFailure, HTTPClientError]:
     """``(kind, error)``: the retry kind of a transport failure and the error a user sees.
 
-    Kinds: ``CONNECT`` (nothing reached the service), ``READ_TIMEOUT`` (the service may be
-    running the inference: retried only on opt-in), ``OTHER`` (the connection broke after
-    the request may have been sent).
+    Kinds: ``CONNECT`` (nothing reached the service), ``READ_TIMEOUT`` and ``AFTER_SEND``
+    (the whole request may have been sent: the model may be running it; retried only on
+    opt-in, see ``_retry``), ``OTHER`` (the connection broke before the request was
+    complete: a write timeout, a stale connection found closed before sending).
     """
     if isinstance(exc, ConnectTimeout):
         return TransportFailure.CONNECT, ConnectTimeoutError(endpoint_url, exc)
@@ -179,7 +180,9 @@ def classify_transport_error(
         return TransportFailure.READ_TIMEOUT, ReadTimeoutError(endpoint_url, exc)
     if isinstance(exc, WriteTimeout):
         return TransportFailure.OTHER, ReadTimeoutError(endpoint_url, exc)
-    return TransportFailure.OTHER, ConnectionClosedError(endpoint_url, exc)
+    sent = getattr(exc, "request_sent", True)
+    kind = TransportFailure.AFTER_SEND if sent else TransportFailure.OTHER
+    return kind, ConnectionClosedError(endpoint_url, exc)
 
 
 class _Attempts:

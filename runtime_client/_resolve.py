@@ -53,7 +53,7 @@ class ResolvedConfig:
     total_max_attempts: int
     connect_timeout: float | None
     read_timeout: float | None
-    retry_read_timeouts: bool
+    retry_after_send: bool
     http2: bool
     user_agent: str
     max_pool_connections: int
@@ -297,7 +297,7 @@ def resolve_client_config(
         total_max_attempts=total,
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
-        retry_read_timeouts=config.retry_read_timeouts,
+        retry_after_send=config.retry_after_send or config.retry_read_timeouts,
         http2=config.http2,
         user_agent=_build_user_agent(config, mode, appid),
         max_pool_connections=config.max_pool_connections,

@@ -39,9 +39,16 @@ successes). It only engages after the first throttling answer. Here, waiting for
 delay the flow sleeps (:meth:`RetryState.send_delay`): the token is reserved at once, so
 concurrent callers queue up instead of polling.
 
-Never retried: an answer whose body had started streaming to the caller, a read timeout unless
-``retry_read_timeouts`` (an inference may already be running: it is not idempotent), 4xx
-answers other than throttling (400 ValidationError, 403, 424 ModelError, ...).
+**The rule for "the request may have reached the model"**: once the whole request may have
+been sent, a failure without an answer (a read timeout, a reset, a close) is not retried,
+unless ``retry_after_send`` (an inference is not idempotent: a retry could run it twice, and
+a model that timed out once will likely time out again). Before that point (no connection,
+a TLS or proxy failure, a stale keep-alive connection found closed before the request went
+out, a write that timed out before the request was complete) a retry is safe and is made.
+
+Never retried: an answer whose body had started streaming to the caller, a failure after the
+request was sent unless ``retry_after_send`` (above), 4xx answers other than throttling (400
+ValidationError, 403, 424 ModelError, ...).
 """
 
 from __future__ import annotations
@@ -131,8 +138,14 @@ class TransportFailure(enum.Enum):
     CONNECT = "connect"
     #: The request was sent but no response bytes came within ``read_timeout``.
     READ_TIMEOUT = "read_timeout"
-    #: The connection broke otherwise before a response (closed, reset, protocol error).
+    #: The connection broke (closed, reset) after the request may have been sent whole.
+    AFTER_SEND = "after_send"
+    #: The connection broke before the request was complete (nothing the model could run).
     OTHER = "other"
+
+
+#: Failures after which the model may be running the request (see the module docstring).
+_AFTER_SEND = frozenset({TransportFailure.READ_TIMEOUT, TransportFailure.AFTER_SEND})
 
 
 class RetryKind(enum.Enum):
@@ -230,7 +243,7 @@ class RetryPolicy:
         mode: Literal["standard", "legacy", "adaptive"] = "standard",
         total_max_attempts: int | None = None,
         *,
-        retry_read_timeouts: bool = False,
+        retry_after_send: bool = False,
         quota: RetryQuota | None = None,
         random: Callable[[], float] = _random.random,
         clock: Callable[[], float] = time.monotonic,
@@ -249,7 +262,7 @@ class RetryPolicy:
             )
         self.mode = mode
         self.total_max_attempts = total_max_attempts
-        self.retry_read_timeouts = retry_read_timeouts
+        self.retry_after_send = retry_after_send
         self.quota = quota if quota is not None else RetryQuota()
         self.rate_limiter = ClientRateLimiter(clock) if mode == "adaptive" else None
         self._random = random
@@ -266,7 +279,7 @@ class RetryPolicy:
         return cls(
             config.retry_mode,
             config.total_max_attempts,
-            retry_read_timeouts=config.retry_read_timeouts,
+            retry_after_send=config.retry_after_send,
             random=random,
             clock=clock,
         )
@@ -287,7 +300,7 @@ class RetryPolicy:
             return RetryKind.NOT_RETRYABLE
         failure = outcome.transport_failure
         if failure is not None:
-            if failure is TransportFailure.READ_TIMEOUT and not self.retry_read_timeouts:
+            if failure in _AFTER_SEND and not self.retry_after_send:
                 return RetryKind.NOT_RETRYABLE
             return RetryKind.TRANSIENT
         code, status = outcome.error_code, outcome.status

@@ -412,7 +412,7 @@ def test_values_taken_from_config() -> None:
         ),
     )
     assert (resolved.connect_timeout, resolved.read_timeout) == (2.0, None)
-    assert resolved.retry_read_timeouts is True
+    assert resolved.retry_after_send is True  # retry_read_timeouts is its older name
     assert resolved.max_pool_connections == 50
     assert resolved.tcp_keepalive is True
     assert resolved.client_cert == ("c.pem", "k.pem")
@@ -420,7 +420,7 @@ def test_values_taken_from_config() -> None:
     assert resolved.ca_bundle is None
     default = resolve(region_name="us-east-1")
     assert (default.connect_timeout, default.read_timeout) == (60.0, 70.0)
-    assert default.retry_read_timeouts is False
+    assert default.retry_after_send is False
 
 
 @pytest.mark.parametrize(

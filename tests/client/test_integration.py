@@ -390,7 +390,19 @@ async def test_read_timeout_retry_is_opt_in(make: Any, server: SigV4Server) -> N
 
 
 @pytest.mark.anyio
-async def test_dropped_connections_are_retried(client: Harness, server: SigV4Server) -> None:
+async def test_a_connection_dropped_after_the_request_is_not_retried(
+    client: Harness, server: SigV4Server
+) -> None:
+    # The server read the whole request: the model may be running it (the retry rule).
+    server.play(Drop())
+    with pytest.raises(ConnectionClosedError, match="Connection was closed"):
+        await client.call("invoke_endpoint", EndpointName="e", Body=b"x")
+    assert len(server.requests) == 1
+
+
+@pytest.mark.anyio
+async def test_dropped_connections_are_retried_on_opt_in(make: Any, server: SigV4Server) -> None:
+    client = make(config=Config(retry_after_send=True))
     server.play(Drop())
     resp = await client.call("invoke_endpoint", EndpointName="e", Body=b"x")
     assert await client.read(resp["Body"]) == b"x"

@@ -119,7 +119,7 @@ def test_a_transport_error_is_logged_and_names_the_request_url(
     server.play(Drop(), Drop(), Drop())
     url = f"{server.url}/endpoints/my-endpoint/invocations"
     with (
-        _client(server.url, retries={"total_max_attempts": 2}) as client,
+        _client(server.url, retries={"total_max_attempts": 2}, retry_after_send=True) as client,
         pytest.raises(ConnectionClosedError) as info,
     ):
         client.invoke_endpoint(EndpointName="my-endpoint", Body=b"x")

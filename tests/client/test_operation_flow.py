@@ -300,10 +300,23 @@ def test_connect_failures_are_retried_then_translated() -> None:
     assert isinstance(info.value.__cause__, ConnectError)
 
 
-def test_a_dropped_connection_is_retried() -> None:
+def test_a_connection_lost_after_sending_is_not_retried_by_default() -> None:
     flow, _step = start()
-    sleep = flow.throw(ServerDisconnectedError("Server disconnected"))
-    assert isinstance(sleep, Sleep)
+    with pytest.raises(ConnectionClosedError):
+        flow.throw(ServerDisconnectedError("Server disconnected"))
+
+
+def test_a_connection_lost_before_the_request_was_complete_is_retried() -> None:
+    flow, _step = start()
+    lost = ServerDisconnectedError("Server disconnected")
+    lost.request_sent = False
+    assert isinstance(flow.throw(lost), Sleep)
+
+
+def test_a_connection_lost_after_sending_is_retried_on_opt_in() -> None:
+    policy = RetryPolicy(retry_after_send=True, random=lambda: 0.5)
+    flow, _step = start(ctx=make_ctx(policy))
+    assert isinstance(flow.throw(ServerDisconnectedError("Server disconnected")), Sleep)
 
 
 def test_read_timeouts_are_not_retried_by_default() -> None:
@@ -313,7 +326,7 @@ def test_read_timeouts_are_not_retried_by_default() -> None:
 
 
 def test_read_timeouts_are_retried_on_opt_in() -> None:
-    policy = RetryPolicy(retry_read_timeouts=True, random=lambda: 0.5)
+    policy = RetryPolicy(retry_after_send=True, random=lambda: 0.5)
     flow, _step = start(ctx=make_ctx(policy))
     assert isinstance(flow.throw(ReadTimeout("t")), Sleep)
 

@@ -89,7 +89,7 @@ def test_standard_classification(outcome: AttemptOutcome, kind: RetryKind) -> No
 def test_read_timeouts_are_retried_only_when_opted_in() -> None:
     outcome = AttemptOutcome(1, transport_failure=READ_TIMEOUT)
     assert RetryPolicy().decide(outcome) is None
-    assert RetryPolicy(retry_read_timeouts=True, random=fixed(0.5)).decide(outcome) == 0.025
+    assert RetryPolicy(retry_after_send=True, random=fixed(0.5)).decide(outcome) == 0.025
 
 
 def test_body_failure_after_the_status_line() -> None:
@@ -100,12 +100,12 @@ def test_body_failure_after_the_status_line() -> None:
     assert policy.decide(broken) == 0.025
     assert quota.available == 500 - 14  # a retry was paid for, nothing given back
     assert policy.decide(AttemptOutcome(1, status=200, transport_failure=READ_TIMEOUT)) is None
-    opted_in = RetryPolicy(retry_read_timeouts=True, random=fixed(0.5))
+    opted_in = RetryPolicy(retry_after_send=True, random=fixed(0.5))
     assert opted_in.decide(AttemptOutcome(1, status=200, transport_failure=READ_TIMEOUT)) == 0.025
 
 
 def test_nothing_is_retried_after_the_response_started_streaming() -> None:
-    policy = RetryPolicy(retry_read_timeouts=True, random=fixed(0.5))
+    policy = RetryPolicy(retry_after_send=True, random=fixed(0.5))
     for outcome in (
         AttemptOutcome(1, transport_failure=READ_TIMEOUT, response_started=True),
         AttemptOutcome(1, transport_failure=OTHER, response_started=True),
@@ -325,7 +325,7 @@ def test_from_config() -> None:
         profile_config={},
     )
     policy = RetryPolicy.from_config(resolved, random=fixed(1.0))
-    assert (policy.mode, policy.total_max_attempts, policy.retry_read_timeouts) == (
+    assert (policy.mode, policy.total_max_attempts, policy.retry_after_send) == (
         "legacy",
         3,
         True,
