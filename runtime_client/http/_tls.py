@@ -4,9 +4,17 @@ A client that only ever speaks plain HTTP never builds a context (loading a CA b
 costs tens of milliseconds). The context is built once, on the first TLS connection, and
 shared by every connection of the transport; ``ssl.SSLContext`` is thread-safe to share.
 
-``verify``: True (the default trust store: certifi's bundle, as httpx and botocore use),
-False (no certificate or host name checks), or the path of a CA bundle file or of a
-hashed certificate folder. ``client_cert``: a PEM file with the key, or ``(cert, key)``.
+``verify``: True (the default trust store, see :func:`default_trust`), False (no
+certificate or host name checks), or the path of a CA bundle file or of a hashed
+certificate folder, used exactly as given.
+
+The default trust store is loaded lazily: where OpenSSL's environment names one
+(``SSL_CERT_FILE``, ``SSL_CERT_DIR``), that; else the system's hashed certificate folder
+(``/etc/ssl/certs`` and the like), from which OpenSSL reads only the CA a handshake
+needs, when it asks (parsing a whole bundle of ~120 certificates costs ~30 ms at the
+first connection); else certifi's bundle (what httpx and botocore use). Verification is
+as strict whichever it is: the chain must end at a trusted CA and name the host.
+``client_cert``: a PEM file with the key, or ``(cert, key)``.
 ``alpn``: the protocols offered (``["http/1.1"]``; ``["h2"]`` for the HTTP/2 stream).
 An ``SSLContext`` offers one list, so :meth:`TLSSettings.with_alpn` gives the settings for
 another list: the same trust and identity, a context of its own (made once, lazily).
@@ -15,11 +23,12 @@ another list: the same trust and identity, a context of its own (made once, lazi
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["TLSSettings"]
+__all__ = ["TLSSettings", "default_trust"]
 
 
 class TLSSettings:
@@ -91,7 +100,8 @@ class TLSSettings:
                 cafile=None if directory else verify, capath=verify if directory else None
             )
         else:
-            context = ssl.create_default_context(cafile=_default_bundle())
+            cafile, capath = default_trust()
+            context = ssl.create_default_context(cafile=cafile, capath=capath)
         cert = self.client_cert
         if cert is not None:
             if isinstance(cert, tuple):
@@ -101,6 +111,33 @@ class TLSSettings:
         if self.alpn:
             context.set_alpn_protocols(list(self.alpn))
         return context
+
+
+_HASHED_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")
+
+
+def _is_hashed_folder(path: str | None) -> bool:
+    """``path`` is a folder holding at least one OpenSSL-hashed certificate name."""
+    if not path or not os.path.isdir(path):
+        return False
+    try:
+        with os.scandir(path) as entries:
+            return any(_HASHED_NAME.fullmatch(entry.name) for entry in entries)
+    except OSError:
+        return False
+
+
+def default_trust(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """``(cafile, capath)`` of the default trust store (see the module docstring)."""
+    env = os.environ if environ is None else environ
+    cafile, capath = env.get("SSL_CERT_FILE") or None, env.get("SSL_CERT_DIR") or None
+    if cafile or capath:
+        return cafile, capath
+    paths = ssl.get_default_verify_paths()
+    for folder in (paths.capath, paths.openssl_capath):
+        if _is_hashed_folder(folder):
+            return None, folder
+    return _default_bundle(), None
 
 
 def _default_bundle() -> str | None:
