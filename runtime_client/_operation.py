@@ -66,6 +66,7 @@ from .http._exceptions import (
     ConnectTimeout,
     ProxyError,
     ReadTimeout,
+    ServerDisconnectedError,
     TLSError,
     TransportError,
     WriteTimeout,
@@ -181,7 +182,10 @@ def classify_transport_error(
     if isinstance(exc, WriteTimeout):
         return TransportFailure.OTHER, ReadTimeoutError(endpoint_url, exc)
     sent = getattr(exc, "request_sent", True)
-    kind = TransportFailure.AFTER_SEND if sent else TransportFailure.OTHER
+    # A kept-alive connection closed, with no byte of an answer, as we reused it: the
+    # server's idle close crossing our request, which it never read (not "after send").
+    stale = isinstance(exc, ServerDisconnectedError) and exc.connection_reused
+    kind = TransportFailure.AFTER_SEND if sent and not stale else TransportFailure.OTHER
     return kind, ConnectionClosedError(endpoint_url, exc)
 
 

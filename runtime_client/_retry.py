@@ -44,7 +44,9 @@ been sent, a failure without an answer (a read timeout, a reset, a close) is not
 unless ``retry_after_send`` (an inference is not idempotent: a retry could run it twice, and
 a model that timed out once will likely time out again). Before that point (no connection,
 a TLS or proxy failure, a stale keep-alive connection found closed before the request went
-out, a write that timed out before the request was complete) a retry is safe and is made.
+out, a write that timed out before the request was complete) a retry is safe and is made;
+so is the idle-close race: a kept-alive connection that the server closed, without a byte
+of an answer, just as a request went out on it (the server never read that request).
 
 Never retried: an answer whose body had started streaming to the caller, a failure after the
 request was sent unless ``retry_after_send`` (above), 4xx answers other than throttling (400

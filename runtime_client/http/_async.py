@@ -248,6 +248,7 @@ class AsyncTransport:
                 if retry_on_new_connection(exc, conn.reused):
                     conn = None
                     continue
+                exc.connection_reused = conn.reused  # for the caller's retry rule
                 raise
             except BaseException:
                 conn.close()

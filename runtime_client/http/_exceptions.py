@@ -25,7 +25,9 @@ RST_STREAM with REFUSED_STREAM), so that it may be sent again.
 
 A :class:`ServerDisconnectedError` is how a keep-alive connection that the server dropped
 shows up when the request was already written: the transport does not send it again (it
-may have been processed; see ``_exchange``), the caller's retry policy decides. Every
+may have been processed; see ``_exchange``), the caller's retry policy decides
+(``connection_reused`` tells it that the connection had served a request before: the
+idle-close race). Every
 other :class:`RemoteProtocolError` means a response was cut or malformed.
 
 The messages name the rule that was broken and the field or limit involved, so that a
@@ -57,6 +59,8 @@ class TransportError(Exception):
     request_sent: bool = True
     #: The server said it did not process the request (HTTP/2 only; see the module).
     unprocessed: bool = False
+    #: The exchange ran on a kept-alive connection that had served a request before.
+    connection_reused: bool = False
 
 
 class ConnectError(TransportError):

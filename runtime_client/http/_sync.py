@@ -299,6 +299,7 @@ class SyncTransport:
                 if retry_on_new_connection(exc, conn.reused):
                     conn = None
                     continue
+                exc.connection_reused = conn.reused  # for the caller's retry rule
                 raise
             except BaseException:
                 conn.close()

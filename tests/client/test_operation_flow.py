@@ -313,6 +313,15 @@ def test_a_connection_lost_before_the_request_was_complete_is_retried() -> None:
     assert isinstance(flow.throw(lost), Sleep)
 
 
+def test_the_idle_close_race_on_a_reused_connection_is_retried() -> None:
+    # The server closed a kept-alive connection, no byte of an answer, as the request went
+    # out on it: it never read the request, whatever request_sent says.
+    flow, _step = start()
+    raced = ServerDisconnectedError("the server closed the connection before any byte")
+    raced.connection_reused = True
+    assert isinstance(flow.throw(raced), Sleep)
+
+
 def test_a_connection_lost_after_sending_is_retried_on_opt_in() -> None:
     policy = RetryPolicy(retry_after_send=True, random=lambda: 0.5)
     flow, _step = start(ctx=make_ctx(policy))
