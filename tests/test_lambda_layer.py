@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from runtime_client.local import DEMO_ACCESS_KEY_ID, DEMO_SECRET_ACCESS_KEY, serve
+from tests.support.venvs import skip_if_installed_once
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
@@ -40,6 +41,7 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def layer_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    skip_if_installed_once()
     build = tmp_path_factory.mktemp("layer-build")
     target = build / "layer" / "python"
     install = subprocess.run(

@@ -57,8 +57,9 @@ def _env(aws_files: Path) -> dict[str, str]:
 def test_invoke_endpoint_prints_what_aws_prints(
     aws: Path, endpoint: LocalEndpoint, aws_files: Path, tmp_path: Path, output: str
 ) -> None:
+    """Both commands, whole, against the local endpoint: the answer and a nested query."""
     env = _env(aws_files)
-    for query in QUERIES:
+    for query in (None, QUERIES[3]):
         tail = ["--output", output] + (["--query", query] if query else [])
         call = [
             "--endpoint-url", endpoint.url, "--region", REGION, "sagemaker-runtime",
@@ -79,6 +80,42 @@ def test_invoke_endpoint_prints_what_aws_prints(
         )
         assert ours.returncode == 0, ours.stderr
         assert ours.stdout == theirs.stdout, (query, output)
+
+
+# Every query and format through the AWS CLI's own formatters, in one process of its venv
+# (the command above adds only the call around them).
+_FORMATTERS = """
+import io, json, sys
+import jmespath
+from awscli.formatter import get_formatter
+members = json.loads(sys.argv[1])
+out = {}
+for query in json.loads(sys.argv[2]):
+    for output in ("json", "text", "table"):
+        args = type("Args", (), {"query": jmespath.compile(query) if query else None,
+                                 "color": "off"})()
+        stream = io.StringIO()
+        get_formatter(output, args)("InvokeEndpoint", dict(members), stream)
+        out[f"{output} {query}"] = stream.getvalue()
+print(json.dumps(out))
+"""
+
+
+def test_every_query_and_format_as_the_aws_cli_formats_it(aws: Path) -> None:
+    members = {"ContentType": "text/plain", "InvokedProductionVariant": "AllTraffic"}
+    ran = subprocess.run(
+        [str(aws.parent / "python"), "-c", _FORMATTERS, json.dumps(members), json.dumps(QUERIES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    theirs = json.loads(ran.stdout)
+    for query in QUERIES:
+        compiled = compile_query(query) if query else None
+        for output in ("json", "text", "table"):
+            ours = render(members, output, "InvokeEndpoint", compiled, width=80)
+            assert ours == theirs[f"{output} {query}"], (output, query)
 
 
 # Answers the AWS CLI 1.46 printed for these members (recorded).

@@ -20,7 +20,7 @@ import pytest
 from runtime_client.local import EchoModel, ModelFailure, serve
 from runtime_client.local._bidi_models import BidiInvocation, BidiPart
 from tests.local.emulator import ACCEPTED, CREDS, REGION, SECRET
-from tests.support.venvs import python_at_least, venv_with
+from tests.support.venvs import python_at_least, skip_if_installed_once, venv_with
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("cryptography") is None,
@@ -34,6 +34,7 @@ _PACKAGES = ("aws-sdk-sagemaker-runtime-http2", "smithy-http[awscrt]")
 @pytest.fixture(scope="module")
 def sdk_python(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The interpreter of a new virtual environment holding the SDK."""
+    skip_if_installed_once()
     base = python_at_least(12)
     if base is None:
         pytest.skip("no Python >= 3.12 here (interpreter, pyenv or PATH): the SDK needs one")

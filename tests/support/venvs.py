@@ -4,6 +4,7 @@ where the interpreter or the index is missing."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,9 +12,18 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["python_at_least", "venv_with"]
+__all__ = ["python_at_least", "skip_if_installed_once", "venv_with"]
 
 _INSTALL_SECONDS = 600
+#: Set by ``.ci/run`` for its extra runs under other Pythons: the tests that install other
+#: software (into a venv or a layer folder) ran once already, in its main run.
+SKIP_VARIABLE = "RUNTIME_CLIENT_TESTS_SKIP_INSTALLS"
+
+
+def skip_if_installed_once() -> None:
+    """Skip, saying why, in a run where ``SKIP_VARIABLE`` says installs were tested."""
+    if os.environ.get(SKIP_VARIABLE):
+        pytest.skip(f"tests that install software ran once in this CI's main run ({SKIP_VARIABLE})")
 
 
 def python_at_least(minor: int) -> str | None:
@@ -46,6 +56,7 @@ def python_at_least(minor: int) -> str | None:
 def venv_with(folder: Path, base: str, packages: tuple[str, ...]) -> Path:
     """A new virtual environment in ``folder`` made by ``base`` with ``packages``; its
     ``bin`` folder. Skips the calling test, naming why, when the install fails."""
+    skip_if_installed_once()
     venv = folder / "venv"
     subprocess.run([base, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
