@@ -69,13 +69,15 @@ def explain_signature(
         return None
     from sigv4._explain import explain_mismatch
 
+    from ._operation import signed_headers
+
     request, serialized, credentials, payload_hash = signing
     amz_date = next((v for n, v in request.headers if n.lower() == "x-amz-date"), "")
     canonical_uri = ctx.url_for(serialized.path)[2]
     canonical, text = ctx.signer(credentials).signing_texts(
         operation.method,
         canonical_uri,
-        [("Host", ctx.host), *serialized.headers],
+        signed_headers(ctx, serialized),
         payload_hash,
         amz_date,
     )

@@ -57,7 +57,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ._json import json_object, member_value
+from ._json import json_or_text, member_value
 
 __all__ = [
     "AccessDeniedException",
@@ -328,15 +328,6 @@ def _clean_code(code: str) -> str:
     return code.split(":", 1)[0].rsplit("#", 1)[-1]
 
 
-def _json_body(body: bytes) -> dict[str, Any]:
-    """The error body as a dict; a body that is not JSON becomes its text as the message
-    (bounded: the first 64 KiB)."""
-    parsed = json_object(body)
-    if not parsed and body.strip() and not body.lstrip().startswith((b"{", b"[")):
-        return {"message": body[: 64 * 1024].decode("utf-8", errors="replace")}
-    return parsed
-
-
 def _reason_phrase(status_code: int) -> str:
     """The standard reason phrase of a status code ("" if unknown), as ``http.client.responses``.
 
@@ -377,7 +368,7 @@ def parse_error_response(
             },
             "ResponseMetadata": metadata,
         }
-    parsed = _json_body(body)
+    parsed = json_or_text(body, "message")
     message = parsed.get("message", parsed.get("Message", ""))
     code: Any = parsed.get("__type", str(status_code))
     if "x-amzn-errortype" in lowered:

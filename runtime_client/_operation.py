@@ -225,6 +225,12 @@ class _Attempts:
         return retryable or self.policy.mode != "legacy"
 
 
+def signed_headers(ctx: FlowContext, serialized: SerializedRequest) -> list[tuple[str, str]]:
+    """The headers an attempt signs (before the token and date the signer adds): ``Host``
+    and every header member; none is one of _UNSIGNED (a model test checks it)."""
+    return [("Host", ctx.host), *serialized.headers]
+
+
 def _signed_request(
     ctx: FlowContext,
     operation: Operation,
@@ -237,8 +243,7 @@ def _signed_request(
 ) -> Request:
     """The request of one attempt, signed afresh (a new X-Amz-Date and signature)."""
     url, target, canonical = ctx.url_for(serialized.path)
-    # Every header member is signed: none is one of _UNSIGNED (a model test checks it).
-    signed = [("Host", ctx.host), *serialized.headers]
+    signed = signed_headers(ctx, serialized)
     # The ttl reads the clock before the signature does (tests count the clock's calls).
     sdk_request = (
         f"{_ttl(ctx, attempts.server_skew)}attempt={attempts.number}; max={attempts.max_attempts}"

@@ -42,7 +42,7 @@ from ._errors import (
     error_class_for_code,
 )
 from ._flow import AsyncAnswer, SyncAnswer
-from ._json import json_object, member_value
+from ._json import json_or_text, member_value
 from ._response_body import LineSplitter, translate_read_error
 from .eventstream import CorruptMessageError, EventStreamDecoder, EventStreamMessage
 from .http._exceptions import TransportError
@@ -81,13 +81,6 @@ NEED_DATA: Final = Signal.NEED_DATA
 END: Final = Signal.END
 
 
-def _json_object(payload: bytes) -> dict[str, Any]:
-    parsed = json_object(payload)
-    if not parsed and payload.strip() and not payload.lstrip().startswith((b"{", b"[")):
-        return {"Message": payload[: 64 * 1024].decode("utf-8", errors="replace")}
-    return parsed
-
-
 def error_from_message(
     message: EventStreamMessage,
     operation_name: str,
@@ -108,7 +101,7 @@ def error_from_message(
         members: dict[str, Any] = {}
     else:
         code = message.exception_type or ""
-        body = _json_object(message.payload)
+        body = json_or_text(message.payload, "Message")
         raw = body.get("Message", body.get("message", ""))
         text = raw if isinstance(raw, str) else ""
         modeled = MODELED_ERRORS.get(code)

@@ -24,6 +24,7 @@ masked in what it says. Pure: strings in, a string out.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 __all__ = ["explain_mismatch", "mask_tokens"]
 
@@ -57,7 +58,7 @@ def _canonical_line_name(lines: list[str], index: int) -> str:
     return "the payload hash"
 
 
-def _string_to_sign_line_name(index: int) -> str:
+def _string_to_sign_line_name(lines: list[str], index: int) -> str:
     names = [
         "the algorithm",
         "the request time",
@@ -74,11 +75,21 @@ def _shown(line: str | None) -> str:
     return repr(masked if len(masked) <= _SHOWN else masked[:_SHOWN] + "...")
 
 
-def _first_difference(theirs: str, ours: str) -> int | None:
+def _difference(
+    what: str, theirs: str, ours: str, name_of: Callable[[list[str], int], str]
+) -> str | None:
+    """Where the texts first differ, line by line, said with both lines; None if equal."""
     a, b = theirs.split("\n"), ours.split("\n")
     for index in range(max(len(a), len(b))):
-        if index >= len(a) or index >= len(b) or a[index] != b[index]:
-            return index
+        if index < len(a) and index < len(b) and a[index] == b[index]:
+            continue
+        mine = b[index] if index < len(b) else None
+        aws = a[index] if index < len(a) else None
+        return (
+            f"The {what} differ first at line {index + 1} "
+            f"({name_of(a if index < len(a) else b, index)}): "
+            f"AWS computed {_shown(aws)}, this client signed {_shown(mine)}."
+        )
     return None
 
 
@@ -89,35 +100,18 @@ def explain_mismatch(
     differ from those quoted in ``service_message``; None when the message quotes neither."""
     # Compared with tokens masked on both sides: a message may arrive masked already.
     service_message = mask_tokens(service_message)
-    canonical_request = mask_tokens(canonical_request)
     quoted_canonical = _CANONICAL.search(service_message)
     quoted_sts = _STRING_TO_SIGN.search(service_message)
     if quoted_canonical is None and quoted_sts is None:
         return None
+    found = None
     if quoted_canonical is not None:
-        theirs = quoted_canonical.group(1)
-        index = _first_difference(theirs, canonical_request)
-        if index is not None:
-            lines = theirs.split("\n")
-            ours = canonical_request.split("\n")
-            return (
-                f"The canonical requests differ first at line {index + 1} "
-                f"({_canonical_line_name(lines if index < len(lines) else ours, index)}): "
-                f"AWS computed {_shown(lines[index] if index < len(lines) else None)}, "
-                f"this client signed {_shown(ours[index] if index < len(ours) else None)}."
-            )
-    if quoted_sts is not None:
-        theirs = quoted_sts.group(1)
-        index = _first_difference(theirs, string_to_sign)
-        if index is not None:
-            lines, ours = theirs.split("\n"), string_to_sign.split("\n")
-            return (
-                f"The strings to sign differ first at line {index + 1} "
-                f"({_string_to_sign_line_name(index)}): AWS computed "
-                f"{_shown(lines[index] if index < len(lines) else None)}, this client signed "
-                f"{_shown(ours[index] if index < len(ours) else None)}."
-            )
-    return (
+        theirs, ours = quoted_canonical.group(1), mask_tokens(canonical_request)
+        found = _difference("canonical requests", theirs, ours, _canonical_line_name)
+    if found is None and quoted_sts is not None:
+        theirs, ours = quoted_sts.group(1), string_to_sign
+        found = _difference("strings to sign", theirs, ours, _string_to_sign_line_name)
+    return found or (
         "The canonical request and the string to sign are the ones AWS computed: the "
         "signature differs only through the key, so the secret access key is not the one "
         "of this access key id (or it was copied with a stray character)."

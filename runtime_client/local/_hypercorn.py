@@ -25,10 +25,11 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
-from ._responses import error_reply, raw_headers
+from ._app import Receive, Scope, Send
+from ._responses import error_reply, send_reply
 
 __all__ = [
     "ConnectionCap",
@@ -41,20 +42,13 @@ __all__ = [
 
 _log = logging.getLogger("runtime_client.local")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
 
 async def _answer(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
     """A whole rest-json error; on HTTP/1.1 the connection closes after it."""
     reply = error_reply(status, code, message, str(uuid.uuid4()))
-    headers = [*reply.headers, ("Content-Length", str(len(reply.body)))]
     if scope.get("http_version") != "2":  # a connection-specific field, not HTTP/2's
-        headers.append(("Connection", "close"))
-    start = {"type": "http.response.start", "status": status, "headers": raw_headers(headers)}
-    await send(start)
-    await send({"type": "http.response.body", "body": reply.body, "more_body": False})
+        reply = replace(reply, headers=(*reply.headers, ("Connection", "close")))
+    await send_reply(send, reply)
 
 
 class Http2Only:
