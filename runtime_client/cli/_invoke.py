@@ -26,7 +26,7 @@ from ._output import FORMATS, compile_query, render
 if TYPE_CHECKING:
     from .._client import SageMakerRuntime
 
-__all__ = ["Command", "invoker", "kebab_case", "make_client"]
+__all__ = ["Command", "invoker", "kebab_case", "load_blob", "make_client"]
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -35,6 +35,27 @@ def kebab_case(name: str) -> str:
     """``RequestTTLSeconds`` -> ``request-ttl-seconds`` (botocore's ``xform_name``, with -)."""
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1-\2", name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", name).lower()
+
+
+def load_blob(value: str) -> bytes:
+    """A ``--body`` value as bytes: ``fileb://PATH``, ``file://PATH`` or the text itself.
+
+    Raises ``argparse.ArgumentTypeError`` (a usage error) when the file cannot be read.
+    """
+    for prefix, binary in (("fileb://", True), ("file://", False)):
+        if value.startswith(prefix):
+            path = value[len(prefix) :]
+            try:
+                if binary:
+                    with open(path, "rb") as file:
+                        return file.read()
+                with open(path, encoding="utf-8") as text:
+                    return text.read().encode("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise argparse.ArgumentTypeError(
+                    f"Unable to load paramfile {value}: {exc}"
+                ) from None
+    return value.encode("utf-8")
 
 
 def make_client(args: argparse.Namespace) -> SageMakerRuntime:
@@ -145,10 +166,9 @@ def _input_json(
     text = given
     if given.startswith("file://"):
         try:
-            with open(given[len("file://") :], encoding="utf-8") as file:
-                text = file.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            parser.error(f"--cli-input-json: Unable to load paramfile {given}: {exc}")
+            text = load_blob(given).decode("utf-8")  # read as --body reads file://
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"--cli-input-json: {exc}")
     try:
         data = json.loads(text)
     except ValueError as exc:

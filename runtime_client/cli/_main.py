@@ -51,7 +51,7 @@ from .._model import (
 )
 from .._version import __version__
 from ._errors import EXIT_INTERRUPTED, EXIT_LOCAL, classify_error, redact
-from ._invoke import Command, invoker, kebab_case, make_client
+from ._invoke import Command, invoker, kebab_case, load_blob, make_client
 from ._output import FORMATS
 
 __all__ = [
@@ -78,27 +78,6 @@ _DESCRIPTIONS = {
 _BODY_HELP = (
     "fileb://PATH (the bytes of a file), file://PATH (a UTF-8 text file) or the text itself"
 )
-
-
-def load_blob(value: str) -> bytes:
-    """A ``--body`` value as bytes: ``fileb://PATH``, ``file://PATH`` or the text itself.
-
-    Raises ``argparse.ArgumentTypeError`` (a usage error) when the file cannot be read.
-    """
-    for prefix, binary in (("fileb://", True), ("file://", False)):
-        if value.startswith(prefix):
-            path = value[len(prefix) :]
-            try:
-                if binary:
-                    with open(path, "rb") as file:
-                        return file.read()
-                with open(path, encoding="utf-8") as text:
-                    return text.read().encode("utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise argparse.ArgumentTypeError(
-                    f"Unable to load paramfile {value}: {exc}"
-                ) from None
-    return value.encode("utf-8")
 
 
 def _non_negative(value: str) -> float:
