@@ -11,9 +11,10 @@ or unparseable, a ``Date`` teaches nothing and the error is raised as it came.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
+
+from sigv4._record import field, record
 
 __all__ = ["MAX_SKEW", "ClockSkew", "is_clock_skew_error", "skew_from_date_header"]
 
@@ -24,7 +25,7 @@ _SKEW_CODES = frozenset({"RequestTimeTooSkewed", "RequestExpired", "RequestInThe
 _SKEW_MESSAGES = ("Signature expired", "Signature not yet current")
 
 
-@dataclass
+@record
 class ClockSkew:
     """The offset (server clock minus local clock) learned from a skew error; per client.
 

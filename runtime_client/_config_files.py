@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from sigv4._record import field, record
 
 from ._errors import SageMakerRuntimeError
 
@@ -67,7 +68,7 @@ class ProfileNotFoundError(SageMakerRuntimeError, ValueError):
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AwsConfig:
     """Everything read from the two files, for one environment.
 

@@ -36,8 +36,9 @@ dual-stack.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from sigv4._record import record
 
 from ._errors import SageMakerRuntimeError
 
@@ -56,7 +57,7 @@ class EndpointResolutionError(SageMakerRuntimeError, ValueError):
     """The region, endpoint URL or FIPS/dual-stack options cannot be resolved to an endpoint."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Partition:
     """One AWS partition, as in botocore's ``partitions.json``."""
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
+
+from sigv4._record import field, record
 
 from .http._models import HTTPResponse, Request
 
@@ -48,29 +49,29 @@ __all__ = [
 T = TypeVar("T")
 
 
-@dataclass(slots=True)  # built on every call: plain assignments
+@record(slots=True)  # built on every call: plain assignments
 class Send:
     request: Request
     stream: bool = False
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Read:
     #: A SyncAnswer or an AsyncAnswer: whatever the runner's sender returned.
     response: Any
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Close:
     response: Any
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Sleep:
     seconds: float
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Call:
     """Run ``fn(*args)``, a blocking callable (file read, subprocess)."""
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
+
+from sigv4._record import record
 
 __all__ = [
     "EVENT_STREAM_CONTENT_TYPE",
@@ -73,7 +74,7 @@ _PATTERN_TEXT = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Member:
     """One input or output member: where it travels and what it may hold."""
 
@@ -111,7 +112,7 @@ def pattern_text(member: Member) -> str:
     return _PATTERN_TEXT.get(member.pattern, f"^{member.pattern}$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Operation:
     """An operation of the service model."""
 
@@ -333,7 +334,7 @@ _BIDI_DATA_TYPES = frozenset({"UTF8", "BINARY"})
 _COMPLETION_STATES = frozenset({"PARTIAL", "COMPLETE"})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EventShape:
     """An event of an event stream: its ``:event-type`` and its members (the payload, or
     event headers of their own names)."""

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -38,6 +37,7 @@ from sigv4 import (
     format_amz_date,
     hash_payload,
 )
+from sigv4._record import field, record
 
 from ._clock_skew import ClockSkew, is_clock_skew_error, skew_from_date_header
 from ._diagnostics import SIGNATURE_CODES, explain_signature, log_attempt
@@ -94,7 +94,7 @@ _log = logging.getLogger("runtime_client")
 _UNSIGNED = frozenset({"user-agent", "content-length", "amz-sdk-invocation-id", "amz-sdk-request"})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FlowContext:
     """What every call of a client shares (set up once by the shell)."""
 

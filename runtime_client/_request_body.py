@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
 from typing import IO, Any
+
+from sigv4._record import record
 
 from .http._models import FileBody
 
@@ -78,7 +79,7 @@ def check_body(value: object, max_length: int | None) -> str | None:
     return None
 
 
-@dataclass(slots=True)  # built on every call: plain assignments
+@record(slots=True)  # built on every call: plain assignments
 class RequestBody:
     """A checked body: ``data`` in memory, or ``file`` from ``start`` for ``length`` bytes."""
 

@@ -10,8 +10,9 @@ import re
 import string
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final, cast
+
+from sigv4._record import field_names, record
 
 from ._config import (
     RETRY_MODES,
@@ -39,7 +40,7 @@ _SERVICE_ENV: Final = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"
 _UA_ALLOWED: Final = frozenset(string.ascii_letters + string.digits + "!$%&'*+-.^_`|~,")
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class ResolvedConfig:
     """Everything a client needs, after applying the precedence rules (all values final)."""
 
@@ -66,7 +67,7 @@ class ResolvedConfig:
     def __repr__(self) -> str:
         fields = {
             name: redact_proxies(self.proxies) if name == "proxies" else getattr(self, name)
-            for name in self.__dataclass_fields__
+            for name in field_names(self)
         }
         return f"ResolvedConfig({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
+
+from sigv4._record import field, record
 
 from ._json import json_object, member_value
 from ._model import Operation
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 
-@dataclass(slots=True)  # built on every call: plain assignments
+@record(slots=True)  # built on every call: plain assignments
 class SerializedRequest:
     """The wire form of an operation call, before signing."""
 

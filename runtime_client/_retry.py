@@ -60,8 +60,9 @@ import random as _random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
+
+from sigv4._record import record
 
 from ._rate_limit import ClientRateLimiter
 
@@ -159,7 +160,7 @@ class RetryKind(enum.Enum):
     NOT_RETRYABLE = "not_retryable"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AttemptOutcome:
     """What happened to one attempt, as the flow classified it.
 

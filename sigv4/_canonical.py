@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from urllib.parse import quote, unquote_to_bytes
 
 from ._errors import SigningError
+from ._record import field, record
 from ._settings import PathNormalization, PercentEncoding, SigningSettings
 
 __all__ = [
@@ -186,7 +186,7 @@ def canonical_headers(
     return lines, ";".join(names)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CanonicalRequest:
     """The canonical request. :attr:`text` is the exact text that is hashed; ``str()``
     (and ``redacted()``) the same text with the session token masked, for logs and

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from ._errors import SignatureCheckError
+from ._record import record
 
 __all__ = ["Claim", "authorization_claim", "expires_in", "incomplete", "invalid", "query_claim"]
 
@@ -31,7 +31,7 @@ _MAX_EXPIRES = 7 * 24 * 3600
 _PRESIGNED = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Claim:
     """What a received request says about its own signature, unchecked."""
 

@@ -3,16 +3,16 @@ object that hands them out (and refreshes them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from ._errors import SigningError
+from ._record import field, record
 
 __all__ = ["Credentials", "CredentialsProvider"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Credentials:
     """An access key pair, optionally with a session token and an expiry time.
 

@@ -41,11 +41,11 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from ._credentials import Credentials
 from ._errors import SignatureCheckError, SigningError
+from ._record import field, record
 from ._settings import SigningParams
 from ._signer import credential_scope, derive_signing_key, format_amz_date
 
@@ -155,7 +155,7 @@ def _chain_step(
     return event_signature(key, text), text
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SignedEvent:
     """One signed message of the chain.
 

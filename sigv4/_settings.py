@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from ._credentials import Credentials
 from ._errors import SigningError
+from ._record import field, record
 
 __all__ = [
     "DEFAULT_EXCLUDED_HEADERS",
@@ -98,7 +98,7 @@ class PayloadHashHeader(enum.Enum):
 _MAX_EXPIRES = 7 * 24 * 3600
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SigningSettings:
     """How to sign. The defaults suit every AWS service except S3."""
 
@@ -137,7 +137,7 @@ _DEFAULT_SETTINGS = SigningSettings()
 _SCOPE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SigningParams:
     """Everything a signature depends on besides the request, time included."""
 

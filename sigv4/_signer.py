@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache, partial
 from typing import Any, BinaryIO, Generic, TypeVar, cast
@@ -47,6 +46,7 @@ from ._canonical import (
 from ._credentials import Credentials
 from ._errors import SigningError
 from ._hashing import hash_payload
+from ._record import field, record
 from ._settings import (
     PayloadHashHeader,
     SessionTokenMode,
@@ -81,7 +81,7 @@ _TOKEN_CHARS = frozenset(
 _SIGNER_HEADERS = frozenset({"authorization", "x-amz-date", "x-amz-security-token"})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SignableRequest:
     """The parts of an HTTP request that a signature covers. Never modified by signing.
 
@@ -119,7 +119,7 @@ class SignableRequest:
         return cast("tuple[tuple[str, str], ...]", self.headers)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SigningResult:
     """What signing adds to a request, and how it got there (for debugging).
 

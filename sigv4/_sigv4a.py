@@ -39,12 +39,12 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, cast
 
 from ._credentials import Credentials
 from ._errors import SigningError
+from ._record import replace
 from ._settings import SigningParams
 from ._signer import (
     SignableRequest,

@@ -43,7 +43,6 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
 
@@ -59,6 +58,7 @@ from ._claim import (
 from ._credentials import Credentials
 from ._errors import SignatureCheckError, SigningError
 from ._hashing import hash_payload
+from ._record import field, record
 from ._settings import SessionTokenMode, SigningSettings
 from ._signer import (
     ALGORITHM,
@@ -82,7 +82,7 @@ __all__ = ["SignatureCheckError", "VerifiedRequest", "verify_claim", "verify_req
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z\Z")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VerifiedRequest:
     """What a valid signature vouches for.
 
@@ -102,7 +102,7 @@ class VerifiedRequest:
     signature: str = field(default="", repr=False)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Policy:
     """The verifier's side: its secrets, clock, service, region and rules."""
 
@@ -114,7 +114,7 @@ class _Policy:
     settings: SigningSettings
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Scope:
     """A checked credential scope, with the credentials of its access key."""
 

@@ -5,11 +5,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sigv4 import Credentials
+from sigv4._record import field, record
 
 from .._errors import ConnectTimeoutError, EndpointConnectionError, HTTPClientError
 from .._restjson import SerializedRequest
@@ -25,7 +25,7 @@ __all__ = ["BidiCall", "BidiSettings", "opening_error", "prepare_bidi_call", "re
 SocketOption = tuple[int, int, int]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BidiSettings:
     """What a client lends its bidirectional calls (made once per client): the HTTP/2
     endpoint, the signing region, the user agent, the clock (with the learned skew), and
@@ -43,7 +43,7 @@ class BidiSettings:
     socket_options: Sequence[SocketOption] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BidiCall:
     """What a stream's driver needs to run one call: the started connection (its first
     bytes are queued), where to connect and through which proxy (always a CONNECT

@@ -31,7 +31,6 @@ receiving end of the signature chain is :class:`sigv4.EventChainVerifier`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +44,7 @@ from sigv4 import (
     SigningSettings,
     sign,
 )
+from sigv4._record import field, record
 
 from .._errors import ClientError, error_class_for_code, parse_error_response
 from .._json import json_object
@@ -89,7 +89,7 @@ def encode_input_event(event: object, name: str = "Body event") -> bytes:
 # ----------------------------------------------------------------------------- request
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BidiRequest:
     """The signed request that opens the stream, as HTTP/2 header fields.
 

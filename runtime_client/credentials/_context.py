@@ -7,7 +7,8 @@ Reading a setting is pure (a mapping and the parsed files); :mod:`._chain` and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from sigv4._record import field, record
 
 from .._config_files import AwsConfig, Section, expand_home
 from ._errors import CredentialsConfigError
@@ -26,7 +27,7 @@ __all__ = [
 TRUE = "true"
 
 
-@dataclass
+@record
 class ChainContext:
     """What the chain decides from: the environment, the files, the profile, a clock."""
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sigv4 import Credentials
+from sigv4._record import field, record
 
 from .._config_files import Section
 from .._flow import Call, Flow
@@ -64,7 +64,7 @@ _ENV_KEYS = (
 )
 
 
-@dataclass
+@record
 class EnvSource:
     """Credentials from environment variables, read again on every fetch."""
 
@@ -131,7 +131,7 @@ def _quoted_stderr(raw: bytes) -> str:
     return text or "(no error output)"
 
 
-@dataclass
+@record
 class ProcessSource:
     """``credential_process``: run the command (no shell), read JSON ``Version: 1``.
 

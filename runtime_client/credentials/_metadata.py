@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from sigv4 import Credentials
+from sigv4._record import field, record
 
 from .._flow import Call, Flow
 from ..http._models import HTTPResponse, Request
@@ -61,7 +61,7 @@ IMDS_ROLE_PATH = "/latest/meta-data/iam/security-credentials/"
 # --- EC2 instance metadata (IMDS) -------------------------------------------------------
 
 
-@dataclass
+@record
 class ImdsSource:
     """The instance profile's role credentials from IMDS (botocore ``iam-role``)."""
 
@@ -163,7 +163,7 @@ class ImdsSource:
 # --- container credentials (ECS, EKS Pod Identity) ---------------------------------------
 
 
-@dataclass
+@record
 class ContainerSource:
     """Credentials from the container endpoint (botocore ``container-role``).
 

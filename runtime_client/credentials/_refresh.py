@@ -17,12 +17,12 @@ mandatory one, what a success or a failure leaves behind);
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import TYPE_CHECKING
 
 from sigv4 import Credentials
+from sigv4._record import record
 
 from ._errors import CredentialsRetrievalError
 from ._source import describe
@@ -57,28 +57,28 @@ class _Window(Enum):
     MANDATORY = "mandatory"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Use:
     """Return these credentials; nothing to refresh."""
 
     credentials: Credentials
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TryAdvisory:
     """Take the lock without waiting and ``begin``; if it is held, return ``current``."""
 
     current: Credentials
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WaitAndRefresh:
     """Wait for the lock, then ``begin``; ``seen`` counts the refreshes tried before."""
 
     seen: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fetch:
     """Fetch (holding the lock), then report ``succeeded`` or ``failed``.
 

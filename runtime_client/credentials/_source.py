@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from sigv4 import Credentials
+from sigv4._record import record
 
 from .._flow import Flow, Send, Sleep
 from ..http._exceptions import TransportError
@@ -55,7 +55,7 @@ class Source(Protocol):
     def fetch(self) -> Flow[Credentials]: ...
 
 
-@dataclass
+@record
 class StaticSource:
     """Credentials already known (from a file or the environment)."""
 

@@ -20,11 +20,11 @@ import json
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from sigv4 import Credentials
+from sigv4._record import field, record
 
 from .._flow import Call, Flow
 from ..http._models import HTTPResponse, Request
@@ -168,7 +168,7 @@ def _sign_request(
     return request
 
 
-@dataclass
+@record
 class AssumeRoleSource:
     """``sts:AssumeRole`` signed with the credentials of ``source`` (botocore ``assume-role``).
 
@@ -221,7 +221,7 @@ class AssumeRoleSource:
         )
 
 
-@dataclass
+@record
 class WebIdentitySource:
     """``sts:AssumeRoleWithWebIdentity`` (unsigned); the token file is read on every fetch."""
 
@@ -269,7 +269,7 @@ class WebIdentitySource:
 SSO_REFRESH_WINDOW = timedelta(minutes=15)
 
 
-@dataclass
+@record
 class SsoSource:
     """Role credentials from the SSO portal with the cached ``aws sso login`` token.
 

@@ -56,7 +56,7 @@ _CACHE_MAX_ENTRIES = 64
 _CACHE_MAX_BLOCK = 1024
 
 
-# A frozen dataclass's __init__ sets each field through object.__setattr__, which is a third
+# A frozen record's __init__ sets each field through object.__setattr__, which is a third
 # of the cost of decoding a small message. The decoder, whose values are checked, sets the
 # slots directly instead.
 _SET_HEADERS, _SET_PAYLOAD, _SET_TYPED = (

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import TypeAlias, cast
+
+from sigv4._record import field, record
 
 from ._errors import InvalidMessageError
 from ._format import INTS, HeaderType
@@ -56,7 +57,7 @@ def _natural_type(value: object) -> HeaderType | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HeaderValue:
     """A header value with an explicit wire type.
 
@@ -126,7 +127,7 @@ def _empty_typed() -> Mapping[str, HeaderValue]:
     return EMPTY_TYPED
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EventStreamMessage:
     """One decoded message.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 import socket
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from runtime_client._errors import (
     UnrecognizedClientException,
     ValidationError,
 )
+from sigv4._record import replace
 from tests.support import drivers as _drivers
 from tests.support.drivers import ClientDriver, make_fixture, reset_environment
 from tests.support.sigv4_server import KEYS, Drop, Reply, SigV4Server

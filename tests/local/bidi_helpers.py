@@ -3,7 +3,6 @@ events, a model that refuses, a signer that tampers."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from runtime_client.bidi._sync import (
 from runtime_client.local import EchoModel, LocalEndpoint, ModelFailure
 from runtime_client.local._bidi_models import BidiInvocation, BidiPart
 from sigv4 import EventSigner, SignedEvent
+from sigv4._record import replace
 from tests.local.emulator import CREDS, REGION, SECRET
 
 TIMEOUT = 15.0
@@ -89,7 +89,7 @@ class TamperingSigner(EventSigner):
         if self.count - 1 != self.bad:
             return signed
         broken = bytes([signed.signature[0] ^ 1]) + signed.signature[1:]
-        return dataclasses.replace(signed, signature=broken)
+        return replace(signed, signature=broken)
 
 
 def bidi_call(params: dict[str, str]) -> SerializedRequest:
