@@ -14,7 +14,6 @@ access (PEP 562 ``__getattr__``), so ``from runtime_client import SageMakerRunti
 imports only what the blocking client needs.
 """
 
-import importlib as _importlib
 import typing as _typing
 
 from ._version import __version__
@@ -149,7 +148,8 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
+    # __import__, not importlib.import_module: -X importtime lists only what it loads
+    value = getattr(__import__(module[1:], globals(), None, (name,), 1), name)
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -16,7 +16,6 @@ recurse again).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 __all__ = ["json_object", "json_or_text", "member_value"]
@@ -29,6 +28,8 @@ def json_object(body: bytes | str) -> dict[str, Any]:
     """``body`` parsed as a JSON object; ``{}`` for anything else."""
     if not body:
         return {}
+    import json  # here: a successful InvokeEndpoint answer is not JSON (cold start)
+
     try:
         parsed = json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: nested beyond the stack

@@ -22,7 +22,6 @@ answer is returned as soon as its headers arrive: from then on nothing is retrie
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from time import perf_counter
@@ -40,7 +39,15 @@ from sigv4 import (
 from sigv4._record import field, record
 
 from ._clock_skew import ClockSkew, is_clock_skew_error, skew_from_date_header
-from ._diagnostics import SIGNATURE_CODES, explain_signature, log_attempt
+from ._diagnostics import (
+    DEBUG,
+    LOGGER,
+    SIGNATURE_CODES,
+    debugging,
+    explain_signature,
+    log,
+    log_attempt,
+)
 from ._errors import (
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -85,9 +92,6 @@ __all__ = [
     "skew_from_date_header",
 ]
 
-#: The library's logger: one DEBUG line per attempt (``_diagnostics.log_attempt``) and per
-#: clock-skew correction; credential refreshes log under ``runtime_client.credentials``.
-_log = logging.getLogger("runtime_client")
 
 # Headers that go on the wire but are not signed (proxies and the HTTP stack may touch them,
 # and the retry headers change per attempt without meaning anything to the service).
@@ -308,7 +312,7 @@ def operation_flow(
             payload_hash=payload_hash,
             invocation_id=invocation_id,
         )
-        started = perf_counter() if _log.isEnabledFor(logging.DEBUG) else None
+        started = perf_counter() if debugging() else None
         try:
             response: HTTPResponse = yield Send(request, stream=True)
         except TransportError as exc:
@@ -408,7 +412,9 @@ def _after_error_answer(
         attempts.skew_retries = 1
         if started is not None:
             log_attempt(operation, url, attempts, started, response, 0.0)
-        _log.debug(
+        log(
+            LOGGER,
+            DEBUG,
             "clock skew corrected: the server's clock is %+.1f s from ours",
             attempts.server_skew.total_seconds(),
         )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import string
 import sys
 from collections.abc import Mapping
 from typing import Final, cast
@@ -37,7 +36,9 @@ _DEFAULT_TOTAL_ATTEMPTS: Final[Mapping[str, int]] = {"standard": 3, "adaptive": 
 _SERVICE_ENV: Final = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"
 
 
-_UA_ALLOWED: Final = frozenset(string.ascii_letters + string.digits + "!$%&'*+-.^_`|~,")
+_UA_ALLOWED: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!$%&'*+-.^_`|~,"
+)
 
 
 @record(frozen=True, repr=False)

@@ -9,7 +9,6 @@ event signing and verification load on first use (PEP 562 ``__getattr__``), so t
 ``import sigv4`` stays cheap for a process that only signs requests.
 """
 
-import importlib as _importlib
 import typing as _typing
 
 from ._canonical import (
@@ -109,7 +108,8 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
+    # __import__, not importlib.import_module: -X importtime lists only what it loads
+    value = getattr(__import__(module[1:], globals(), None, (name,), 1), name)
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -18,7 +18,6 @@ this package holds what that returns and what it is made of::
 Names load on first access, so that the blocking client never imports the async machinery.
 """
 
-import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
@@ -38,7 +37,8 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
+    # __import__, not importlib.import_module: -X importtime lists only what it loads
+    value = getattr(__import__(module[1:], globals(), None, (name,), 1), name)
     globals()[name] = value
     return value
 

@@ -29,8 +29,8 @@ is skipped when it does not answer.
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from sigv4 import Credentials
 
@@ -38,12 +38,14 @@ from .._flow import Call, Flow
 from ._context import ChainContext, ca_bundle
 from ._errors import CredentialsRetrievalError, NoCredentialsError
 from ._local import config_file_step, env_step, process_step, shared_file_step
-from ._metadata import container_step, imds_step
-from ._roles import assume_role_step, sso_step, web_identity_step
 from ._source import Clock, Source, utcnow
 
-# The STS/SSO sources (and subprocess, shlex, hashlib) are imported by the steps that use
-# them: most processes get their credentials from the environment or a profile's keys.
+if TYPE_CHECKING:
+    import ssl
+
+# The role, container and IMDS steps (and the STS/SSO sources, subprocess, shlex, hashlib)
+# are imported when the chain reaches them: most processes get their credentials from the
+# environment or a profile's keys, and a cold start pays for every module it imports.
 
 __all__ = ["CHAIN", "ChainSource", "resolve_chain"]
 
@@ -51,16 +53,27 @@ __all__ = ["CHAIN", "ChainSource", "resolve_chain"]
 Step = Callable[[ChainContext], "Source | str"]
 
 
+def _later(module: str, name: str) -> Step:
+    """The step ``name`` of ``module``, imported the first time the chain reaches it."""
+
+    def step(ctx: ChainContext) -> Source | str:
+        found: Step = getattr(__import__(module[1:], globals(), None, (name,), 1), name)
+        return found(ctx)
+
+    step.__name__ = step.__qualname__ = name
+    return step
+
+
 CHAIN: tuple[tuple[str, Step], ...] = (
     ("env", env_step),
-    ("assume-role", assume_role_step),
-    ("assume-role-with-web-identity", web_identity_step),
-    ("sso", sso_step),
+    ("assume-role", _later("._roles", "assume_role_step")),
+    ("assume-role-with-web-identity", _later("._roles", "web_identity_step")),
+    ("sso", _later("._roles", "sso_step")),
     ("shared-credentials-file", shared_file_step),
     ("custom-process", process_step),
     ("config-file", config_file_step),
-    ("container-role", container_step),
-    ("iam-role", imds_step),
+    ("container-role", _later("._metadata", "container_step")),
+    ("iam-role", _later("._metadata", "imds_step")),
 )
 
 

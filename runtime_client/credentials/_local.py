@@ -4,7 +4,6 @@ keys, and ``credential_process`` (a command that prints credentials as JSON).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -170,6 +169,8 @@ class ProcessSource:
                 f"{argv[0]!r} exited with status {result.returncode}: "
                 f"{_quoted_stderr(result.stderr)}",
             )
+        import json  # here: only credential_process answers in JSON (cold start)
+
         try:
             data = json.loads(result.stdout)
         except ValueError:  # never echo the output: it holds secrets

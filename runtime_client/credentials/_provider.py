@@ -17,7 +17,6 @@ loops.
 
 from __future__ import annotations
 
-import ssl
 import threading
 import weakref
 from collections.abc import Callable, Mapping
@@ -42,6 +41,8 @@ from ._refresh import (
 from ._source import describe, utcnow
 
 if TYPE_CHECKING:
+    import ssl
+
     import anyio
 
     from ..http._async import AsyncResponse, AsyncTransport
@@ -82,6 +83,8 @@ def static_credentials_provider(credentials: Credentials) -> CredentialsProvider
 
 
 def ssl_context(cafile: str | None) -> ssl.SSLContext:
+    import ssl
+
     import certifi
 
     try:

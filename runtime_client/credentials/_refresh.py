@@ -16,7 +16,6 @@ mandatory one, what a success or a failure leaves behind);
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 from sigv4 import Credentials
 from sigv4._record import record
 
+from .._diagnostics import DEBUG, WARNING, log
 from ._errors import CredentialsRetrievalError
 from ._source import describe
 
@@ -40,7 +40,7 @@ __all__ = [
     "WaitAndRefresh",
 ]
 
-logger = logging.getLogger("runtime_client.credentials")
+_LOGGER = "runtime_client.credentials"  # see runtime_client._diagnostics
 
 
 ADVISORY_REFRESH = timedelta(minutes=15)
@@ -174,7 +174,7 @@ class RefreshState:
             return self.failed(fetch, expired)
         self.credentials = creds
         expiry = creds.expiration.isoformat() if creds.expiration else "never"
-        logger.debug("credentials loaded from %s (expire: %s)", self._source.name, expiry)
+        log(_LOGGER, DEBUG, "credentials loaded from %s (expire: %s)", self._source.name, expiry)
         if fetch.keep is None:
             self._attempts += 1
             self._failure = None
@@ -190,7 +190,9 @@ class RefreshState:
             raise exc
         self._next_advisory_attempt = self._clock() + self._advisory_retry
         expiry = fetch.keep.expiration.isoformat() if fetch.keep.expiration else "?"
-        logger.warning(
+        log(
+            _LOGGER,
+            WARNING,
             "refreshing credentials from %s failed; keeping the current ones (expire %s): %s",
             self._source.name,
             expiry,

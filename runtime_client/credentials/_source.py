@@ -10,7 +10,6 @@ in :mod:`._local` (environment, files, processes), :mod:`._metadata` (IMDS, cont
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Protocol
@@ -168,6 +167,8 @@ def credentials_from(source: str, data: object, keys: tuple[str, str, str, str])
 
 
 def json_body(source: str, response: HTTPResponse) -> object:
+    import json  # here: most processes' credentials are not fetched (cold start)
+
     try:
         return json.loads(response.content)
     except ValueError:  # never echo the body: it may hold a secret

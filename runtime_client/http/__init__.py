@@ -26,7 +26,6 @@ Importing this package loads nothing heavier than ``re`` and ``enum``: the drive
 access.
 """
 
-import importlib as _importlib
 import typing as _typing
 
 from ._exceptions import (
@@ -84,7 +83,8 @@ def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
+    # __import__, not importlib.import_module: -X importtime lists only what it loads
+    value = getattr(__import__(module[1:], globals(), None, (name,), 1), name)
     globals()[name] = value
     return value
 

@@ -15,7 +15,6 @@ when the client resolved its configuration).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -66,6 +65,8 @@ def _authorization(url: str) -> str | None:
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.username is None:
         return None
+    import base64  # here: few proxies take credentials (cold start)
+
     user = unquote(parts.username)
     password = unquote(parts.password or "")
     token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")

@@ -14,7 +14,6 @@ import contextlib
 import errno
 import functools
 import socket
-import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -34,7 +33,7 @@ from ._idle import IdleCheck
 from ._models import FileBody, Headers, Origin, Request, Timeouts
 from ._pool import Pool
 from ._proxy import ProxyRoute, connect_request, parse_connect_reply, route_for
-from ._tls import TLSSettings
+from ._tls import TLSSettings, is_ssl_error, is_tls, tls_closed
 
 if TYPE_CHECKING:
     from ._sync_h2 import SyncH2Connection
@@ -50,13 +49,14 @@ _DEFAULT_TIMEOUTS = Timeouts()
 class SyncConnection:
     """One socket and its HTTP/1.1 state. ``reused`` is True once it served a request."""
 
-    __slots__ = ("_idle", "h1", "origin", "reused", "sock")
+    __slots__ = ("_idle", "h1", "origin", "reused", "sock", "tls")
 
     def __init__(self, sock: socket.socket, origin: Origin) -> None:
         self.sock = sock
         self.origin = origin
         self.h1 = H1Connection()
         self.reused = False
+        self.tls = is_tls(sock)
         self._idle = IdleCheck(sock)
 
     def recv(self, timeout: float | None) -> bytes:
@@ -66,9 +66,9 @@ class SyncConnection:
             return sock.recv(_READ_SIZE)
         except TimeoutError:
             raise ReadTimeout(f"{self.origin} sent nothing for {timeout} s") from None
-        except ssl.SSLZeroReturnError:
-            return b""
-        except (OSError, ssl.SSLError) as exc:
+        except OSError as exc:  # ssl.SSLError is an OSError
+            if self.tls and tls_closed(exc):
+                return b""
             raise NetworkError(f"reading from {self.origin} failed: {exc}") from exc
 
     def send(self, data: bytes, timeout: float | None) -> None:
@@ -82,7 +82,7 @@ class SyncConnection:
         except TimeoutError:
             error: TransportError = WriteTimeout(f"{self.origin} took nothing for {timeout} s")
             raise error from None
-        except (OSError, ssl.SSLError) as exc:
+        except OSError as exc:
             broken = NetworkError(f"writing to {self.origin} failed: {exc}")
             broken.bytes_sent = sent  # type: ignore[attr-defined]
             raise broken from exc
@@ -91,7 +91,7 @@ class SyncConnection:
         """Still open and quiet: a pooled connection that the server closed (or that has
         unsolicited bytes) reads as ready, and is dropped."""
         sock = self.sock
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        if self.tls and sock.pending():  # type: ignore[attr-defined]
             return False
         return self._idle.quiet()
 
@@ -316,9 +316,7 @@ class SyncTransport:
     ) -> SyncConnection | SyncH2Connection:
         sock = open_socket(origin, route, self._tls, timeouts, self._socket_options)
         if (
-            self._http2
-            and isinstance(sock, ssl.SSLSocket)
-            and sock.selected_alpn_protocol() == "h2"
+            self._http2 and is_tls(sock) and sock.selected_alpn_protocol() == "h2"  # type: ignore[attr-defined]
         ):
             from ._sync_h2 import SyncH2Connection
 
@@ -383,6 +381,8 @@ def _configure(sock: socket.socket, socket_options: Sequence[SocketOption]) -> N
 
 
 def _wrap(sock: socket.socket, host: str, tls: TLSSettings, timeout: float | None) -> socket.socket:
+    import ssl  # a TLS connection: the context imports it anyway
+
     sock.settimeout(timeout)
     try:
         return tls.context().wrap_socket(sock, server_hostname=host)
@@ -407,7 +407,7 @@ def _open_tunnel(
         reply = bytearray()
         # A plain socket gives up exactly the answer: a server that speaks first (HTTP/2
         # with prior knowledge sends its SETTINGS) may follow it in the same segment.
-        exact = not isinstance(sock, ssl.SSLSocket)
+        exact = not is_tls(sock)
         while (parsed := parse_connect_reply(reply, route.proxy)) is None:
             data = sock.recv(_READ_SIZE, socket.MSG_PEEK) if exact else sock.recv(_READ_SIZE)
             if not data:
@@ -439,7 +439,7 @@ def _reason(exc: BaseException) -> str:
         isinstance(exc, OSError)
         and exc.errno is not None
         and exc.strerror
-        and not isinstance(exc, ssl.SSLError)
+        and not is_ssl_error(exc)
     ):
         return f"{exc.strerror} ({errno.errorcode.get(exc.errno, exc.errno)})"
     return str(exc) or type(exc).__name__

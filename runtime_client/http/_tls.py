@@ -18,17 +18,43 @@ as strict whichever it is: the chain must end at a trusted CA and name the host.
 ``alpn``: the protocols offered (``["http/1.1"]``; ``["h2"]`` for the HTTP/2 stream).
 An ``SSLContext`` offers one list, so :meth:`TLSSettings.with_alpn` gives the settings for
 another list: the same trust and identity, a context of its own (made once, lazily).
+
+:mod:`ssl` itself (4-9 ms to import, with OpenSSL's library) is imported by the first
+context: :func:`is_tls` and :func:`is_ssl_error` answer without it, since no TLS socket or
+TLS error can exist before it is imported.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import ssl
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-__all__ = ["TLSSettings", "default_trust"]
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = ["TLSSettings", "default_trust", "is_ssl_error", "is_tls", "tls_closed"]
+
+
+def is_tls(sock: object) -> bool:
+    """Whether ``sock`` is an ``ssl.SSLSocket``."""
+    module = sys.modules.get("ssl")
+    return module is not None and isinstance(sock, module.SSLSocket)
+
+
+def is_ssl_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an ``ssl.SSLError``."""
+    module = sys.modules.get("ssl")
+    return module is not None and isinstance(exc, module.SSLError)
+
+
+def tls_closed(exc: BaseException) -> bool:
+    """Whether ``exc`` says the peer closed TLS cleanly (``close_notify``): the end of data."""
+    module = sys.modules.get("ssl")
+    return module is not None and isinstance(exc, module.SSLZeroReturnError)
 
 
 class TLSSettings:
@@ -84,6 +110,8 @@ class TLSSettings:
         return self._context is not None
 
     def _build(self) -> ssl.SSLContext:
+        import ssl
+
         if self._factory is not None:
             made = self._factory()
             if self._alpn_on_factory and self.alpn:
@@ -133,6 +161,8 @@ def default_trust(environ: Mapping[str, str] | None = None) -> tuple[str | None,
     cafile, capath = env.get("SSL_CERT_FILE") or None, env.get("SSL_CERT_DIR") or None
     if cafile or capath:
         return cafile, capath
+    import ssl
+
     paths = ssl.get_default_verify_paths()
     for folder in (paths.capath, paths.openssl_capath):
         if _is_hashed_folder(folder):

@@ -12,8 +12,8 @@ milliseconds); the last tests check that this never weakens TLS where TLS is use
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -31,6 +31,9 @@ SECRET = KEYS[AKID][0]
 # response-stream operation, async clients, config files with content, SigV4a, event
 # signing and verification, the platform module (user agent), uuid (invocation ids), and
 # HTTP/2 (h2 and our connection on it: only for Config(http2=True) and the bidi stream).
+# Nor by any call: httpx and its stack (our own transport is the default), dataclasses and
+# what it imports (sigv4._record makes our record classes), logging (until something
+# imports it, nothing is configured), json (a successful answer is not JSON).
 NOT_FOR_A_PLAIN_CALL = [
     "asyncio",
     "h2",
@@ -42,30 +45,38 @@ NOT_FOR_A_PLAIN_CALL = [
     "uuid",
     "platform",
     "runtime_client.credentials._sts",
+    "runtime_client.credentials._roles",
+    "runtime_client.credentials._metadata",
     "runtime_client._response_stream",
-    "runtime_client.eventstream",
     "runtime_client.eventstream",
     "sigv4._sigv4a",
     "sigv4._eventsign",
     "sigv4._verify",
     "sigv4._auth",
+    "httpx",
+    "httpcore",
+    "h11",
+    "anyio",
+    "certifi",
+    "dataclasses",
+    "inspect",
+    "ast",
+    "logging",
+    "json",
 ]
+#: And over plain HTTP, no TLS at all.
+NOT_OVER_PLAIN_HTTP = ["ssl", "_ssl"]
 
-# The HTTP stack is loaded first and whatever it loads itself is left out of the check
-# (httpcore imports trio when it is installed, and trio imports platform and subprocess).
+# The modules are read from ``python -X importtime``, the figures a user looks at: each
+# line names a module the process imported, with its own and its cumulative microseconds.
 _SCRIPT = """
-import json, sys
-import httpx
-httpx.Client().close()
-stack = set(sys.modules)
+import sys
+keys = dict(arg.split("=", 1) for arg in sys.argv[2:])
 from runtime_client import SageMakerRuntime
-keys = json.loads(sys.argv[2])
 client = SageMakerRuntime(region_name="us-east-1", endpoint_url=sys.argv[1], **keys)
 answer = client.invoke_endpoint(EndpointName="ep", Body=b"{}", ContentType="application/json")
 assert answer["Body"].read() == b"{}", "the echo server answers the body back"
 client.close()
-names = json.loads(sys.argv[3])
-print(json.dumps(sorted(name for name in names if name in sys.modules and name not in stack)))
 """
 
 
@@ -75,18 +86,38 @@ def server() -> Iterator[SigV4Server]:
         yield srv
 
 
+def _imported(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    """Module -> cumulative microseconds, from ``-X importtime``'s lines on stderr."""
+    found = {}
+    for line in result.stderr.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \|\s*(\S+)$", line)
+        if match:
+            found[match.group(2)] = int(match.group(1))
+    return found
+
+
 def _loaded_after_one_call(url: str, keys: dict[str, str], env: dict[str, str]) -> list[str]:
     result = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, url, json.dumps(keys), json.dumps(NOT_FOR_A_PLAIN_CALL)],
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            _SCRIPT,
+            url,
+            *(f"{k}={v}" for k, v in keys.items()),
+        ],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
-    loaded: list[str] = json.loads(result.stdout)
-    return loaded
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = _imported(result)
+    assert "runtime_client._client" in imported, "importtime's lines were read"
+    unwanted = NOT_FOR_A_PLAIN_CALL + (NOT_OVER_PLAIN_HTTP if url.startswith("http:") else [])
+    return sorted(name for name in unwanted if name in imported)
 
 
 def _clean_env(tmp_path: os.PathLike[str]) -> dict[str, str]:
@@ -111,11 +142,53 @@ def test_environment_credentials_load_no_other_credential_source(
     assert _loaded_after_one_call(server.url, {}, env) == []
 
 
+_LOGGING_SCRIPT = """
+import sys
+from runtime_client import SageMakerRuntime
+client = SageMakerRuntime(
+    region_name="us-east-1", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2],
+    aws_secret_access_key=sys.argv[3],
+)
+client.invoke_endpoint(EndpointName="ep", Body=b"{}")["Body"].read()
+print("logging loaded after a call:", "logging" in sys.modules)
+import logging
+logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, format="%(name)s %(message)s")
+client.invoke_endpoint(EndpointName="ep", Body=b"{}")["Body"].read()
+logging.shutdown()
+del sys.modules["logging"]
+from runtime_client._diagnostics import WARNING, log
+log("runtime_client.credentials", WARNING, "a warning without configuration: %s", "printed")
+"""
+
+
+def test_logging_is_loaded_by_whoever_configures_it_and_then_used(
+    server: SigV4Server, tmp_path: os.PathLike[str]
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _LOGGING_SCRIPT, server.url, AKID, SECRET],
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "logging loaded after a call: False"
+    assert re.fullmatch(
+        r"runtime_client InvokeEndpoint attempt 1/3 http://\S+/endpoints/ep/invocations: "
+        r"200 in [0-9.]+ ms \(request id \S+\); done",
+        lines[1],
+    ), lines
+    assert result.stderr.strip() == "a warning without configuration: printed"
+
+
 def test_the_names_checked_are_real_modules() -> None:
     # Guards the lists above against a typo that would make them pass vacuously.
     import importlib.util
 
-    missing = [name for name in NOT_FOR_A_PLAIN_CALL if importlib.util.find_spec(name) is None]
+    names = NOT_FOR_A_PLAIN_CALL + NOT_OVER_PLAIN_HTTP
+    missing = [name for name in names if importlib.util.find_spec(name) is None]
     assert missing == []
 
 
