@@ -10,9 +10,9 @@ are shared and written once. httpx is imported only for a lent httpx client.
 
 from __future__ import annotations
 
-import random
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -31,10 +31,10 @@ from ._model import (
     Operation,
 )
 from ._operation import ClockSkew, FlowContext, operation_flow
-from ._resolve import ResolvedConfig, resolve_client_config
+from ._resolve import ClientMeta, resolve_client_config
 from ._response_body import AsyncStreamingBody, StreamingBody
 from ._restjson import SerializedRequest, serialize_request
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, new_invocation_id
 from .credentials._provider import (
     CredentialsProvider,
     default_credentials_provider,
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 
     from ._flow import AsyncAnswer, AsyncSender, SyncAnswer, SyncSender
     from ._response_stream import ResponseStreamDecoder
+    from .batch._async import AsyncBatchResults
+    from .batch._sync import BatchResults
     from .bidi._async import AsyncBidirectionalStream
     from .bidi._call import BidiCall, BidiSettings
     from .bidi._sync import BidirectionalStream
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
         AsyncInvokeEndpointWithResponseStreamResponse,
         InvokeEndpointAsyncRequest,
         InvokeEndpointAsyncResponse,
+        InvokeEndpointBatchRequest,
         InvokeEndpointRequest,
         InvokeEndpointResponse,
         InvokeEndpointWithBidirectionalStreamRequest,
@@ -86,21 +89,6 @@ EXCEPTIONS = SimpleNamespace(
     ExpiredTokenException=_errors.ExpiredTokenException,
     AccessDeniedException=_errors.AccessDeniedException,
 )
-
-
-class ClientMeta:
-    """boto3's ``client.meta`` in small: region, endpoint, resolved configuration."""
-
-    service_name = "sagemaker-runtime"
-
-    def __init__(self, resolved: ResolvedConfig, config: Config | None) -> None:
-        self.region_name = resolved.region
-        self.endpoint_url = resolved.endpoint_url
-        self.config = config if config is not None else Config()
-        self.resolved_config = resolved
-
-    def __repr__(self) -> str:
-        return f"ClientMeta(region_name={self.region_name!r}, endpoint_url={self.endpoint_url!r})"
 
 
 def _explicit_credentials(
@@ -142,7 +130,8 @@ class _Shell(Generic[H]):
         profile_name: str | None = None,
         http_client: H | None = None,
     ) -> None:
-        config = self._check_arguments(config, http_client)
+        self._settings = {k: v for k, v in locals().items() if k not in ("self", "http_client")}
+        self._settings["config"] = config = self._check_arguments(config, http_client)
         resolved = resolve_client_config(
             region_name=region_name,
             endpoint_url=endpoint_url,
@@ -181,9 +170,8 @@ class _Shell(Generic[H]):
             ),
             skew=ClockSkew(),
         )
-        trust: bool | str = verify if verify is not None else (resolved.ca_bundle or True)
-        self._verify = trust
-        self._tls = TLSSettings(trust, resolved.client_cert)
+        self._verify = verify if verify is not None else (resolved.ca_bundle or True)
+        self._tls = TLSSettings(self._verify, resolved.client_cert)
         self._socket_options = _KEEPALIVE if resolved.tcp_keepalive else []
         self._closed = False
         self._bidi: BidiSettings | None = None
@@ -252,6 +240,14 @@ class _Shell(Generic[H]):
             raise RuntimeError("the client has been closed")
         return serialize_request(operation, params, strict=self._resolved.parameter_validation)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its settings (``self._settings``: the arguments, with our Config;
+        explicit keys included, connections not): the copy opens its own pool and resolves
+        its own credentials, in whatever process it lands."""
+        if self._http is not None:
+            raise TypeError("a client with a lent http_client cannot be pickled")
+        return (_unpickle, (type(self), self._settings))
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(region_name={self.meta.region_name!r}, "
@@ -259,22 +255,8 @@ class _Shell(Generic[H]):
         )
 
 
-def _new_invocation_id() -> str:
-    """A random (version 4) UUID, as ``str(uuid.uuid4())`` (without importing ``uuid``).
-
-    The bits come from ``random`` (seeded from ``os.urandom``, and reseeded in a forked
-    child): an invocation id must be unique, not secret, and a system call per call for it
-    costs more than the rest of the id.
-    """
-    value = (_random_bits(128) & _UUID_CLEAR) | _UUID_V4
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
-_random_bits = random.getrandbits
-# RFC 9562 version 4: version bits 0100 (bits 76-79), variant bits 10 (bits 62-63).
-_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
-_UUID_V4 = (0x4 << 76) | (0x2 << 62)
+def _unpickle(cls: type[_Shell[Any]], settings: dict[str, Any]) -> _Shell[Any]:
+    return cls(**settings)
 
 
 def _event_stream(response: SyncAnswer, decoder: ResponseStreamDecoder) -> Any:
@@ -322,7 +304,7 @@ class SageMakerRuntime(_Shell["httpx.Client"], ClosesOnExit):
             operation,
             serialized,
             credentials=credentials,
-            invocation_id=_new_invocation_id(),
+            invocation_id=new_invocation_id(),
             wrap_body=StreamingBody,
             wrap_events=_event_stream,
         )
@@ -372,6 +354,15 @@ class SageMakerRuntime(_Shell["httpx.Client"], ClosesOnExit):
         credentials = self._credentials.get_credentials()
         return open_bidirectional_stream(self._prepare_bidi(serialized, body, credentials))
 
+    def invoke_endpoint_batch(
+        self, records: Iterable[Any], /, **options: Unpack[InvokeEndpointBatchRequest]
+    ) -> BatchResults:
+        """InvokeEndpoint for each of ``records``, ``concurrency`` at once (see
+        :mod:`runtime_client.batch`); iterate the results, in input order or as completed."""
+        from .batch._sync import invoke_batch
+
+        return invoke_batch(self, records, **options)
+
     def close(self) -> None:
         """Close the client's connections (a lent httpx client stays open)."""
         self._closed = True
@@ -413,7 +404,7 @@ class AsyncSageMakerRuntime(_Shell["httpx.AsyncClient"], AsyncClosesOnExit):
             operation,
             serialized,
             credentials=credentials,
-            invocation_id=_new_invocation_id(),
+            invocation_id=new_invocation_id(),
             wrap_body=AsyncStreamingBody,
             wrap_events=_async_event_stream,
         )
@@ -472,6 +463,18 @@ class AsyncSageMakerRuntime(_Shell["httpx.AsyncClient"], AsyncClosesOnExit):
         credentials = await self._credentials.aget_credentials()
         call = self._prepare_bidi(serialized, kwargs.get("Body"), credentials)
         return await open_bidirectional_stream(call)
+
+    def invoke_endpoint_batch(
+        self,
+        records: Iterable[Any] | AsyncIterable[Any],
+        /,
+        **options: Unpack[InvokeEndpointBatchRequest],
+    ) -> AbstractAsyncContextManager[AsyncBatchResults]:
+        """:meth:`SageMakerRuntime.invoke_endpoint_batch`, as ``async with ... as results:``
+        then ``async for result in results``; leaving the block cancels what is in flight."""
+        from .batch._async import ainvoke_batch
+
+        return ainvoke_batch(self, records, **options)
 
     async def aclose(self) -> None:
         """Close the client's connections (a lent httpx client stays open)."""

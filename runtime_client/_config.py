@@ -413,8 +413,19 @@ class Config:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as the options it was given (a client pickles with its Config)."""
+        given = {
+            k: dict(v) if isinstance(v, Mapping) else v for k, v in self._user_provided.items()
+        }
+        return (_config_from, (given,))
+
     def __repr__(self) -> str:
         shown = {
             k: redact_proxies(v) if k == "proxies" else v for k, v in self._user_provided.items()
         }
         return f"Config({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+
+def _config_from(given: dict[str, Any]) -> Config:
+    return Config(**given)

@@ -27,7 +27,7 @@ from ._config import (
 from ._endpoints import EndpointResolutionError, resolve_endpoint, validate_region
 from ._version import __version__
 
-__all__ = ["ResolvedConfig", "resolve_client_config"]
+__all__ = ["ClientMeta", "ResolvedConfig", "resolve_client_config"]
 
 
 _DEFAULT_TOTAL_ATTEMPTS: Final[Mapping[str, int]] = {"standard": 3, "adaptive": 3, "legacy": 5}
@@ -354,3 +354,18 @@ def _endpoints(
         if custom_url is not None and url_source != "endpoint_url":
             raise EndpointResolutionError(f"{exc} (endpoint URL from {url_source})") from None
         raise
+
+
+class ClientMeta:
+    """boto3's ``client.meta`` in small: region, endpoint, resolved configuration."""
+
+    service_name = "sagemaker-runtime"
+
+    def __init__(self, resolved: ResolvedConfig, config: Config | None) -> None:
+        self.region_name = resolved.region
+        self.endpoint_url = resolved.endpoint_url
+        self.config = config if config is not None else Config()
+        self.resolved_config = resolved
+
+    def __repr__(self) -> str:
+        return f"ClientMeta(region_name={self.region_name!r}, endpoint_url={self.endpoint_url!r})"

@@ -78,6 +78,7 @@ __all__ = [
     "RetryQuota",
     "RetryState",
     "THROTTLING_CODES",
+    "new_invocation_id",
     "TRANSIENT_CODES",
     "TransportFailure",
 ]
@@ -412,3 +413,21 @@ def _parse_retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
     return ms / 1000.0 if ms >= 0 else None
+
+
+def new_invocation_id() -> str:
+    """A random (version 4) UUID, as ``str(uuid.uuid4())`` (without importing ``uuid``).
+
+    The bits come from ``random`` (seeded from ``os.urandom``, and reseeded in a forked
+    child): an invocation id must be unique, not secret, and a system call per call for it
+    costs more than the rest of the id.
+    """
+    value = (_random_bits(128) & _UUID_CLEAR) | _UUID_V4
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_random_bits = _random.getrandbits
+# RFC 9562 version 4: version bits 0100 (bits 76-79), variant bits 10 (bits 62-63).
+_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+_UUID_V4 = (0x4 << 76) | (0x2 << 62)

@@ -16,7 +16,7 @@ an async iterable too).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Container, Iterable
 from typing import IO, TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ __all__ = [
     "AsyncInvokeEndpointWithResponseStreamResponse",
     "BlobInput",
     "InvokeEndpointAsyncRequest",
+    "InvokeEndpointBatchRequest",
     "InvokeEndpointAsyncResponse",
     "InvokeEndpointRequest",
     "InvokeEndpointResponse",
@@ -64,7 +65,7 @@ class _InvokeEndpointRequired(TypedDict):
     Body: BlobInput
 
 
-class InvokeEndpointRequest(_InvokeEndpointRequired, total=False):
+class _InvokeEndpointOptional(TypedDict, total=False):
     ContentType: str
     Accept: str
     CustomAttributes: str
@@ -76,6 +77,27 @@ class InvokeEndpointRequest(_InvokeEndpointRequired, total=False):
     InferenceComponentName: str
     SessionId: str
     PrefixAwareId: str
+
+
+class InvokeEndpointRequest(_InvokeEndpointRequired, _InvokeEndpointOptional, total=False):
+    pass
+
+
+class _InvokeEndpointBatchRequired(TypedDict):
+    EndpointName: str
+
+
+class InvokeEndpointBatchRequest(
+    _InvokeEndpointBatchRequired, _InvokeEndpointOptional, total=False
+):
+    """``invoke_endpoint_batch``'s options: InvokeEndpoint's parameters but ``Body`` (each
+    record's own), shared by every record, and the batch's own (``runtime_client.batch``)."""
+
+    concurrency: int
+    ordered: bool
+    max_rounds: int
+    skip: Container[int]
+    total: int | None
 
 
 class _InvokeEndpointResponseRequired(TypedDict):

@@ -58,12 +58,13 @@ def load_blob(value: str) -> bytes:
     return value.encode("utf-8")
 
 
-def make_client(args: argparse.Namespace) -> SageMakerRuntime:
-    """A client from the global options (the rest comes from the environment and profile)."""
+def make_client(args: argparse.Namespace, **config: Any) -> SageMakerRuntime:
+    """A client from the global options (the rest comes from the environment and profile);
+    ``config``: more ``Config`` options the command sets."""
     from .._client import SageMakerRuntime
     from .._config import Config
 
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = dict(config)
     if args.cli_read_timeout is not None:
         options["read_timeout"] = args.cli_read_timeout or None
     if args.cli_connect_timeout is not None:

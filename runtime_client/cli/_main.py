@@ -6,6 +6,8 @@
     invoke-endpoint                       --endpoint-name N --body fileb://in.json ... OUTFILE
     invoke-endpoint-with-response-stream  --endpoint-name N --body ... OUTFILE
     invoke-endpoint-async                 --endpoint-name N --input-location s3://... ...
+    invoke-endpoint-batch                 --endpoint-name N --input records.jsonl|DIR|-
+                                          --output results.jsonl [--resume] ... (``_batch``)
     serve-local                           run the local emulator (the ``local`` extra)
     demo                                  start the emulator, call it three ways, say what happened
 
@@ -39,7 +41,7 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._model import (
@@ -50,6 +52,7 @@ from .._model import (
     Operation,
 )
 from .._version import __version__
+from ._batch import add_batch_command
 from ._errors import EXIT_INTERRUPTED, EXIT_LOCAL, classify_error, redact
 from ._invoke import Command, invoker, kebab_case, load_blob, make_client
 from ._output import FORMATS
@@ -125,9 +128,12 @@ def _add_member(parser: argparse.ArgumentParser, operation: Operation, member: M
     )
 
 
-def _add_global_options(parser: argparse.ArgumentParser, *, top: bool, full: bool) -> None:
+def _add_global_options(
+    parser: argparse.ArgumentParser, *, top: bool, full: bool, formats: bool = True
+) -> None:
     """The AWS CLI's global options; on a subcommand they default to "not given" so that
-    they may come before or after the command name."""
+    they may come before or after the command name. ``formats``: ``--output``/``--query``
+    (not on the batch command, whose ``--output`` is its results file)."""
 
     def default(value: object) -> object:
         return value if top else argparse.SUPPRESS
@@ -150,6 +156,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool, full: boo
         group.add_argument(
             "--ca-bundle", default=default(None), help="verify TLS certificates with this bundle"
         )
+    if full and formats:
         group.add_argument(
             "--output",
             choices=FORMATS,
@@ -164,25 +171,31 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool, full: boo
             help="a JMESPath expression applied to the answer's members before printing "
             "(needs jmespath: the cli extra)",
         )
-        group.add_argument(
-            "--cli-read-timeout",
-            type=_non_negative,
-            metavar="SECONDS",
-            default=default(None),
-            help="the most to wait for response bytes (0: no limit; default 70)",
-        )
-        group.add_argument(
-            "--cli-connect-timeout",
-            type=_non_negative,
-            metavar="SECONDS",
-            default=default(None),
-            help="the most to wait for a connection (0: no limit; default 60)",
-        )
+    if full:
+        _add_timeouts(group, default)
     group.add_argument(
         "--debug",
         action="store_true",
         default=default(False),
         help="show the traceback of an error",
+    )
+
+
+def _add_timeouts(group: Any, default: Callable[[object], object]) -> None:
+    """``--cli-read-timeout`` and ``--cli-connect-timeout``."""
+    group.add_argument(
+        "--cli-read-timeout",
+        type=_non_negative,
+        metavar="SECONDS",
+        default=default(None),
+        help="the most to wait for response bytes (0: no limit; default 70)",
+    )
+    group.add_argument(
+        "--cli-connect-timeout",
+        type=_non_negative,
+        metavar="SECONDS",
+        default=default(None),
+        help="the most to wait for a connection (0: no limit; default 60)",
     )
 
 
@@ -202,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, top=True, full=True)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     _add_invoke_commands(commands)
+    add_batch_command(commands, _add_global_options)
     _add_serve_local(commands)
     _add_demo(commands)
     return parser

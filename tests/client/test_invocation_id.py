@@ -10,11 +10,11 @@ import uuid
 
 import pytest
 
-from runtime_client._client import _new_invocation_id
+from runtime_client._retry import new_invocation_id
 
 
 def test_a_version_4_uuid_as_uuid4_prints_it() -> None:
-    ids = [_new_invocation_id() for _ in range(2000)]
+    ids = [new_invocation_id() for _ in range(2000)]
     assert len(set(ids)) == len(ids)
     for text in ids:
         assert re.fullmatch(
@@ -33,11 +33,11 @@ def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
     pid = os.fork()
     if pid == 0:  # the child: its next ids, to the parent
         try:
-            os.write(write, " ".join(_new_invocation_id() for _ in range(50)).encode())
+            os.write(write, " ".join(new_invocation_id() for _ in range(50)).encode())
         finally:
             os._exit(0)
     os.close(write)
-    parent = {_new_invocation_id() for _ in range(50)}
+    parent = {new_invocation_id() for _ in range(50)}
     with os.fdopen(read, "rb") as pipe:
         child = set(pipe.read().decode().split())
     os.waitpid(pid, 0)

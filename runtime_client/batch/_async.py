@@ -1,0 +1,114 @@
+"""The async driver of a batch (asyncio or trio, through anyio): one task per call in a
+task group that the ``async with`` block holds open; this task feeds the
+:class:`~._run.BatchRun` and yields what it gives. Leaving the block cancels the calls
+still in flight (the client's pool survives cancellation at any point)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Container, Iterable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from .._errors import SageMakerRuntimeError
+from ._records import BatchRecord, BatchResult, make_record
+from ._run import BatchRun, BatchStats, Pending, check_options
+
+if TYPE_CHECKING:
+    from .._client import AsyncSageMakerRuntime
+
+__all__ = ["AsyncBatchResults", "ainvoke_batch"]
+
+Finished = tuple[Pending, "bytes | None", "dict[str, Any] | None", "SageMakerRuntimeError | None"]
+
+
+class AsyncBatchResults(AsyncIterator[BatchResult]):
+    """The results of a batch as they come (``async for``); ``stats`` says how far it is."""
+
+    def __init__(self, results: AsyncIterator[BatchResult], stats: BatchStats) -> None:
+        self._results = results
+        self.stats = stats
+
+    async def __anext__(self) -> BatchResult:
+        return await self._results.__anext__()
+
+
+async def _records(
+    items: Iterable[object] | AsyncIterable[object], shared: dict[str, Any]
+) -> AsyncGenerator[BatchRecord, None]:
+    if isinstance(items, AsyncIterable):
+        index = 0
+        async for item in items:
+            yield item if isinstance(item, BatchRecord) else make_record(index, item, shared)
+            index += 1
+        return
+    for index, item in enumerate(items):
+        yield item if isinstance(item, BatchRecord) else make_record(index, item, shared)
+
+
+async def _invoke(client: AsyncSageMakerRuntime, call: Pending) -> Finished:
+    try:
+        answer = await client.invoke_endpoint(**call.record.params)
+        body = await answer["Body"].aread()
+    except SageMakerRuntimeError as exc:
+        return call, None, None, exc
+    return call, body, {k: v for k, v in answer.items() if k != "Body"}, None
+
+
+@asynccontextmanager
+async def ainvoke_batch(
+    client: AsyncSageMakerRuntime,
+    records: Iterable[Any] | AsyncIterable[Any],
+    *,
+    concurrency: int = 16,
+    ordered: bool = True,
+    max_rounds: int = 5,
+    skip: Container[int] = (),
+    total: int | None = None,
+    **shared: Any,
+) -> AsyncIterator[AsyncBatchResults]:
+    """See :meth:`runtime_client.AsyncSageMakerRuntime.invoke_endpoint_batch`."""
+    import anyio
+
+    check_options(concurrency, max_rounds, shared)
+    run = BatchRun(concurrency=concurrency, ordered=ordered, max_rounds=max_rounds, done=skip)
+    run.stats.total = total
+    items = _records(records, shared)
+    send, receive = anyio.create_memory_object_stream[Finished](math.inf)
+
+    async def one(call: Pending) -> None:
+        send.send_nowait(await _invoke(client, call))
+
+    async def results() -> AsyncGenerator[BatchResult, None]:
+        while not run.done:
+            for _ in range(run.wants()):
+                item = await anext(items, None)
+                if item is None:
+                    run.end_of_input()
+                    break
+                for result in run.add(item):
+                    yield result
+            for call in run.start():
+                group.start_soon(one, call)
+            if not run.busy:
+                continue
+            wait = run.wait_time()
+            finished = None
+            with anyio.move_on_after(math.inf if wait is None else wait):
+                finished = await receive.receive()
+            if finished is not None:
+                for result in run.finish(*finished):
+                    yield result
+
+    try:
+        async with anyio.create_task_group() as group:
+            produced = results()
+            try:
+                yield AsyncBatchResults(produced, run.stats)
+            finally:
+                await produced.aclose()
+                await items.aclose()
+                group.cancel_scope.cancel()  # the calls still in flight
+    finally:  # only once every call's task has ended (none sends any more)
+        send.close()
+        receive.close()

@@ -1,0 +1,236 @@
+"""``invoke-endpoint-batch``: every record of a file, a folder or stdin through one endpoint,
+one JSON line per record into ``--output`` (``runtime_client.batch._records`` says what the
+lines in and out hold).
+
+    sagemaker-runtime invoke-endpoint-batch --endpoint-name E --input records.jsonl|DIR|-
+        --output results.jsonl [--concurrency 16] [--resume] [--as-completed] [...]
+
+Each result line is written whole and at once, so the output is valid after Ctrl+C or
+``kill -9`` (a line cut by ``kill -9`` is the last one; ``--resume`` drops it), and
+``--resume`` sends only the records the output does not hold yet: every record once.
+Progress goes to stderr: a tqdm bar when tqdm is installed (the ``progress`` extra) and
+stderr is a terminal, else one status line every few seconds; a summary at the end.
+The client uses adaptive retries and a pool sized to ``--concurrency``.
+
+Exit codes: 0 every record answered; 254 some records failed (their errors are in the
+output); 130 interrupted (resume to continue); the others as for every command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+from .._model import INVOKE_ENDPOINT
+from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SERVICE
+from ._invoke import kebab_case, make_client
+
+if TYPE_CHECKING:
+    from ..batch._records import BatchRecord
+    from ..batch._run import BatchStats
+
+__all__ = ["add_batch_command"]
+
+_SHARED = [m for m in INVOKE_ENDPOINT.inputs if m.name not in ("Body", "EndpointName")]
+_STATUS_EVERY = 5.0  # seconds between status lines when there is no bar
+
+
+def add_batch_command(commands: Any, add_global_options: Any) -> None:
+    """Register the command (``_main`` passes its subparsers and global options)."""
+    sub = commands.add_parser(
+        "invoke-endpoint-batch",
+        help="send every record of a file, folder or stdin to an endpoint; one result line each",
+        description=(
+            "Send every record of a JSON-lines file, a folder or stdin to one endpoint, "
+            "--concurrency at once (lowered while the endpoint throttles). Each result is one "
+            "JSON line of --output, written whole: after Ctrl+C or kill -9, --resume sends "
+            "only the records the output lacks. Exit 0: every record answered; 254: some "
+            "failed (their errors are in the output); 130: interrupted."
+        ),
+        allow_abbrev=False,
+    )
+    sub.add_argument("--endpoint-name", dest="EndpointName", required=True, metavar="NAME")
+    sub.add_argument(
+        "--input",
+        required=True,
+        metavar="PATH",
+        help="a JSON-lines file (a line is a body, or an object with Body and maybe id and "
+        "other parameters), a folder (each file is a body) or - for stdin",
+    )
+    sub.add_argument(
+        "--output",
+        dest="output_path",
+        required=True,
+        metavar="PATH",
+        help="the JSON-lines file of results (- for stdout); it must not exist unless --resume",
+    )
+    sub.add_argument("--concurrency", type=int, default=16, metavar="N", help="the ceiling (16)")
+    sub.add_argument(
+        "--resume", action="store_true", help="skip the records --output already holds"
+    )
+    sub.add_argument(
+        "--as-completed", action="store_true", help="write results as they finish, not in order"
+    )
+    sub.add_argument(
+        "--max-rounds",
+        type=int,
+        default=5,
+        metavar="N",
+        help="how many times a throttled record is sent before its error is its result (5)",
+    )
+    sub.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    for member in _SHARED:
+        sub.add_argument(
+            "--" + kebab_case(member.name),
+            dest=member.name,
+            metavar="VALUE",
+            help=f"{member.name}, the same for every record",
+        )
+    add_global_options(sub, top=False, full=True, formats=False)
+    sub.set_defaults(run=run_batch)
+
+
+def _records(path: str, shared: dict[str, Any]) -> tuple[Iterator[BatchRecord], int | None]:
+    """The records of ``--input`` and how many there are (None for stdin)."""
+    from ..batch._records import file_records, folder_records
+
+    if path == "-":
+        return file_records(sys.stdin.buffer, shared), None
+    if os.path.isdir(path):
+        with os.scandir(path) as entries:
+            count = sum(1 for e in entries if e.is_file() and not e.name.startswith("."))
+        return folder_records(path, shared), count
+    with open(path, "rb") as file:  # counted first, for the ETA: one quick read
+        count = sum(1 for line in file if line.strip())
+    stream = open(path, "rb")  # noqa: SIM115 - closed when the records run out (below)
+
+    def lines() -> Iterator[BatchRecord]:
+        with stream:
+            yield from file_records(stream, shared)
+
+    return lines(), count
+
+
+def _open_output(args: argparse.Namespace) -> tuple[IO[bytes], Any]:
+    """The output, opened to append, and what it already holds (``--resume``)."""
+    from ..batch._records import DoneSet, read_done
+
+    path = args.output_path
+    if path == "-":
+        if args.resume:
+            raise SystemExit("--resume needs an --output file, not stdout")
+        return sys.stdout.buffer, DoneSet()
+    done: Any = DoneSet()
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        if not args.resume:
+            raise SystemExit(
+                f"{path} already holds results: add --resume to continue it, or remove it"
+            )
+        done, good = read_done(path)
+        with open(path, "r+b") as file:  # a line cut by kill -9 goes
+            file.truncate(good)
+    return open(path, "ab", buffering=0), done
+
+
+def _status(stats: BatchStats) -> str:
+    elapsed = max(time.monotonic() - stats.started, 1e-9)
+    rate = stats.done / elapsed
+    total = stats.total - stats.skipped if stats.total is not None else None
+    line = f"{stats.done:,}" + (f" of {total:,}" if total is not None else "") + " done"
+    line += f", {rate:,.1f}/s"
+    if total and rate > 0:
+        left = max(total - stats.done, 0) / rate
+        line += f", ETA {int(left // 3600)}:{int(left % 3600 // 60):02d}:{int(left % 60):02d}"
+    errors = ", ".join(f"{code}={n}" for code, n in sorted(stats.errors.items()))
+    line += f", errors: {errors or 'none'}, concurrency {stats.window:.0f}"
+    if stats.skipped:
+        line += f", {stats.skipped:,} already in the output"
+    return line
+
+
+class _Progress:
+    """A tqdm bar on a terminal (if tqdm is installed), else a status line now and then."""
+
+    def __init__(self, stats: BatchStats, quiet: bool) -> None:
+        self._stats, self._quiet, self._bar, self._last = stats, quiet, None, time.monotonic()
+        if quiet or not sys.stderr.isatty():
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        total = stats.total - stats.skipped if stats.total is not None else None
+        self._bar = tqdm(total=total, unit="rec", file=sys.stderr, dynamic_ncols=True)
+
+    def update(self) -> None:
+        if self._bar is not None:
+            self._bar.update(self._stats.done - self._bar.n)
+            errors = sum(self._stats.errors.values())
+            self._bar.set_postfix(errors=errors, concurrency=f"{self._stats.window:.0f}")
+        elif not self._quiet and time.monotonic() - self._last >= _STATUS_EVERY:
+            self._last = time.monotonic()
+            print(f"invoke-endpoint-batch: {_status(self._stats)}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    """Run the batch; the summary line says what happened and what to do next."""
+    from ..batch._records import result_line
+
+    shared = {m.name: getattr(args, m.name) for m in _SHARED if getattr(args, m.name)}
+    shared["EndpointName"] = args.EndpointName
+    records, total = _records(args.input, shared)
+    output, done = _open_output(args)
+    client = make_client(
+        args, retries={"mode": "adaptive"}, max_pool_connections=max(args.concurrency, 1)
+    )
+    interrupted = False
+    try:
+        with (
+            client,
+            client.invoke_endpoint_batch(
+                records,
+                EndpointName=args.EndpointName,
+                concurrency=args.concurrency,
+                ordered=not args.as_completed,
+                max_rounds=args.max_rounds,
+                skip=done,
+                total=total,
+            ) as results,
+        ):
+            progress = _Progress(results.stats, args.no_progress)
+            try:
+                for result in results:
+                    output.write(result_line(result))
+                    progress.update()
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                progress.close()
+    finally:
+        if output is not sys.stdout.buffer:
+            output.close()
+    return _summary(results.stats, interrupted, args)
+
+
+def _summary(stats: BatchStats, interrupted: bool, args: argparse.Namespace) -> int:
+    print(f"invoke-endpoint-batch: {_status(stats)}", file=sys.stderr, flush=True)
+    if interrupted:
+        print(
+            "Interrupted: the output holds whole lines; run again with --resume to continue.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    failed = sum(stats.errors.values())
+    if failed:
+        where = args.output_path if args.output_path != "-" else "stdout"
+        print(f"{failed:,} records failed: their errors are in {where}", file=sys.stderr)
+        return EXIT_SERVICE
+    return EXIT_OK

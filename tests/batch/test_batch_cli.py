@@ -1,0 +1,153 @@
+"""``sagemaker-runtime invoke-endpoint-batch`` as a user runs it: whole processes against a
+loopback stand-in; ``kill -9`` and Ctrl+C at random points, then ``--resume``."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.batch_server import BatchServer
+
+
+@pytest.fixture
+def server() -> Iterator[BatchServer]:
+    with BatchServer() as srv:
+        yield srv
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
+        AWS_SECRET_ACCESS_KEY="secret",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+    )
+    return env
+
+
+def _command(server: BatchServer, source: str, output: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "runtime_client", "invoke-endpoint-batch",
+        "--endpoint-name", "ep", "--endpoint-url", server.url,
+        "--input", source, "--output", str(output), *extra,
+    ]  # fmt: skip
+
+
+def _run(
+    command: list[str], tmp_path: Path, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        env=_env(tmp_path),
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def _write_records(path: Path, n: int, sleep: float = 0.0) -> None:
+    with path.open("w") as file:
+        for i in range(n):
+            file.write(json.dumps({"i": i, "sleep": sleep}) + "\n")
+
+
+def test_a_file_in_order_with_errors_recorded_per_record(
+    server: BatchServer, tmp_path: Path
+) -> None:
+    source = tmp_path / "records.jsonl"
+    source.write_text(
+        '{"a": 1}\n\n{"Body": {"b": 2}, "id": "second"}\nplease fail\n'
+        '{"Body": "ok", "ContentType": "text/plain"}\n'
+    )
+    output = tmp_path / "results.jsonl"
+    result = _run(_command(server, str(source), output, "--content-type", "json"), tmp_path)
+    assert result.returncode == 254, result.stderr  # some records failed
+    lines = _lines(output)
+    assert [line["index"] for line in lines] == [0, 1, 2, 3]
+    assert lines[0]["Body"] == '{"a": 1}'
+    assert (lines[1]["id"], lines[1]["Body"]) == ("second", '{"b":2}')
+    assert lines[2]["Error"] == {"Code": "ModelError", "Message": "the model failed on this record"}
+    assert lines[2]["HTTPStatusCode"] == 424
+    assert lines[3]["Body"] == "ok"
+    assert "4 of 4 done" in result.stderr
+    assert "errors: ModelError=1" in result.stderr
+    assert "1 records failed: their errors are in" in result.stderr
+
+
+def test_a_folder_and_stdin(server: BatchServer, tmp_path: Path) -> None:
+    folder = tmp_path / "bodies"
+    folder.mkdir()
+    for name in ("b.bin", "a.bin", ".hidden"):
+        (folder / name).write_bytes(b"\xff\x00" + name.encode())
+    output = tmp_path / "from-folder.jsonl"
+    assert _run(_command(server, str(folder), output), tmp_path).returncode == 0
+    lines = _lines(output)
+    assert [line["id"] for line in lines] == ["a.bin", "b.bin"]
+    assert lines[0]["BodyBase64"] == "/wBhLmJpbg=="  # not UTF-8: base64
+    piped = _run(_command(server, "-", tmp_path / "from-stdin.jsonl"), tmp_path, input="x\ny\n")
+    assert piped.returncode == 0, piped.stderr
+    assert [line["Body"] for line in _lines(tmp_path / "from-stdin.jsonl")] == ["x", "y"]
+
+
+def test_an_existing_output_needs_resume(server: BatchServer, tmp_path: Path) -> None:
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_records(source, 3)
+    output.write_text('{"index": 0}\n')
+    result = _run(_command(server, str(source), output), tmp_path)
+    assert result.returncode == 1
+    assert "already holds results: add --resume" in result.stderr
+    assert sum(server.seen.values()) == 0
+
+
+@pytest.mark.parametrize("how", ["kill -9", "Ctrl+C"])
+def test_stopped_at_a_random_point_then_resumed_every_record_once(
+    server: BatchServer, tmp_path: Path, how: str
+) -> None:
+    seed = random.randrange(1 << 30)
+    print(f"seed {seed}")  # shown on failure, to replay the stop point
+    rng = random.Random(seed)
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_records(source, 1200, sleep=0.002)
+    process = subprocess.Popen(
+        _command(server, str(source), output, "--as-completed"),
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while sum(server.seen.values()) < rng.randrange(20, 900):
+        assert time.monotonic() < deadline, "the batch took too long"
+        assert process.poll() is None, "the batch ended before the stop"
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL if how == "kill -9" else signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    if how == "Ctrl+C":
+        assert process.returncode == 130, stderr
+        assert "run again with --resume" in stderr
+    written = output.read_bytes()
+    whole = written[: written.rfind(b"\n") + 1]
+    assert all(json.loads(line)["index"] >= 0 for line in whole.splitlines())
+    resumed = _run(_command(server, str(source), output, "--resume"), tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "already in the output" in resumed.stderr
+    indexes = sorted(line["index"] for line in _lines(output))  # type: ignore[type-var]
+    assert indexes == list(range(1200))  # every record exactly once
+    assert len(server.seen) == 1200
