@@ -169,8 +169,9 @@ class _Progress:
     def update(self) -> None:
         if self._bar is not None:
             self._bar.update(self._stats.done - self._bar.n)
-            errors = sum(self._stats.errors.values())
-            self._bar.set_postfix(errors=errors, concurrency=f"{self._stats.window:.0f}")
+            errors = ", ".join(f"{code}={n}" for code, n in sorted(self._stats.errors.items()))
+            window = f"concurrency {self._stats.window:.0f}"
+            self._bar.set_postfix_str(f"errors: {errors}, {window}" if errors else window)
         elif not self._quiet and time.monotonic() - self._last >= _STATUS_EVERY:
             self._last = time.monotonic()
             print(f"invoke-endpoint-batch: {_status(self._stats)}", file=sys.stderr, flush=True)

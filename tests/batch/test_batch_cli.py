@@ -151,3 +151,41 @@ def test_stopped_at_a_random_point_then_resumed_every_record_once(
     indexes = sorted(line["index"] for line in _lines(output))  # type: ignore[type-var]
     assert indexes == list(range(1200))  # every record exactly once
     assert len(server.seen) == 1200
+
+
+def test_on_a_terminal_with_tqdm_a_progress_bar(server: BatchServer, tmp_path: Path) -> None:
+    pytest.importorskip("tqdm", reason="tqdm is not installed (the dev extra has it)")
+    import pty
+
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_records(source, 50)
+    leader, follower = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # 120 wide
+    try:
+        process = subprocess.Popen(
+            _command(server, str(source), output),
+            env=_env(tmp_path),
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+        )
+        assert process.wait(timeout=60) == 0
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    text = shown.decode(errors="replace")
+    assert "50/50" in text  # tqdm's count
+    assert "rec/s" in text
+    assert "50 of 50 done" in text  # and the summary line
