@@ -184,9 +184,11 @@ class _Progress:
 def run_batch(args: argparse.Namespace) -> int:
     """Run the batch; the summary line says what happened and what to do next."""
     from ..batch._records import result_line
+    from ..batch._run import check_options
 
     shared = {m.name: getattr(args, m.name) for m in _SHARED if getattr(args, m.name)}
     shared["EndpointName"] = args.EndpointName
+    check_options(args.concurrency, args.max_rounds, shared)  # before the output is made
     records, total = _records(args.input, shared)
     output, done = _open_output(args)
     client = make_client(

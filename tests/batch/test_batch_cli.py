@@ -116,6 +116,21 @@ def test_an_existing_output_needs_resume(server: BatchServer, tmp_path: Path) ->
     assert sum(server.seen.values()) == 0
 
 
+def test_a_bad_option_is_named_and_nothing_is_made_or_sent(
+    server: BatchServer, tmp_path: Path
+) -> None:
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_records(source, 3)
+    result = _run(_command(server, str(source), output, "--concurrency", "0"), tmp_path)
+    assert result.returncode == 2
+    assert "concurrency: must be an integer >= 1, not 0" in result.stderr
+    assert not output.exists()
+    missing = _run(_command(server, str(tmp_path / "nope.jsonl"), output), tmp_path)
+    assert missing.returncode == 1
+    assert "nope.jsonl" in missing.stderr
+    assert sum(server.seen.values()) == 0
+
+
 @pytest.mark.parametrize("how", ["kill -9", "Ctrl+C"])
 def test_stopped_at_a_random_point_then_resumed_every_record_once(
     server: BatchServer, tmp_path: Path, how: str
@@ -131,6 +146,9 @@ def test_stopped_at_a_random_point_then_resumed_every_record_once(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a background job (CI's) inherits SIGINT ignored, and Python
+        # then installs no KeyboardInterrupt handler
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 30
     while sum(server.seen.values()) < rng.randrange(20, 900):
@@ -138,7 +156,12 @@ def test_stopped_at_a_random_point_then_resumed_every_record_once(
         assert process.poll() is None, "the batch ended before the stop"
         time.sleep(0.002)
     process.send_signal(signal.SIGKILL if how == "kill -9" else signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate()
+        pytest.fail(f"the batch did not end within 30 s of {how}; its stderr:\n{stderr}")
     if how == "Ctrl+C":
         assert process.returncode == 130, stderr
         assert "run again with --resume" in stderr
@@ -189,3 +212,30 @@ def test_on_a_terminal_with_tqdm_a_progress_bar(server: BatchServer, tmp_path: P
     assert "50/50" in text  # tqdm's count
     assert "rec/s" in text
     assert "50 of 50 done" in text  # and the summary line
+
+
+def test_off_a_terminal_a_status_line_now_and_then(
+    server: BatchServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from runtime_client.cli import _batch
+    from runtime_client.cli._main import main
+
+    for name, value in _env(tmp_path).items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr(_batch, "_STATUS_EVERY", 0.0)  # every result, instead of every 5 s
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("a\nplease fail\nb\n")
+    assert main(_command(server, str(source), output)[3:]) == 254
+    lines = capsys.readouterr().err.splitlines()
+    status = [line for line in lines if line.startswith("invoke-endpoint-batch: ")]
+    assert len(status) == 4  # one per result written, then the summary
+    done = [int(line.split()[1]) for line in status]  # "N of 3 done": finished, not written
+    assert done == sorted(done)
+    assert done[0] >= 1
+    assert "ETA 0:00:" in status[0]
+    assert status[-1].startswith("invoke-endpoint-batch: 3 of 3 done, ")
+    assert "errors: ModelError=1, concurrency 16" in status[-1]
