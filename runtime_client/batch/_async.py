@@ -6,7 +6,15 @@ still in flight (the client's pool survives cancellation at any point)."""
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Container, Iterable
+import sys
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Container,
+    Iterable,
+)
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +22,12 @@ from .._errors import SageMakerRuntimeError
 from ._records import BatchRecord, BatchResult, make_record
 from ._run import BatchRun, BatchStats, Pending, check_options
 
+if sys.version_info < (3, 11):  # anyio brings the backport there
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found, unused-ignore]
+
 if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
     from .._client import AsyncSageMakerRuntime
 
 __all__ = ["AsyncBatchResults", "ainvoke_batch"]
@@ -55,6 +68,42 @@ async def _invoke(client: AsyncSageMakerRuntime, call: Pending) -> Finished:
     return call, body, {k: v for k, v in answer.items() if k != "Body"}, None
 
 
+async def _one(
+    client: AsyncSageMakerRuntime, send: MemoryObjectSendStream[Finished], call: Pending
+) -> None:
+    send.send_nowait(await _invoke(client, call))
+
+
+async def _results(
+    run: BatchRun,
+    items: AsyncIterator[BatchRecord],
+    finished: MemoryObjectReceiveStream[Finished],
+    start: Callable[[Pending], None],
+) -> AsyncGenerator[BatchResult, None]:
+    """The driver's loop: feed the run, start its calls, hand it each that ends."""
+    import anyio
+
+    while not run.done:
+        for _ in range(run.wants()):
+            item = await anext(items, None)
+            if item is None:
+                run.end_of_input()
+                break
+            for result in run.add(item):
+                yield result
+        for call in run.start():
+            start(call)
+        if not run.busy:
+            continue
+        wait = run.wait_time()
+        ended = None
+        with anyio.move_on_after(math.inf if wait is None else wait):
+            ended = await finished.receive()
+        if ended is not None:
+            for result in run.finish(*ended):
+                yield result
+
+
 @asynccontextmanager
 async def ainvoke_batch(
     client: AsyncSageMakerRuntime,
@@ -76,39 +125,25 @@ async def ainvoke_batch(
     items = _records(records, shared)
     send, receive = anyio.create_memory_object_stream[Finished](math.inf)
 
-    async def one(call: Pending) -> None:
-        send.send_nowait(await _invoke(client, call))
-
-    async def results() -> AsyncGenerator[BatchResult, None]:
-        while not run.done:
-            for _ in range(run.wants()):
-                item = await anext(items, None)
-                if item is None:
-                    run.end_of_input()
-                    break
-                for result in run.add(item):
-                    yield result
-            for call in run.start():
-                group.start_soon(one, call)
-            if not run.busy:
-                continue
-            wait = run.wait_time()
-            finished = None
-            with anyio.move_on_after(math.inf if wait is None else wait):
-                finished = await receive.receive()
-            if finished is not None:
-                for result in run.finish(*finished):
-                    yield result
-
     try:
         async with anyio.create_task_group() as group:
-            produced = results()
+
+            def start(call: Pending) -> None:
+                group.start_soon(_one, client, send, call)
+
+            produced = _results(run, items, receive, start)
             try:
                 yield AsyncBatchResults(produced, run.stats)
             finally:
                 await produced.aclose()
                 await items.aclose()
                 group.cancel_scope.cancel()  # the calls still in flight
+    except BaseExceptionGroup as failed:
+        # The calls' tasks raise nothing (they keep their errors as results): what the group
+        # holds came from the block. Raise it as it was raised, not wrapped.
+        if len(failed.exceptions) != 1:
+            raise
+        raise failed.exceptions[0] from None
     finally:  # only once every call's task has ended (none sends any more)
         send.close()
         receive.close()

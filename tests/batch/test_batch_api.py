@@ -213,3 +213,19 @@ async def test_async_batch_cancelled_at_random_points_leaves_the_client_working(
         for _ in range(20):  # wider than the pool: fresh and pooled connections alike
             answer = await client.invoke_endpoint(EndpointName="ep", Body=b"after")
             assert await answer["Body"].aread() == b"after"
+
+
+@pytest.mark.anyio
+async def test_an_error_in_the_async_block_comes_out_as_itself(server: BatchServer) -> None:
+    async def fail_while_reading(client: AsyncSageMakerRuntime) -> None:
+        async with client.invoke_endpoint_batch(
+            _bodies(100), EndpointName="ep", concurrency=8
+        ) as results:
+            async for _ in results:
+                raise LookupError("the caller's own")
+
+    async with _aclient(server) as client:
+        with pytest.raises(LookupError, match="the caller's own"):  # not an ExceptionGroup
+            await fail_while_reading(client)
+        answer = await client.invoke_endpoint(EndpointName="ep", Body=b"next")
+        assert await answer["Body"].aread() == b"next"
