@@ -78,9 +78,9 @@ __all__ = [
     "RetryQuota",
     "RetryState",
     "THROTTLING_CODES",
-    "new_invocation_id",
     "TRANSIENT_CODES",
     "TransportFailure",
+    "new_invocation_id",
 ]
 
 AMZ_SDK_REQUEST_HEADER: Final = "amz-sdk-request"

@@ -12,15 +12,14 @@ from collections.abc import (
     AsyncIterable,
     AsyncIterator,
     Callable,
-    Container,
     Iterable,
 )
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from .._errors import SageMakerRuntimeError
-from ._records import BatchRecord, BatchResult, make_record
-from ._run import BatchRun, BatchStats, Pending, check_options
+from ._records import BatchRecord, BatchResult, answer_members, as_record, records_from
+from ._run import BatchRun, BatchStats, Pending, new_run
 
 if sys.version_info < (3, 11):  # anyio brings the backport there
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found, unused-ignore]
@@ -49,14 +48,14 @@ class AsyncBatchResults(AsyncIterator[BatchResult]):
 async def _records(
     items: Iterable[object] | AsyncIterable[object], shared: dict[str, Any]
 ) -> AsyncGenerator[BatchRecord, None]:
-    if isinstance(items, AsyncIterable):
-        index = 0
-        async for item in items:
-            yield item if isinstance(item, BatchRecord) else make_record(index, item, shared)
-            index += 1
+    if not isinstance(items, AsyncIterable):
+        for record in records_from(items, shared):
+            yield record
         return
-    for index, item in enumerate(items):
-        yield item if isinstance(item, BatchRecord) else make_record(index, item, shared)
+    index = 0
+    async for item in items:
+        yield as_record(index, item, shared)
+        index += 1
 
 
 async def _invoke(client: AsyncSageMakerRuntime, call: Pending) -> Finished:
@@ -65,7 +64,7 @@ async def _invoke(client: AsyncSageMakerRuntime, call: Pending) -> Finished:
         body = await answer["Body"].aread()
     except SageMakerRuntimeError as exc:
         return call, None, None, exc
-    return call, body, {k: v for k, v in answer.items() if k != "Body"}, None
+    return call, body, answer_members(answer), None
 
 
 async def _one(
@@ -108,20 +107,12 @@ async def _results(
 async def ainvoke_batch(
     client: AsyncSageMakerRuntime,
     records: Iterable[Any] | AsyncIterable[Any],
-    *,
-    concurrency: int = 16,
-    ordered: bool = True,
-    max_rounds: int = 5,
-    skip: Container[int] = (),
-    total: int | None = None,
-    **shared: Any,
+    **options: Any,
 ) -> AsyncIterator[AsyncBatchResults]:
     """See :meth:`runtime_client.AsyncSageMakerRuntime.invoke_endpoint_batch`."""
     import anyio
 
-    check_options(concurrency, max_rounds, shared)
-    run = BatchRun(concurrency=concurrency, ordered=ordered, max_rounds=max_rounds, done=skip)
-    run.stats.total = total
+    run, shared = new_run(options)
     items = _records(records, shared)
     send, receive = anyio.create_memory_object_stream[Finished](math.inf)
 

@@ -37,7 +37,11 @@ __all__ = [
     "BatchRecord",
     "BatchResult",
     "DoneSet",
+    "answer_members",
+    "as_record",
+    "count_line_records",
     "file_records",
+    "folder_names",
     "folder_records",
     "line_records",
     "make_record",
@@ -94,10 +98,20 @@ def make_record(index: int, item: object, shared: Mapping[str, Any]) -> BatchRec
     return BatchRecord(index, None, {}, f"a record must be bytes, str or a mapping, not {kind}")
 
 
+def as_record(index: int, item: object, shared: Mapping[str, Any]) -> BatchRecord:
+    """Item ``index`` of the input as a record (a :class:`BatchRecord` is taken as it is)."""
+    return item if isinstance(item, BatchRecord) else make_record(index, item, shared)
+
+
 def records_from(items: Iterable[object], shared: Mapping[str, Any]) -> Iterator[BatchRecord]:
-    """The records of ``items``, numbered from 0 (a :class:`BatchRecord` is taken as it is)."""
+    """The records of ``items``, numbered from 0."""
     for index, item in enumerate(items):
-        yield item if isinstance(item, BatchRecord) else make_record(index, item, shared)
+        yield as_record(index, item, shared)
+
+
+def answer_members(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """An InvokeEndpoint answer without its ``Body`` (a result keeps the body's bytes)."""
+    return {k: v for k, v in answer.items() if k != "Body"}
 
 
 def _line_item(line: bytes) -> object:
@@ -118,11 +132,15 @@ def line_records(lines: Iterable[bytes], shared: Mapping[str, Any]) -> Iterator[
     """Records from JSON lines (see the module): one per non-blank line, in order."""
     index = 0
     for raw in lines:
-        line = raw.rstrip(b"\r\n")
-        if not line.strip():
+        if not raw.strip():
             continue
-        yield make_record(index, _line_item(line), shared)
+        yield make_record(index, _line_item(raw.rstrip(b"\r\n")), shared)
         index += 1
+
+
+def count_line_records(stream: IO[bytes]) -> int:
+    """How many records :func:`line_records` finds in ``stream`` (read to its end)."""
+    return sum(1 for raw in iter(stream.readline, b"") if raw.strip())
 
 
 def file_records(stream: IO[bytes], shared: Mapping[str, Any]) -> Iterator[BatchRecord]:
@@ -130,12 +148,18 @@ def file_records(stream: IO[bytes], shared: Mapping[str, Any]) -> Iterator[Batch
     return line_records(iter(stream.readline, b""), shared)
 
 
-def folder_records(folder: str, shared: Mapping[str, Any]) -> Iterator[BatchRecord]:
-    """One record per regular file of ``folder`` by name; each file is read when its turn
-    comes (only the names are held)."""
+def folder_names(folder: str) -> list[str]:
+    """The names of the record files of ``folder``: its regular files but hidden ones, sorted."""
     with os.scandir(folder) as entries:
-        names = sorted(e.name for e in entries if e.is_file() and not e.name.startswith("."))
-    for index, name in enumerate(names):
+        return sorted(e.name for e in entries if e.is_file() and not e.name.startswith("."))
+
+
+def folder_records(
+    folder: str, shared: Mapping[str, Any], names: list[str] | None = None
+) -> Iterator[BatchRecord]:
+    """One record per file of :func:`folder_names` (or ``names``, listed before); each
+    file is read when its turn comes (only the names are held)."""
+    for index, name in enumerate(folder_names(folder) if names is None else names):
         with open(os.path.join(folder, name), "rb") as file:
             body = file.read()
         yield BatchRecord(index, name, {**shared, "Body": body})

@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Container, Mapping
 from typing import Any
 
-from sigv4._record import field, record
+from sigv4._record import field, field_names, record
 
 from .._errors import ClientError, ParamValidationError, SageMakerRuntimeError
 from .._retry import THROTTLING_CODES
@@ -46,6 +46,7 @@ __all__ = [
     "Window",
     "check_options",
     "error_info",
+    "new_run",
 ]
 
 #: Error codes that mean "too much, slow down": the record is sent again later.
@@ -96,8 +97,10 @@ class Pending:
 
 @record
 class BatchStats:
-    """What a batch has done so far (read by progress displays and tests)."""
+    """What a batch has done so far (read by progress displays and tests); ``window`` and
+    ``lowest_window`` are the concurrency window's size now and at its lowest."""
 
+    concurrency: Window = field(repr=False)
     total: int | None = None  # when the caller knows it
     done: int = 0
     ok: int = 0
@@ -107,8 +110,30 @@ class BatchStats:
     started: float = field(default_factory=time.monotonic)
     in_flight: int = 0
     peak_in_flight: int = 0
-    window: float = 0.0
-    lowest_window: float = 0.0
+
+    @property
+    def window(self) -> float:
+        return self.concurrency.limit
+
+    @property
+    def lowest_window(self) -> float:
+        return self.concurrency.lowest
+
+    @property
+    def to_do(self) -> int | None:
+        """How many records this run sends (``total`` less those already done), if known."""
+        return None if self.total is None else self.total - self.skipped
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SHOWN)
+        return f"BatchStats({shown})"
+
+
+_SHOWN = (
+    *(name for name in field_names(BatchStats) if name != "concurrency"),
+    "window",
+    "lowest_window",
+)
 
 
 def error_info(exc: SageMakerRuntimeError) -> dict[str, Any]:
@@ -141,6 +166,21 @@ def check_options(concurrency: object, max_rounds: object, shared: Mapping[str, 
         raise ParamValidationError(faults)
 
 
+def new_run(options: Mapping[str, Any]) -> tuple[BatchRun, dict[str, Any]]:
+    """The run of a batch and the parameters its records share, from the keywords of
+    ``invoke_endpoint_batch`` (the batch's own options have their defaults here), after
+    :func:`check_options`."""
+    shared = dict(options)
+    concurrency = shared.pop("concurrency", 16)
+    max_rounds = shared.pop("max_rounds", 5)
+    ordered, skip = shared.pop("ordered", True), shared.pop("skip", ())
+    total = shared.pop("total", None)
+    check_options(concurrency, max_rounds, shared)
+    run = BatchRun(concurrency=concurrency, ordered=ordered, max_rounds=max_rounds, done=skip)
+    run.stats.total = total
+    return run, shared
+
+
 def _congested(info: Mapping[str, Any]) -> bool:
     return info["Code"] in CONGESTION_CODES or info.get("HTTPStatusCode") in _CONGESTION_STATUS
 
@@ -163,7 +203,7 @@ class BatchRun:
         backoff: float = _BACKOFF,
     ) -> None:
         self.window = Window(concurrency)
-        self.stats = BatchStats(window=self.window.limit, lowest_window=self.window.limit)
+        self.stats = BatchStats(self.window)
         self._ordered, self._max_rounds, self._skip = ordered, max_rounds, done
         self._clock, self._random, self._backoff = clock, random, backoff
         self._fresh: deque[BatchRecord] = deque()
@@ -171,24 +211,23 @@ class BatchRun:
         self._order: deque[int] = deque()  # ordered: indexes not yet emitted, in input order
         self._ready: dict[int, BatchResult] = {}
         self._max_pending = max(4 * concurrency, 64)
-        self._in_flight = 0
         self._input_done = False
 
     @property
     def busy(self) -> bool:
         """Calls in flight, or records waiting to be sent again."""
-        return bool(self._in_flight or self._waiting)
+        return bool(self.stats.in_flight or self._waiting)
 
     @property
     def done(self) -> bool:
-        idle = not (self._fresh or self._waiting or self._in_flight or self._ready)
+        idle = not (self._fresh or self._waiting or self.stats.in_flight or self._ready)
         return self._input_done and idle
 
     def wants(self) -> int:
         """How many new records to :meth:`add` now."""
         if self._input_done:
             return 0
-        room = self.window.size - self._in_flight - len(self._fresh)
+        room = self.window.size - self.stats.in_flight - len(self._fresh)
         if self._ordered:
             room = min(room, self._max_pending - len(self._order))
         return max(room, 0)
@@ -212,23 +251,22 @@ class BatchRun:
 
     def start(self) -> list[Pending]:
         """The calls to make now: records due again first, then new ones, within the window."""
-        now, calls = self._clock(), []
-        while self._in_flight < self.window.size:
+        now, calls, stats = self._clock(), [], self.stats
+        while stats.in_flight < self.window.size:
             if self._waiting and self._waiting[0][0] <= now:
                 _, _, rounds, item = heapq.heappop(self._waiting)
             elif self._fresh:
                 rounds, item = 0, self._fresh.popleft()
             else:
                 break
-            self._in_flight += 1
+            stats.in_flight += 1
             calls.append(Pending(item, rounds + 1, self.window.ticket()))
-        self.stats.in_flight = self._in_flight
-        self.stats.peak_in_flight = max(self.stats.peak_in_flight, self._in_flight)
+        stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
         return calls
 
     def wait_time(self) -> float | None:
         """Seconds until a record waiting to be sent again is due, if there is room for it."""
-        if not self._waiting or self._in_flight >= self.window.size:
+        if not self._waiting or self.stats.in_flight >= self.window.size:
             return None
         return max(0.0, self._waiting[0][0] - self._clock())
 
@@ -240,8 +278,7 @@ class BatchRun:
         error: SageMakerRuntimeError | None,
     ) -> list[BatchResult]:
         """How ``call`` ended: its answer (body and members) or its error."""
-        self._in_flight -= 1
-        self.stats.in_flight = self._in_flight
+        self.stats.in_flight -= 1
         item = call.record
         info = error_info(error) if error is not None else None
         if info is not None:
@@ -250,7 +287,6 @@ class BatchRun:
             metadata = (response or {}).get("ResponseMetadata") or {}
             congested = bool(metadata.get("RetryAttempts"))
         self.window.record(call.ticket, congested)
-        self.stats.window, self.stats.lowest_window = self.window.limit, self.window.lowest
         if info is not None and congested and call.rounds < self._max_rounds:
             delay = min(self._backoff * 2 ** (call.rounds - 1), _MAX_BACKOFF) * self._random()
             heapq.heappush(self._waiting, (self._clock() + delay, item.index, call.rounds, item))

@@ -5,13 +5,13 @@ through the one client (whose pool and credentials are thread-safe); this thread
 from __future__ import annotations
 
 import time
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from .._errors import SageMakerRuntimeError
-from ._records import BatchRecord, BatchResult, records_from
-from ._run import BatchRun, BatchStats, Pending, check_options
+from ._records import BatchRecord, BatchResult, answer_members, records_from
+from ._run import BatchRun, BatchStats, Pending, new_run
 
 if TYPE_CHECKING:
     from .._client import SageMakerRuntime
@@ -48,7 +48,7 @@ def _invoke(client: SageMakerRuntime, params: Any) -> Outcome:
         body = answer["Body"].read()
     except SageMakerRuntimeError as exc:
         return None, None, exc
-    return body, {k: v for k, v in answer.items() if k != "Body"}, None
+    return body, answer_members(answer), None
 
 
 def _drive(
@@ -76,19 +76,7 @@ def _drive(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def invoke_batch(
-    client: SageMakerRuntime,
-    records: Iterable[Any],
-    *,
-    concurrency: int = 16,
-    ordered: bool = True,
-    max_rounds: int = 5,
-    skip: Container[int] = (),
-    total: int | None = None,
-    **shared: Any,
-) -> BatchResults:
+def invoke_batch(client: SageMakerRuntime, records: Iterable[Any], **options: Any) -> BatchResults:
     """See :meth:`runtime_client.SageMakerRuntime.invoke_endpoint_batch`."""
-    check_options(concurrency, max_rounds, shared)
-    run = BatchRun(concurrency=concurrency, ordered=ordered, max_rounds=max_rounds, done=skip)
-    run.stats.total = total
+    run, shared = new_run(options)
     return BatchResults(_drive(client, records_from(records, shared), run), run.stats)

@@ -96,16 +96,15 @@ def add_batch_command(commands: Any, add_global_options: Any) -> None:
 
 def _records(path: str, shared: dict[str, Any]) -> tuple[Iterator[BatchRecord], int | None]:
     """The records of ``--input`` and how many there are (None for stdin)."""
-    from ..batch._records import file_records, folder_records
+    from ..batch._records import count_line_records, file_records, folder_names, folder_records
 
     if path == "-":
         return file_records(sys.stdin.buffer, shared), None
     if os.path.isdir(path):
-        with os.scandir(path) as entries:
-            count = sum(1 for e in entries if e.is_file() and not e.name.startswith("."))
-        return folder_records(path, shared), count
+        names = folder_names(path)
+        return folder_records(path, shared, names), len(names)
     with open(path, "rb") as file:  # counted first, for the ETA: one quick read
-        count = sum(1 for line in file if line.strip())
+        count = count_line_records(file)
     stream = open(path, "rb")  # noqa: SIM115 - closed when the records run out (below)
 
     def lines() -> Iterator[BatchRecord]:
@@ -136,17 +135,20 @@ def _open_output(args: argparse.Namespace) -> tuple[IO[bytes], Any]:
     return open(path, "ab", buffering=0), done
 
 
+def _errors(stats: BatchStats) -> str:
+    return ", ".join(f"{code}={n}" for code, n in sorted(stats.errors.items()))
+
+
 def _status(stats: BatchStats) -> str:
     elapsed = max(time.monotonic() - stats.started, 1e-9)
     rate = stats.done / elapsed
-    total = stats.total - stats.skipped if stats.total is not None else None
+    total = stats.to_do
     line = f"{stats.done:,}" + (f" of {total:,}" if total is not None else "") + " done"
     line += f", {rate:,.1f}/s"
     if total and rate > 0:
         left = max(total - stats.done, 0) / rate
         line += f", ETA {int(left // 3600)}:{int(left % 3600 // 60):02d}:{int(left % 60):02d}"
-    errors = ", ".join(f"{code}={n}" for code, n in sorted(stats.errors.items()))
-    line += f", errors: {errors or 'none'}, concurrency {stats.window:.0f}"
+    line += f", errors: {_errors(stats) or 'none'}, concurrency {stats.window:.0f}"
     if stats.skipped:
         line += f", {stats.skipped:,} already in the output"
     return line
@@ -163,13 +165,12 @@ class _Progress:
             from tqdm import tqdm
         except ImportError:
             return
-        total = stats.total - stats.skipped if stats.total is not None else None
-        self._bar = tqdm(total=total, unit="rec", file=sys.stderr, dynamic_ncols=True)
+        self._bar = tqdm(total=stats.to_do, unit="rec", file=sys.stderr, dynamic_ncols=True)
 
     def update(self) -> None:
         if self._bar is not None:
             self._bar.update(self._stats.done - self._bar.n)
-            errors = ", ".join(f"{code}={n}" for code, n in sorted(self._stats.errors.items()))
+            errors = _errors(self._stats)
             window = f"concurrency {self._stats.window:.0f}"
             self._bar.set_postfix_str(f"errors: {errors}, {window}" if errors else window)
         elif not self._quiet and time.monotonic() - self._last >= _STATUS_EVERY:
