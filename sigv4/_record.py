@@ -149,12 +149,13 @@ def _build(cls: type[_T], *, frozen: bool, slots: bool, repr: bool, eq: bool) ->
             else:
                 setattr(cls, spec.name, spec.default)
     own = cls.__dict__
+    init_names = tuple(spec.name for spec in specs if spec.init)
     attributes: dict[str, object] = {
         "__record_fields__": names,
-        "__record_init__": tuple(spec.name for spec in specs if spec.init),
+        "__record_init__": init_names,
         "__record_repr__": tuple(spec.name for spec in specs if spec.repr),
         "__record_compare__": tuple(spec.name for spec in specs if spec.compare),
-        "__match_args__": tuple(spec.name for spec in specs if spec.init),
+        "__match_args__": init_names,
         "__init__": _init(cls, specs, frozen),
     }
     if repr:
@@ -178,34 +179,18 @@ def _build(cls: type[_T], *, frozen: bool, slots: bool, repr: bool, eq: bool) ->
 def _init(cls: type, specs: list[Field], frozen: bool) -> Callable[..., None]:
     """Compile ``__init__``: one parameter per init field, in order, as dataclasses does."""
     scope: dict[str, object] = {"_set": object.__setattr__, "_MISSING": _MISSING}
-    params, body, seen_default = ["self"], [], False
+    params, body = ["self"], []
     for spec in specs:
-        name = spec.name
-        if spec.default is not _MISSING:
-            scope[f"_d_{name}"] = spec.default
-            value = f"_d_{name}"
-        elif spec.default_factory is not _MISSING:
-            scope[f"_f_{name}"] = spec.default_factory
-            value = f"_f_{name}()"
-        else:
-            value = ""
-        if spec.init:
-            if value:
-                seen_default = True
-                default = f"_d_{name}" if spec.default is not _MISSING else "_MISSING"
-                params.append(f"{name}={default}")
-                if spec.default_factory is not _MISSING:
-                    value = f"{value} if {name} is _MISSING else {name}"
-                else:
-                    value = name
-            elif seen_default:
-                raise TypeError(f"{cls.__name__}: non-default field {name!r} follows a default")
-            else:
-                params.append(name)
-                value = name
-        elif not value:
-            continue
-        body.append(f"_set(self, {name!r}, {value})" if frozen else f"self.{name} = {value}")
+        param, value = _init_parts(spec, scope)
+        if param is not None:
+            if "=" in params[-1] and "=" not in param:
+                raise TypeError(
+                    f"{cls.__name__}: non-default field {spec.name!r} follows a default"
+                )
+            params.append(param)
+        if value is not None:
+            name = spec.name
+            body.append(f"_set(self, {name!r}, {value})" if frozen else f"self.{name} = {value}")
     if "__post_init__" in cls.__dict__:
         body.append("self.__post_init__()")
     source = f"def __init__({', '.join(params)}):\n    " + "\n    ".join(body or ["pass"])
@@ -213,6 +198,21 @@ def _init(cls: type, specs: list[Field], frozen: bool) -> Callable[..., None]:
     function: Any = scope["__init__"]
     function.__qualname__ = f"{cls.__qualname__}.__init__"
     return function  # type: ignore[no-any-return]
+
+
+def _init_parts(spec: Field, scope: dict[str, object]) -> tuple[str | None, str | None]:
+    """A field's parameter of ``__init__`` (None: not one) and the expression ``__init__``
+    sets it to (None: it is left unset); a default or factory goes into ``scope``."""
+    name = spec.name
+    if spec.default is not _MISSING:
+        scope[f"_d_{name}"] = spec.default
+        return (f"{name}=_d_{name}", name) if spec.init else (None, f"_d_{name}")
+    if spec.default_factory is not _MISSING:
+        scope[f"_f_{name}"] = spec.default_factory
+        if spec.init:
+            return f"{name}=_MISSING", f"_f_{name}() if {name} is _MISSING else {name}"
+        return None, f"_f_{name}()"
+    return (name, name) if spec.init else (None, None)
 
 
 def _repr(self: Any) -> str:
