@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from _harness import ROOT, isolate_from_aws_settings, print_table
+from _harness import ROOT, Server, isolate_from_aws_settings, print_table
 
 _BOTO3_SCRIPT = """
 import json, sys
@@ -53,8 +53,8 @@ with open(source, "rb") as lines, open(target, "wb") as out, \\
 
 
 @contextmanager
-def local_endpoint(env: dict[str, str]) -> Iterator[tuple[str, int]]:
-    """The local endpoint (echo model) in its own process: (URL, pid)."""
+def local_endpoint(env: dict[str, str]) -> Iterator[Server]:
+    """The local endpoint (echo model) in its own process, on loopback."""
     code = (
         "from runtime_client.local import run\n"
         "run(port=0, access_log=False, on_ready=lambda info: print(info.url, flush=True))\n"
@@ -67,21 +67,17 @@ def local_endpoint(env: dict[str, str]) -> Iterator[tuple[str, int]]:
         url = child.stdout.readline().strip()
         if not url.startswith("http"):
             raise RuntimeError("the local endpoint did not start (is the local extra installed?)")
-        yield url, child.pid
+        yield Server(port=int(url.rsplit(":", 1)[1].strip("/")), pid=child.pid)
     finally:
         child.terminate()
         child.wait(timeout=30)
 
 
-def _cpu_of(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _run(command: list[str], env: dict[str, str], server: int) -> tuple[float, float, float, float]:
+def _run(
+    command: list[str], env: dict[str, str], server: Server
+) -> tuple[float, float, float, float]:
     """(wall s, CPU s, peak RSS MiB, server CPU s) of one whole process."""
-    server_before = _cpu_of(server)
+    server_before = server.cpu_seconds()
     start = time.perf_counter()
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0.0
@@ -103,7 +99,7 @@ def _run(command: list[str], env: dict[str, str], server: int) -> tuple[float, f
     if code != 0:
         stderr = child.stderr.read().decode() if child.stderr else ""
         raise RuntimeError(f"{command[:4]} failed ({code}):\n{stderr[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, peak, _cpu_of(server) - server_before
+    return wall, usage.ru_utime + usage.ru_stime, peak, server.cpu_seconds() - server_before
 
 
 def main() -> None:
@@ -122,7 +118,7 @@ def main() -> None:
         PYTHONPATH=str(ROOT),
     )
     rows = []
-    with tempfile.TemporaryDirectory() as directory, local_endpoint(env) as (url, pid):
+    with tempfile.TemporaryDirectory() as directory, local_endpoint(env) as server:
         files = {}
         for n in (args.records // 10, args.records):
             files[n] = Path(directory) / f"records-{n}.jsonl"
@@ -130,7 +126,7 @@ def main() -> None:
                 out.writelines(json.dumps({"i": i}) + "\n" for i in range(n))
         ours = [
             sys.executable, "-m", "runtime_client", "invoke-endpoint-batch",
-            "--endpoint-name", "ep", "--endpoint-url", url, "--no-progress",
+            "--endpoint-name", "ep", "--endpoint-url", server.url, "--no-progress",
             "--content-type", "application/json", "--concurrency", str(args.concurrency),
         ]  # fmt: skip
         runs = {
@@ -139,12 +135,12 @@ def main() -> None:
         }
         big = files[args.records]
         runs[f"boto3 ThreadPoolExecutor, {args.records:,} records"] = [
-            sys.executable, "-c", _BOTO3_SCRIPT, str(big), f"{big}.b", url, str(args.concurrency)
+            sys.executable, "-c", _BOTO3_SCRIPT, str(big), f"{big}.b", server.url, str(args.concurrency)
         ]  # fmt: skip
         for label, command in runs.items():
             n = args.records // 10 if label.startswith(f"ours, {args.records // 10:,}") else None
             count = n or args.records
-            wall, cpu, rss, server_cpu = _run(command, env, pid)
+            wall, cpu, rss, server_cpu = _run(command, env, server)
             rows.append([
                 label, f"{count / wall:,.0f}", f"{cpu / count * 1e6:,.0f}", f"{rss:.1f}",
                 f"{server_cpu / wall:.0%}",

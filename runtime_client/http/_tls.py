@@ -39,22 +39,25 @@ if TYPE_CHECKING:
 __all__ = ["TLSSettings", "default_trust", "is_ssl_error", "is_tls", "tls_closed"]
 
 
+def _is_ssl(value: object, class_name: str) -> bool:
+    """Whether ``value`` is an instance of ``ssl.<class_name>``, without importing ssl."""
+    module = sys.modules.get("ssl")
+    return module is not None and isinstance(value, getattr(module, class_name))
+
+
 def is_tls(sock: object) -> bool:
     """Whether ``sock`` is an ``ssl.SSLSocket``."""
-    module = sys.modules.get("ssl")
-    return module is not None and isinstance(sock, module.SSLSocket)
+    return _is_ssl(sock, "SSLSocket")
 
 
 def is_ssl_error(exc: BaseException) -> bool:
     """Whether ``exc`` is an ``ssl.SSLError``."""
-    module = sys.modules.get("ssl")
-    return module is not None and isinstance(exc, module.SSLError)
+    return _is_ssl(exc, "SSLError")
 
 
 def tls_closed(exc: BaseException) -> bool:
     """Whether ``exc`` says the peer closed TLS cleanly (``close_notify``): the end of data."""
-    module = sys.modules.get("ssl")
-    return module is not None and isinstance(exc, module.SSLZeroReturnError)
+    return _is_ssl(exc, "SSLZeroReturnError")
 
 
 class TLSSettings:
