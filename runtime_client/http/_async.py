@@ -133,15 +133,22 @@ class AsyncResponse:
                 if event is NEED_DATA:
                     h1.receive_data(await conn.recv(timeout))
                 elif type(event) is Data:
+                    if h1.body_complete:  # its last byte: the end follows without a read,
+                        h1.next_event()  # and the connection goes back now (so reading
+                        self._finish(conn)  # exactly its length frees it, as urllib3 does)
                     return event.data
                 else:  # EndOfMessage
-                    self._conn = None
-                    self.is_closed = True
-                    self._transport._release(conn)
+                    self._finish(conn)
                     return None
         except BaseException:  # a cut, a timeout, a cancellation: the connection goes
             self.close()
             raise
+
+    def _finish(self, conn: AsyncConnection) -> None:
+        """The body ended: the connection goes back to the pool (or is closed)."""
+        self._conn = None
+        self.is_closed = True
+        self._transport._release(conn)
 
     async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """The body as it arrives (never decompressed)."""

@@ -177,6 +177,12 @@ class H1Connection(ResponseReader):
         return self._keep_alive and not (self._their is _DONE and self._our is _SEND_BODY)
 
     @property
+    def body_complete(self) -> bool:
+        """The whole body of the response has been handed out (a ``Content-Length`` body
+        read to its last byte): the next event is :class:`EndOfMessage`, without a read."""
+        return self._read == END
+
+    @property
     def awaiting_continue(self) -> bool:
         """We sent ``Expect: 100-continue`` and neither a 100 nor a final head arrived."""
         return self._awaiting_continue

@@ -14,8 +14,8 @@ No I/O and no waiting, with every state change in one place:
 * A connection in use belongs to its response alone: the pool never sees it until the
   response hands it back, and a response that is closed early, cut, cancelled or
   collected closes its connection instead.
-* After ``fork`` the child starts with an empty pool (:meth:`Pool.take` notices the new
-  process id): the parent's sockets are never used by the child, and the child never
+* After ``fork`` the child starts with an empty pool (:meth:`Pool.take` notices the
+  fork): the parent's sockets are never used by the child, and the child never
   closes them gracefully (that would end the parent's TLS sessions).
 """
 
@@ -31,6 +31,22 @@ from ._models import Origin
 __all__ = ["Pool", "SharedPool"]
 
 C = TypeVar("C")
+
+
+class _Process:
+    """Which process this is, as the number of forks that led to it: counted up in each
+    forked child (``os.register_at_fork``), so that a pool's fork check is an attribute
+    read, not a ``getpid()`` system call on every take and put."""
+
+    forks = 0
+
+
+def _forked() -> None:
+    _Process.forks += 1
+
+
+if hasattr(os, "register_at_fork"):  # no fork without it (Windows)
+    os.register_at_fork(after_in_child=_forked)
 
 
 class Pool(Generic[C]):
@@ -57,14 +73,14 @@ class Pool(Generic[C]):
         self._abandon = abandon
         self._idle: dict[Origin, list[C]] = {}
         self._lock = threading.Lock()
-        self._pid = os.getpid()
+        self._process = _Process.forks
 
     def take(self, origin: Origin) -> C | None:
         """An idle connection to ``origin`` that is still open, or None."""
         dead: list[C] = []
         found: C | None = None
         with self._lock:
-            if self._pid != os.getpid():
+            if self._process != _Process.forks:
                 self._forget_parent()
             idle = self._idle.get(origin)
             while idle:
@@ -80,7 +96,7 @@ class Pool(Generic[C]):
     def put(self, origin: Origin, conn: C) -> bool:
         """Keep ``conn`` for reuse; False if the pool is full (the caller closes it)."""
         with self._lock:
-            if self._pid != os.getpid():
+            if self._process != _Process.forks:
                 return False  # a connection made before fork, handed back in the child
             idle = self._idle.setdefault(origin, [])
             if len(idle) >= self.max_idle:
@@ -106,7 +122,7 @@ class Pool(Generic[C]):
         the lock)."""
         parents = [conn for idle in self._idle.values() for conn in idle]
         self._idle.clear()
-        self._pid = os.getpid()
+        self._process = _Process.forks
         if self._abandon is not None:
             for conn in parents:
                 self._abandon(conn)
@@ -141,16 +157,16 @@ class SharedPool(Generic[C]):
         self._retire = retire
         self._shared: dict[Origin, list[C]] = {}
         self._lock = threading.Lock()
-        self._pid = os.getpid()
+        self._process = _Process.forks
 
     def take(self, origin: Origin) -> C | None:
         """A connection to ``origin`` with room for one more request, or None."""
         dead: list[C] = []
         found: C | None = None
         with self._lock:
-            if self._pid != os.getpid():  # forked: the parent's connections are not ours
+            if self._process != _Process.forks:  # forked: the parent's connections are not ours
                 self._shared.clear()
-                self._pid = os.getpid()
+                self._process = _Process.forks
             shared = self._shared.get(origin, [])
             for conn in list(shared):
                 if not self._alive(conn):

@@ -171,15 +171,22 @@ class SyncResponse:
                 if event is NEED_DATA:
                     h1.receive_data(conn.recv(self._read_timeout))
                 elif type(event) is Data:
+                    if h1.body_complete:  # its last byte: the end follows without a read,
+                        h1.next_event()  # and the connection goes back now (so reading
+                        self._finish(conn)  # exactly its length frees it, as urllib3 does)
                     return event.data
                 else:  # EndOfMessage
-                    self._conn = None
-                    self.is_closed = True
-                    self._transport._release(conn)
+                    self._finish(conn)
                     return None
         except BaseException:
             self.close()
             raise
+
+    def _finish(self, conn: SyncConnection) -> None:
+        """The body ended: the connection goes back to the pool (or is closed)."""
+        self._conn = None
+        self.is_closed = True
+        self._transport._release(conn)
 
     def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The body as it arrives (never decompressed)."""

@@ -1,5 +1,6 @@
-"""The clients' own transport against a real loopback server: reuse, the pool's size, and
-the socket options ``Config`` asks for."""
+"""The clients' own transport against a real loopback server: reuse, the pool's size, a
+body read to exactly its length giving its connection back, and the socket options
+``Config`` asks for."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import anyio
 import pytest
@@ -121,3 +123,40 @@ async def test_tcp_keepalive_option_reaches_the_socket_async(
         answer = await client.invoke_endpoint(EndpointName="ep", Body=b"x")
         assert _keepalive_of(answer["Body"]) == 1
         assert await answer["Body"].read() == b"ok"
+
+
+def _keys(url: str) -> dict[str, Any]:
+    return {
+        "region_name": "us-east-1",
+        "endpoint_url": url.rstrip("/"),
+        "aws_access_key_id": "AKID",
+        "aws_secret_access_key": "secret",
+    }
+
+
+def test_reading_exactly_the_content_length_frees_the_connection_sync(
+    server: tuple[str, set[int]],
+) -> None:
+    url, peers = server
+    with SageMakerRuntime(**_keys(url)) as client:
+        first = client.invoke_endpoint(EndpointName="ep", Body=b"x")["Body"]
+        assert first.read(2) == b"ok"  # its whole length, but not read to the end
+        second = client.invoke_endpoint(EndpointName="ep", Body=b"x")["Body"]
+        assert second.read() == b"ok"
+        assert len(peers) == 1  # the first body's connection carried the second call
+        assert (first.read(), first.read(1)) == (b"", b"")  # and it still reads as ended
+        first.close()
+
+
+async def test_reading_exactly_the_content_length_frees_the_connection_async(
+    server: tuple[str, set[int]],
+) -> None:
+    url, peers = server
+    async with AsyncSageMakerRuntime(**_keys(url)) as client:
+        first = (await client.invoke_endpoint(EndpointName="ep", Body=b"x"))["Body"]
+        assert await first.read(2) == b"ok"
+        second = (await client.invoke_endpoint(EndpointName="ep", Body=b"x"))["Body"]
+        assert await second.read() == b"ok"
+        assert len(peers) == 1
+        assert (await first.read(), await first.read(1)) == (b"", b"")
+        await first.aclose()

@@ -32,7 +32,7 @@ import anyio
 import pytest
 
 from runtime_client import AsyncSageMakerRuntime, Config
-from runtime_client.http import Origin
+from runtime_client.http import Origin, _pool
 from runtime_client.http._pool import Pool
 from tests.support import raw_client
 from tests.support.raw_client import Driver, eventually
@@ -159,8 +159,8 @@ def test_clear_takes_every_idle_connection_out() -> None:
 
 
 def _pretend_forked(monkeypatch: pytest.MonkeyPatch) -> None:
-    child = os.getpid() + 1
-    monkeypatch.setattr(os, "getpid", lambda: child)
+    # what os.register_at_fork's hook does in a forked child
+    monkeypatch.setattr(_pool._Process, "forks", _pool._Process.forks + 1)
 
 
 @pytest.mark.parametrize("abandon", [True, False], ids=["abandon", "no-abandon"])
