@@ -82,6 +82,14 @@ class Server:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def wakeups(self) -> int:
+        """How many times the server process has gone to sleep and been woken (its
+        voluntary context switches): on an idle loop, one per request that found it asleep."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+        return 0
+
 
 @contextmanager
 def loopback_server(*extra: str, scheme: str = "http") -> Iterator[Server]:

@@ -1,6 +1,7 @@
 """The client against its peers, side by side in one run: the project's figures table.
 
     python benchmarks/bench_client.py [--quick] [--skip-footprint] [--profile] [--callgrind]
+                                      [--throughput-only]
 
 Peers: boto3 and aiobotocore (the SDKs), and raw HTTP stacks sending precomputed headers
 (signed once, nothing signed per call): ``httpx.Client``/``AsyncClient``, ``aiohttp``,
@@ -9,7 +10,9 @@ started as a separate process on 127.0.0.1, as the median of rounds with their r
 (min-max) and the ratio of medians: the machine is shared and noisy, so read the ratios.
 
 This file measures sequential latency (p50/p99) and async throughput (req/s and CPU per
-call at concurrency 1/16/64/256); the other parts live in their own scripts, each runnable
+call at concurrency 1/16/64/256, and how often each client's requests found the loopback
+server asleep: the server's voluntary context switches per call, since waking it is paid
+for in the sender's ``send``); the other parts live in their own scripts, each runnable
 alone, and are gathered here into one table:
 
 - ``bench_cold_start.py``: whole processes, plain HTTP and HTTPS; installed footprint;
@@ -186,11 +189,12 @@ class _Measured:
 
     rates: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)
+    wakeups: list[float] = field(default_factory=list)  # the server's, per call
 
 
-async def _throughput(call: AsyncCall, concurrency: int, total: int) -> tuple[float, float]:
-    """Requests per second and process CPU us per call of ``total`` calls made by
-    ``concurrency`` workers."""
+async def _throughput(call: AsyncCall, concurrency: int, total: int) -> tuple[float, float, int]:
+    """Requests per second, process CPU us per call and the number of calls, of ``total``
+    calls made by ``concurrency`` workers."""
     per_worker = max(1, total // concurrency)
 
     async def worker() -> None:
@@ -201,7 +205,7 @@ async def _throughput(call: AsyncCall, concurrency: int, total: int) -> tuple[fl
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     calls = per_worker * concurrency
-    return calls / wall, cpu / calls * 1e6
+    return calls / wall, cpu / calls * 1e6, calls
 
 
 async def _ours(stack: AsyncExitStack, url: str, level: int, body: bytes) -> AsyncCall:
@@ -301,12 +305,14 @@ async def _measure_level(
         for _ in range(rounds):
             for name, call in calls.items():
                 cpu, start = server.cpu_seconds(), time.perf_counter()
-                rate, cpu_us = await _throughput(call, level, total)
+                woken = server.wakeups()
+                rate, cpu_us, done = await _throughput(call, level, total)
                 busy = (server.cpu_seconds() - cpu) / (time.perf_counter() - start)
                 busiest = max(busiest, busy)
                 entry = measured.setdefault(name, _Measured())
                 entry.rates.append(rate)
                 entry.cpu_us.append(cpu_us)
+                entry.wakeups.append((server.wakeups() - woken) / done)
     return measured, busiest
 
 
@@ -335,6 +341,18 @@ def _ratio_row(
     ]
 
 
+def _wakeup_row(at: str, ours: list[float], peer: list[float]) -> Row:
+    """How often each client's requests found the loopback server asleep: waking it is
+    paid for in the sender's ``send`` (see benchmarks/README)."""
+    return [
+        f"loopback server wake-ups per call at {at}: ours vs raw aiohttp",
+        " / ".join(f"{v:.2f}" for v in ours),
+        " / ".join(f"{v:.2f}" for v in peer),
+        " / ".join(f"{o / p:.2f}" if p else "-" for o, p in zip(ours, peer, strict=True)),
+        "",
+    ]
+
+
 def bench_async(
     server: Server, levels: list[int], total: int, rounds: int
 ) -> tuple[list[Row], list[Row]]:
@@ -349,7 +367,13 @@ def bench_async(
     for level, measured in results.items():
         for name, entry in measured.items():
             detail.append(
-                [str(level), name, Spread.of(entry.rates).show(), Spread.of(entry.cpu_us).show()]
+                [
+                    str(level),
+                    name,
+                    Spread.of(entry.rates).show(),
+                    Spread.of(entry.cpu_us).show(),
+                    f"{Spread.of(entry.wakeups).median:.2f}",
+                ]
             )
     rate = {
         name: [Spread.of(results[level][name].rates).median for level in levels]
@@ -357,6 +381,10 @@ def bench_async(
     }
     cpu = {
         name: [Spread.of(results[level][name].cpu_us).median for level in levels]
+        for name in results[levels[0]]
+    }
+    wakeups = {
+        name: [Spread.of(results[level][name].wakeups).median for level in levels]
         for name in results[levels[0]]
     }
     at = "/".join(map(str, levels))
@@ -393,6 +421,8 @@ def bench_async(
                     None,
                 )
             )
+    if "raw aiohttp" in wakeups:
+        summary.append(_wakeup_row(at, wakeups["ours"], wakeups["raw aiohttp"]))
     summary.append(
         ["loopback server, busiest run (% of one core)", "", "", f"{busiest:.0%}", "< 100%"]
     )
@@ -436,6 +466,11 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--callgrind", action="store_true", help="instructions per call under valgrind"
     )
+    parser.add_argument(
+        "--throughput-only",
+        action="store_true",
+        help="only the async throughput (every level, 5 rounds) and no other script",
+    )
     return parser.parse_args()
 
 
@@ -451,6 +486,9 @@ def _table(args: argparse.Namespace, seconds: dict[str, float]) -> tuple[list[Ro
         seconds[part], clock = time.perf_counter() - clock, time.perf_counter()
 
     with loopback_server() as server:
+        if args.throughput_only:
+            throughput, throughput_detail = bench_async(server, [1, 16, 64, 256], 512, 5)
+            return throughput, [], throughput_detail
         rows += bench_cold_start.rows(server, runs=1 if quick else 9)
         lap("cold start")
         if not (args.skip_footprint or quick):  # pip installs: not part of a smoke run
@@ -490,7 +528,10 @@ def main() -> None:
     print("\nSequential latency, every contender: median of the rounds' percentiles (range)")
     print_table(("size, contender", "p50 (us)", "p99 (us)"), latency_detail)
     print("\nAsync throughput, every contender: median of rounds (range)")
-    print_table(("concurrency", "contender", "req/s", "CPU us per call"), throughput_detail)
+    print_table(
+        ("concurrency", "contender", "req/s", "CPU us per call", "server wake-ups per call"),
+        throughput_detail,
+    )
     parts = ", ".join(f"{part} {s:.0f} s" for part, s in seconds.items())
     print(f"\n(table in {time.perf_counter() - started:.0f} s: {parts})")
     others: dict[str, list[str]] = {
@@ -501,6 +542,8 @@ def main() -> None:
     if args.profile:
         others["profile_sampled.py"] = ["--quick"] if quick else []
         others["profile_call.py"] = ["--quick"] if quick else []
+    if args.throughput_only:
+        others = {}
     if args.skip_others:
         others = {k: v for k, v in others.items() if k.startswith("profile_")}
     for script, script_args in others.items():
