@@ -1,12 +1,19 @@
 """The blocking driver of a batch: the calls run on a thread pool sized to the ceiling, each
 through the one client (whose pool and credentials are thread-safe); this thread feeds the
-:class:`~._run.BatchRun` and yields what it gives."""
+:class:`~._run.BatchRun` and yields what it gives.
+
+A call's outcome comes back through a ``SimpleQueue``, never through its future: waiting
+on futures (``concurrent.futures.wait``) takes each future's lock in this thread one by
+one, and a Ctrl+C that lands in that loop leaves some held, so that the worker finishing
+such a call blocks for good and the interpreter, which joins the pool's threads at exit,
+hangs. A queue's ``put`` never waits on this thread."""
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from .._errors import SageMakerRuntimeError
@@ -19,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["BatchResults", "invoke_batch"]
 
 Outcome = tuple["bytes | None", "dict[str, Any] | None", "SageMakerRuntimeError | None"]
+#: What a worker hands back: the call and its outcome, or what it raised that is not ours.
+Done = tuple[Pending, Outcome | BaseException]
 
 
 class BatchResults(Iterator[BatchResult]):
@@ -42,20 +51,25 @@ class BatchResults(Iterator[BatchResult]):
         self.close()
 
 
-def _invoke(client: SageMakerRuntime, params: Any) -> Outcome:
+def _invoke(client: SageMakerRuntime, call: Pending, done: queue.SimpleQueue[Done]) -> None:
+    """Make ``call``; its outcome always goes on ``done``, whatever happens."""
+    outcome: Outcome | BaseException
     try:
-        answer = client.invoke_endpoint(**params)
-        body = answer["Body"].read()
+        answer = client.invoke_endpoint(**call.record.params)
+        outcome = (answer["Body"].read(), answer_members(answer), None)
     except SageMakerRuntimeError as exc:
-        return None, None, exc
-    return body, answer_members(answer), None
+        outcome = (None, None, exc)
+    except BaseException as exc:  # a bug, not a record's error: raised where the batch runs
+        outcome = exc
+    done.put((call, outcome))
 
 
 def _drive(
     client: SageMakerRuntime, items: Iterator[BatchRecord], run: BatchRun
 ) -> Iterator[BatchResult]:
     pool = ThreadPoolExecutor(run.window.ceiling, thread_name_prefix="invoke-endpoint-batch")
-    calls: dict[Future[Outcome], Pending] = {}
+    done: queue.SimpleQueue[Done] = queue.SimpleQueue()
+    in_flight = 0
     try:
         while not run.done:
             for _ in range(run.wants()):
@@ -65,15 +79,32 @@ def _drive(
                     break
                 yield from run.add(item)
             for call in run.start():
-                calls[pool.submit(_invoke, client, call.record.params)] = call
-            if calls:
-                finished, _ = wait(calls, timeout=run.wait_time(), return_when=FIRST_COMPLETED)
-                for future in finished:
-                    yield from run.finish(calls.pop(future), *future.result())
+                pool.submit(_invoke, client, call, done)
+                in_flight += 1
+            if in_flight:
+                for call, outcome in _finished(done, run.wait_time()):
+                    in_flight -= 1
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    yield from run.finish(call, *outcome)
             elif run.busy:
                 time.sleep(run.wait_time() or 0.0)
     finally:  # stopped early (closed, Ctrl+C): what has not started never starts
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _finished(done: queue.SimpleQueue[Done], timeout: float | None) -> list[Done]:
+    """The calls that have ended: at least one (waiting up to ``timeout``), then every
+    other one already back."""
+    try:
+        ended = [done.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while True:  # bounded: at most the calls in flight are in the queue
+        try:
+            ended.append(done.get_nowait())
+        except queue.Empty:
+            return ended
 
 
 def invoke_batch(client: SageMakerRuntime, records: Iterable[Any], **options: Any) -> BatchResults:

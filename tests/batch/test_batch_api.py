@@ -5,14 +5,18 @@ stops, and every record answered exactly once."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from runtime_client import AsyncSageMakerRuntime, Config, ParamValidationError, SageMakerRuntime
-from runtime_client.batch import BatchResult
+from runtime_client.batch import BatchResult, _sync
 from tests.support.batch_server import BatchServer
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1})  # throttling reaches the batch itself
@@ -141,6 +145,120 @@ def test_closing_the_results_early_stops_the_batch(server: BatchServer) -> None:
         answered = sum(server.seen.values())
     assert [r.index for r in first] == list(range(10))
     assert answered < 10 + 2 * 4  # at most the window in flight, and what was ahead of it
+
+
+def _batch_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("invoke-endpoint-batch")]
+
+
+def test_ctrl_c_where_the_batch_waits_reaches_the_caller_and_its_threads_end(
+    server: BatchServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits = 0
+    finished = _sync._finished
+
+    def interrupted(*args: Any) -> Any:
+        nonlocal waits
+        waits += 1
+        if waits == 3:  # as a Ctrl+C in the driver's wait, with calls in flight
+            raise KeyboardInterrupt
+        return finished(*args)
+
+    monkeypatch.setattr(_sync, "_finished", interrupted)
+    bodies = _bodies(200, sleep=0.01)
+    with _client(server) as client:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in client.invoke_endpoint_batch(bodies, EndpointName="ep", concurrency=8):
+                pass
+        deadline = time.monotonic() + 10
+        while _batch_threads() and time.monotonic() < deadline:  # the calls in flight end
+            time.sleep(0.01)
+        assert _batch_threads() == []  # nothing left for the interpreter to wait on at exit
+        assert sum(server.seen.values()) < 200  # what had not started never started
+        assert client.invoke_endpoint(EndpointName="ep", Body=b"after")["Body"].read()
+
+
+_INTERRUPTED_WHERE_IT_WAITS = """
+import concurrent.futures._base as base
+from runtime_client import SageMakerRuntime
+from runtime_client.batch import _sync
+from tests.support.batch_server import BatchServer
+
+waits = 0
+
+def interrupt_the_third_wait():
+    global waits
+    waits += 1
+    return waits == 3
+
+# A driver that waits on futures (concurrent.futures.wait) takes their locks one by one: a
+# Ctrl+C there can come once it holds those of calls still running.
+enter = base._AcquireFutures.__enter__
+
+def interrupted_in_the_lock_loop(self):
+    if interrupt_the_third_wait():
+        for future in self.futures:
+            if not future.done():
+                future._condition.acquire()
+        raise KeyboardInterrupt
+    return enter(self)
+
+base._AcquireFutures.__enter__ = interrupted_in_the_lock_loop
+# Ours waits on a queue instead: the Ctrl+C comes there.
+finished = getattr(_sync, "_finished", None)
+
+def interrupted_in_the_queue_wait(*args):
+    if interrupt_the_third_wait():
+        raise KeyboardInterrupt
+    return finished(*args)
+
+if finished is not None:
+    _sync._finished = interrupted_in_the_queue_wait
+with BatchServer() as server, SageMakerRuntime(
+    region_name="us-east-1", endpoint_url=server.url,
+    aws_access_key_id="AKID", aws_secret_access_key="secret",
+) as client:
+    try:
+        for _ in client.invoke_endpoint_batch(
+            [b'{"sleep": 0.05}'] * 50, EndpointName="ep", concurrency=4
+        ):
+            pass
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+"""
+
+
+def test_a_ctrl_c_where_the_batch_waits_does_not_hang_the_exit(tmp_path: Path) -> None:
+    """The hang CI met (the Ctrl+C resume test, twice in many runs): the driver waited on
+    futures with ``concurrent.futures.wait``, which takes their locks one by one. A Ctrl+C
+    there left some held, the workers finishing those calls blocked on them for good, and
+    the interpreter joined those workers at exit forever. The driver now waits on a queue
+    that its workers never block on; this process must end on its own."""
+    script = tmp_path / "interrupted.py"
+    script.write_text(_INTERRUPTED_WHERE_IT_WAITS)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=30,  # it ends in about a second; a hang fails here
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "interrupted\n"), done.stderr
+
+
+def test_a_fault_that_is_not_a_records_error_is_raised_where_the_batch_runs(
+    server: BatchServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(answer: Any) -> Any:
+        raise RuntimeError("a bug in the answer's members")
+
+    monkeypatch.setattr(_sync, "answer_members", broken)
+    with (
+        _client(server) as client,
+        pytest.raises(RuntimeError, match="a bug in the answer's members"),
+    ):
+        list(client.invoke_endpoint_batch([b"1", b"2"], EndpointName="ep"))
 
 
 def test_bad_options_are_refused_before_anything_is_sent(server: BatchServer) -> None:
