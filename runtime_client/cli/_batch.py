@@ -3,11 +3,13 @@ one JSON line per record into ``--output`` (``runtime_client.batch._records`` sa
 lines in and out hold).
 
     sagemaker-runtime invoke-endpoint-batch --endpoint-name E --input records.jsonl|DIR|-
-        --output results.jsonl [--concurrency 16] [--resume] [--as-completed] [...]
+        --output results.jsonl [--concurrency 16] [--resume [--retry-errors]] [...]
 
 Each result line is written whole and at once, so the output is valid after Ctrl+C or
 ``kill -9`` (a line cut by ``kill -9`` is the last one; ``--resume`` drops it), and
 ``--resume`` sends only the records the output does not hold yet: every record once.
+``--retry-errors`` (with ``--resume``) first takes the error results out of the output,
+so that those records are sent again and each one still appears once.
 Progress goes to stderr: a tqdm bar when tqdm is installed (the ``progress`` extra) and
 stderr is a terminal, else one status line every few seconds; a summary at the end.
 The client uses adaptive retries and a pool sized to ``--concurrency``.
@@ -25,6 +27,7 @@ import time
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
+from .._errors import ParamValidationError
 from .._model import INVOKE_ENDPOINT
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SERVICE
 from ._invoke import kebab_case, make_client
@@ -73,6 +76,12 @@ def add_batch_command(commands: Any, add_global_options: Any) -> None:
         "--resume", action="store_true", help="skip the records --output already holds"
     )
     sub.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="with --resume: send again the records whose result in --output is an error "
+        "(their error lines are taken out of --output first)",
+    )
+    sub.add_argument(
         "--as-completed", action="store_true", help="write results as they finish, not in order"
     )
     sub.add_argument(
@@ -116,7 +125,7 @@ def _records(path: str, shared: dict[str, Any]) -> tuple[Iterator[BatchRecord], 
 
 def _open_output(args: argparse.Namespace) -> tuple[IO[bytes], Any]:
     """The output, opened to append, and what it already holds (``--resume``)."""
-    from ..batch._records import DoneSet, read_done
+    from ..batch._records import DoneSet, drop_error_lines, read_done
 
     path = args.output_path
     if path == "-":
@@ -128,6 +137,11 @@ def _open_output(args: argparse.Namespace) -> tuple[IO[bytes], Any]:
         if not args.resume:
             raise SystemExit(
                 f"{path} already holds results: add --resume to continue it, or remove it"
+            )
+        if args.retry_errors:
+            dropped = drop_error_lines(path)
+            print(
+                f"invoke-endpoint-batch: {dropped:,} error results to send again", file=sys.stderr
             )
         done, good = read_done(path)
         with open(path, "r+b") as file:  # a line cut by kill -9 goes
@@ -190,6 +204,10 @@ def run_batch(args: argparse.Namespace) -> int:
     shared = {m.name: getattr(args, m.name) for m in _SHARED if getattr(args, m.name)}
     shared["EndpointName"] = args.EndpointName
     check_options(args.concurrency, args.max_rounds, shared)  # before the output is made
+    if args.retry_errors and not args.resume:
+        raise ParamValidationError(
+            [("--retry-errors", "needs --resume (it sends again the errors of an output)")]
+        )
     records, total = _records(args.input, shared)
     output, done = _open_output(args)
     client = make_client(

@@ -94,7 +94,7 @@ def test_each_failed_record_carries_its_error_and_the_batch_goes_on(server: Batc
 
 
 def test_a_throttling_storm_lowers_the_concurrency_and_it_recovers(server: BatchServer) -> None:
-    bodies = _bodies(600, sleep=0.002)
+    bodies = _bodies(600, sleep=0.02)  # 0-60 ms a record: the wire, not the CPU, sets the pace
     with _client(server, NO_RETRIES) as client:
         client.invoke_endpoint(EndpointName="ep", Body=b"warm-up")["Body"].read()
         server.storm_until = time.monotonic() + 0.6  # every call throttled for 0.6 s
@@ -110,8 +110,10 @@ def test_a_throttling_storm_lowers_the_concurrency_and_it_recovers(server: Batch
     del server.seen[b"warm-up"]
     assert set(server.seen.values()) == {1}  # every record answered exactly once
     assert len(server.seen) == 600
-    late = [n for t, n in server.in_flight_log if t > server.storm_until + 0.5]
-    assert max(late) >= 6  # after the storm the calls run wide again
+    # after the storm the calls run wide again: the last quarter of the arrivals (not a
+    # span of time after it, which a loaded machine can leave nearly empty)
+    late = [n for _, n in server.in_flight_log[-len(server.in_flight_log) // 4 :]]
+    assert max(late) >= 6
 
 
 def test_throttling_beyond_a_concurrency_brings_the_window_down_to_it(

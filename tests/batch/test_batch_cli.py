@@ -131,6 +131,39 @@ def test_a_bad_option_is_named_and_nothing_is_made_or_sent(
     assert sum(server.seen.values()) == 0
 
 
+def test_resume_with_retry_errors_sends_the_failed_records_again(
+    server: BatchServer, tmp_path: Path
+) -> None:
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    # 0, 3, 6 and 9 fail the first time only
+    bodies = [{"i": i, "flaky": 1} if i % 3 == 0 else {"i": i} for i in range(10)]
+    source.write_text("".join(json.dumps(body) + "\n" for body in bodies))
+    first = _run(_command(server, str(source), output), tmp_path)
+    assert first.returncode == 254
+    errors = [line["index"] for line in _lines(output) if "Error" in line]
+    assert errors == [0, 3, 6, 9]
+    again = _run(_command(server, str(source), output, "--resume", "--retry-errors"), tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "4 error results to send again" in again.stderr
+    lines = _lines(output)
+    assert sorted(int(str(line["index"])) for line in lines) == list(range(10))  # each once
+    assert not [line for line in lines if "Error" in line]
+    assert [line["index"] for line in lines[:6]] == [1, 2, 4, 5, 7, 8]  # the kept, in order
+    sent = {json.loads(body)["i"]: n for body, n in server.seen.items()}
+    assert sent == {i: 2 if i % 3 == 0 else 1 for i in range(10)}
+    assert not (tmp_path / "out.jsonl.retry-errors").exists()
+
+
+def test_retry_errors_needs_resume(server: BatchServer, tmp_path: Path) -> None:
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_records(source, 3)
+    result = _run(_command(server, str(source), output, "--retry-errors"), tmp_path)
+    assert result.returncode == 2
+    assert "--retry-errors: needs --resume" in result.stderr
+    assert not output.exists()
+    assert sum(server.seen.values()) == 0
+
+
 @pytest.mark.parametrize("how", ["kill -9", "Ctrl+C"])
 def test_stopped_at_a_random_point_then_resumed_every_record_once(
     server: BatchServer, tmp_path: Path, how: str

@@ -4,7 +4,8 @@ It answers each record by its body, counting what it saw:
 
 * the body back (``application/json``), after ``{"sleep": s}`` seconds if the body is a
   JSON object saying so (capped at 2 s);
-* a body holding ``fail`` gets 424 ModelError;
+* a body holding ``fail`` gets 424 ModelError; one holding ``flaky`` gets it the first
+  time only;
 * while ``storm_until`` (a ``time.monotonic()`` value) is ahead, or while more than
   ``throttle_above`` calls are in flight, a call gets 400 ThrottlingException.
 
@@ -54,7 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(min(delay, 2.0))
             with owner.lock:
                 owner.seen[body] += 1
-            if b"fail" in body:
+            if b"fail" in body or (b"flaky" in body and owner.seen[body] == 1):
                 self._error(424, "ModelError", "the model failed on this record")
                 return
             self._send(200, body, {"Content-Type": "application/json"})
