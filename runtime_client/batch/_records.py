@@ -234,24 +234,27 @@ def read_done(path: str) -> tuple[DoneSet, int]:
     return done, good
 
 
-def drop_error_lines(path: str) -> int:
+def drop_error_lines(path: str) -> tuple[DoneSet, int]:
     """Rewrite the output at ``path`` without its error results (``--retry-errors``), so
-    that those records are sent again and each one still appears once; how many were
-    dropped. The complete part of the output is kept otherwise as it was, in its order,
-    and a line cut by a crash goes (as :func:`read_done` says). The new file replaces the
-    old one in one step: a crash meanwhile leaves the old one whole."""
+    that those records are sent again and each one still appears once: the indexes it
+    then holds (as :func:`read_done` gives them) and how many were dropped. The complete
+    part of the output is kept otherwise as it was, in its order, and a line cut by a crash
+    goes. The new file replaces the old one in one step: a crash meanwhile leaves the old
+    one whole."""
     _, good = read_done(path)
-    dropped = 0
+    done, dropped = DoneSet(), 0
     temporary = f"{path}.retry-errors"
     with open(path, "rb") as source, open(temporary, "wb") as kept:
         while good > 0:  # bounded: each line read takes its length off the good part
             line = source.readline()
             good -= len(line)
-            if "Error" in json.loads(line):
+            parsed = json.loads(line)  # read_done found it whole and ours
+            if "Error" in parsed:
                 dropped += 1
             else:
                 kept.write(line)
+                done.add(parsed["index"])
         kept.flush()
         os.fsync(kept.fileno())
     os.replace(temporary, path)
-    return dropped
+    return done, dropped

@@ -69,7 +69,6 @@ def _drive(
 ) -> Iterator[BatchResult]:
     pool = ThreadPoolExecutor(run.window.ceiling, thread_name_prefix="invoke-endpoint-batch")
     done: queue.SimpleQueue[Done] = queue.SimpleQueue()
-    in_flight = 0
     try:
         while not run.done:
             for _ in range(run.wants()):
@@ -80,10 +79,8 @@ def _drive(
                 yield from run.add(item)
             for call in run.start():
                 pool.submit(_invoke, client, call, done)
-                in_flight += 1
-            if in_flight:
+            if run.stats.in_flight:
                 for call, outcome in _finished(done, run.wait_time()):
-                    in_flight -= 1
                     if isinstance(outcome, BaseException):
                         raise outcome
                     yield from run.finish(call, *outcome)

@@ -138,14 +138,15 @@ def _open_output(args: argparse.Namespace) -> tuple[IO[bytes], Any]:
             raise SystemExit(
                 f"{path} already holds results: add --resume to continue it, or remove it"
             )
-        if args.retry_errors:
-            dropped = drop_error_lines(path)
+        if args.retry_errors:  # the rewrite drops a line cut by kill -9 too
+            done, dropped = drop_error_lines(path)
             print(
                 f"invoke-endpoint-batch: {dropped:,} error results to send again", file=sys.stderr
             )
-        done, good = read_done(path)
-        with open(path, "r+b") as file:  # a line cut by kill -9 goes
-            file.truncate(good)
+        else:
+            done, good = read_done(path)
+            with open(path, "r+b") as file:  # a line cut by kill -9 goes
+                file.truncate(good)
     return open(path, "ab", buffering=0), done
 
 
