@@ -7,7 +7,8 @@ connection (:mod:`._h2`). The bytes go through the same connections as HTTP/1.1
 itself, unless another one is reading already, in which case it waits for that reader's
 news (an event set after each read). Whoever reads feeds the connection, which sorts
 the frames into their streams, and each waiter looks at its own stream again. When the
-reader is done (or cancelled) another waiter takes over.
+reader is done (or cancelled) another waiter takes over. News that does not come from
+the socket (:meth:`AsyncH2Connection.notify`) interrupts the reader's read as well.
 
 **Who writes.** One writer at a time writes everything queued (its frames and anyone
 else's); a second caller waits for that writer to finish, since it loops until nothing
@@ -68,6 +69,7 @@ class AsyncH2Connection:
         self._reading = False
         self._writing = False
         self._changed: anyio.Event | None = None
+        self._read_scope: anyio.CancelScope | None = None
         self._abandoned: list[int] = []
         self._retired = False
 
@@ -127,20 +129,30 @@ class AsyncH2Connection:
                 await changed.wait()
             return
         self._reading = True
+        data: bytes | None = None
+        scope = self._read_scope = anyio.CancelScope()
         try:
-            data = await self.io.recv(timeout)
+            with scope:  # cancelled by notify(): the news is not on the socket
+                data = await self.io.recv(timeout)
         except ReadTimeout:
             return
         except NetworkError as exc:
             self.core.receive_error(exc)
         else:
-            self.core.receive_data(data)
+            if data is not None:
+                self.core.receive_data(data)
         finally:
+            self._read_scope = None
             self._reading = False
             self._notify()
 
     def notify(self) -> None:
-        """Wake whoever waits for news (a state change made outside this connection)."""
+        """Wake whoever waits for news (a state change made outside this connection),
+        the reader too: its read is interrupted (no bytes are lost, the socket keeps
+        them), so that it looks at the streams again."""
+        scope = self._read_scope
+        if scope is not None:
+            scope.cancel()
         self._notify()
 
     def _notify(self) -> None:

@@ -5,7 +5,7 @@ events, flow control both ways, and failures before and during the stream."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -368,3 +368,37 @@ async def test_exit_tears_down_even_on_error(server: H2BidiServer) -> None:
     with pytest.raises(ZeroDivisionError):
         await fail_inside()
     await wait_for(lambda: bool(server.logs) and server.logs[0].reset)
+
+
+class _BodyBroke(Exception):
+    pass
+
+
+async def _late_bad_event() -> AsyncIterator[dict[str, Any]]:
+    await anyio.sleep(0.3)  # receive() is waiting on the socket by then
+    yield {"Oops": {}}
+
+
+async def _late_failure() -> AsyncIterator[dict[str, Any]]:
+    yield part(b"a", "PARTIAL")
+    await anyio.sleep(0.3)
+    raise _BodyBroke("the caller's source failed")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [(_late_bad_event, _errors.ParamValidationError), (_late_failure, _BodyBroke)],
+    ids=["bad-event", "source-fails"],
+)
+async def test_a_body_failing_later_wakes_a_waiting_receive(
+    server: H2BidiServer, body: Callable[[], AsyncIterator[dict[str, Any]]], error: type
+) -> None:
+    # Once the service has answered what came, nothing more comes on the socket to wake
+    # the caller: the Body's failure itself must (receive() hung until read_timeout).
+    stream = await call(server.url, EndpointName="ep", Body=body())
+    with anyio.fail_after(TIMEOUT / 2):
+        async with stream:
+            with pytest.raises(error):  # noqa: PT012 (raised by whichever receive() waits)
+                while await stream.receive() is not None:
+                    pass
