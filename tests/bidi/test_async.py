@@ -402,3 +402,20 @@ async def test_a_body_failing_later_wakes_a_waiting_receive(
             with pytest.raises(error):  # noqa: PT012 (raised by whichever receive() waits)
                 while await stream.receive() is not None:
                     pass
+
+
+@pytest.mark.anyio
+async def test_a_body_failing_later_over_tls_ends_cleanly(tls_files: tuple[Path, Path]) -> None:
+    # The failure interrupts a read of the TLS stream; the teardown after it still says
+    # goodbye in whole TLS records (the server sees a reset, not a broken connection).
+    with H2BidiServer(tls=tls_files) as srv:
+        stream = await call(
+            srv.url, EndpointName="ep", Body=_late_failure(), client_kwargs={"verify": False}
+        )
+        with anyio.fail_after(TIMEOUT / 2):
+            async with stream:
+                with pytest.raises(_BodyBroke):  # noqa: PT012 (raised by whichever receive() waits)
+                    while await stream.receive() is not None:
+                        pass
+        await wait_for(lambda: bool(srv.logs) and srv.logs[0].reset)
+    assert srv.errors == []
