@@ -66,9 +66,9 @@ class AsyncH2Connection:
             core.initiate()
         self.core = core
         self.reused = False
-        self._reading = False
         self._writing = False
         self._changed: anyio.Event | None = None
+        # The read under way, if any (its caller is the reader): notify() cancels it.
         self._read_scope: anyio.CancelScope | None = None
         self._abandoned: list[int] = []
         self._retired = False
@@ -123,12 +123,11 @@ class AsyncH2Connection:
         ``timeout`` seconds."""
         if self.core.ended:
             return
-        if self._reading:
+        if self._read_scope is not None:  # another caller reads: wait for its news
             changed = self._changed = self._changed or anyio.Event()
             with anyio.move_on_after(timeout):
                 await changed.wait()
             return
-        self._reading = True
         data: bytes | None = None
         scope = self._read_scope = anyio.CancelScope()
         try:
@@ -143,7 +142,6 @@ class AsyncH2Connection:
                 self.core.receive_data(data)
         finally:
             self._read_scope = None
-            self._reading = False
             self._notify()
 
     def notify(self) -> None:
@@ -190,7 +188,7 @@ class AsyncH2Connection:
         if self._abandoned:
             self._drop_abandoned()
         take = getattr(self.io, "take_buffered", None)
-        if take is not None and not self._reading:
+        if take is not None and self._read_scope is None:
             data, eof = take()
             if data:
                 self.core.receive_data(data)
