@@ -168,7 +168,7 @@ async def test_concurrent_requests_share_one_connection(
     answers: list[bytes] = []
 
     async def one(i: int) -> None:
-        response = await transport.send(request(origin, "/slow/200", str(i).encode()))
+        response = await transport.send(request(origin, "/gather/20", str(i).encode()))
         answers.append(await response.aread())
 
     try:
@@ -181,7 +181,7 @@ async def test_concurrent_requests_share_one_connection(
                     group.start_soon(one, i)
     finally:
         await transport.aclose()
-    assert answers == [b"slow"] * 20
+    assert answers == [b"gathered"] * 20
     assert origin.connections == 1
     assert origin.max_open_streams == 20  # all at once, not one after another
 

@@ -10,6 +10,9 @@ What a request gets depends on its path (``/<action>/<argument>``):
 
 * ``/echo``: 200 with the request body; ``/size/<n>``: 200 with ``n`` bytes;
 * ``/slow/<ms>``: 200 after ``ms`` milliseconds (``b"slow"``);
+* ``/gather/<n>``: 200 (``b"gathered"``) once ``n`` streams have been open on the
+  connection at the same time, or after 5 s if they never were (so a test of concurrency
+  does not depend on how fast a loaded machine opens them);
 * ``/silent``: never answered; ``/reset/<code>``: RST_STREAM with that error code;
 * ``/goaway``: a GOAWAY whose last stream id is below this stream's (not processed);
   ``/goaway-once``: the same the first time, answered (echo) afterwards.
@@ -43,6 +46,7 @@ __all__ = ["H2Origin", "Seen"]
 
 _TICK = 0.02
 _MAX_LIFETIME = 30.0
+_GATHER_LIMIT = 5.0
 
 
 @dataclass
@@ -65,6 +69,7 @@ class _Answer:
     headers: list[tuple[str, str]] = field(default_factory=list)
     offset: int = 0
     started: bool = False
+    gather: int = 0  # hold until this many streams are open at once (or ``due``)
 
 
 class H2Origin(ThreadedListener):
@@ -143,6 +148,8 @@ def _plan(path: str, body: bytes, stream_id: int, now: float) -> _Answer | str:
         return _Answer(stream_id, now, body=b"x" * int(argument))
     if action == "slow":
         return _Answer(stream_id, now + int(argument) / 1000, body=b"slow")
+    if action == "gather":
+        return _Answer(stream_id, now + _GATHER_LIMIT, body=b"gathered", gather=int(argument))
     if action in ("silent", "goaway", "goaway-once"):
         return action
     if action == "reset":
@@ -161,6 +168,7 @@ class _H2Session:
         self.requests: dict[int, Seen] = {}
         self.answers: deque[_Answer] = deque()
         self.open: set[int] = set()
+        self.peak = 0  # the most streams open at once on this connection
         self.closing = False
 
     def run(self) -> None:
@@ -204,7 +212,8 @@ class _H2Session:
                 "h2", headers, connection=self.number, stream_id=event.stream_id
             )
             self.open.add(event.stream_id)
-            self.origin.max_open_streams = max(self.origin.max_open_streams, len(self.open))
+            self.peak = max(self.peak, len(self.open))
+            self.origin.max_open_streams = max(self.origin.max_open_streams, self.peak)
         elif isinstance(event, h2.events.DataReceived):
             if self.origin.acknowledge:
                 conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
@@ -240,6 +249,8 @@ class _H2Session:
     def _answer(self, now: float) -> None:
         conn = self.conn
         for answer in list(self.answers):
+            if 0 < answer.gather <= self.peak:
+                answer.gather, answer.due = 0, now
             if answer.due > now or answer.stream_id not in conn.streams:
                 continue
             if not answer.started:
