@@ -1,7 +1,7 @@
 """The client against its peers, side by side in one run: the project's figures table.
 
     python benchmarks/bench_client.py [--quick] [--skip-footprint] [--profile] [--callgrind]
-                                      [--throughput-only]
+                                      [--throughput-only [--calls N]] [--pin]
 
 Peers: boto3 and aiobotocore (the SDKs), and raw HTTP stacks sending precomputed headers
 (signed once, nothing signed per call): ``httpx.Client``/``AsyncClient``, ``aiohttp``,
@@ -24,6 +24,11 @@ alone, and are gathered here into one table:
   a 6 MiB file body;
 - ``profile_sampled.py`` and ``profile_call.py`` (with ``--profile``): where the time of
   one call goes, by area (sampled with py-spy), and cProfile's busiest functions.
+
+``--pin`` puts the loopback server on a CPU of its own and every client on the others
+(``os.sched_setaffinity``): on a 2-CPU machine the client and the server then never take
+turns on one core, as with a server on another host; the machine's other tenants still
+share both.
 
 Our client is used through its public API only (the memory figures swap its sender, see
 ``_harness.memory_client``). ``--quick`` is a smoke run of every part (under a minute).
@@ -471,7 +476,32 @@ def _parse_args() -> argparse.Namespace:
         action="store_true",
         help="only the async throughput (every level, 5 rounds) and no other script",
     )
-    return parser.parse_args()
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=512,
+        help="calls per contender and round in --throughput-only (default 512)",
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the loopback server on the last CPU, this process (every client) on the others",
+    )
+    args = parser.parse_args()
+    if args.calls < 1:
+        parser.error(f"--calls must be at least 1, not {args.calls}")
+    if args.pin and (not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2):
+        parser.error("--pin needs os.sched_setaffinity and at least two CPUs")
+    return args
+
+
+def _pin(server: Server) -> str:
+    """Give the server the last CPU of ours and keep the others: the two no longer take
+    turns on one core, which is what a server on its own host looks like to a client."""
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(server.pid, {cpus[-1]})
+    os.sched_setaffinity(0, set(cpus[:-1]))
+    return f"server on CPU {cpus[-1]}, clients on CPU {', '.join(map(str, cpus[:-1]))}"
 
 
 def _table(args: argparse.Namespace, seconds: dict[str, float]) -> tuple[list[Row], ...]:
@@ -486,8 +516,11 @@ def _table(args: argparse.Namespace, seconds: dict[str, float]) -> tuple[list[Ro
         seconds[part], clock = time.perf_counter() - clock, time.perf_counter()
 
     with loopback_server() as server:
+        if args.pin:
+            print(f"pinned: {_pin(server)}")
         if args.throughput_only:
-            throughput, throughput_detail = bench_async(server, [1, 16, 64, 256], 512, 5)
+            levels = [1, 16, 64, 256]
+            throughput, throughput_detail = bench_async(server, levels, args.calls, 5)
             return throughput, [], throughput_detail
         rows += bench_cold_start.rows(server, runs=1 if quick else 9)
         lap("cold start")
