@@ -81,6 +81,9 @@ def test_the_batch_api_across_a_dask_cluster(server: BatchServer) -> None:
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            # Its HTTP server (metrics, health) even without a dashboard: on a port of
+            # its own, not 8787, which another run of this test may hold.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         ) as cluster,
         distributed.Client(cluster) as dask,
         _client(server) as client,

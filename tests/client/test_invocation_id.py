@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+import warnings
 
 import pytest
 
@@ -30,7 +31,9 @@ def test_a_version_4_uuid_as_uuid4_prints_it() -> None:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is not available here")
 def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
     read, write = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():  # 3.12+: "multi-threaded, fork() may deadlock"; the
+        warnings.simplefilter("ignore", DeprecationWarning)  # child takes no lock here
+        pid = os.fork()
     if pid == 0:  # the child: its next ids, to the parent
         try:
             os.write(write, " ".join(new_invocation_id() for _ in range(50)).encode())

@@ -222,7 +222,8 @@ async def test_goaway_retries_only_the_unprocessed_request(
             assert await (await transport.send(request(origin, "/echo", b"1"))).aread() == b"1"
             async with anyio.create_task_group() as group:
                 group.start_soon(call, "processed", "/slow/300")  # stream 3
-                await anyio.sleep(0.1)
+                while len(origin.seen) < 2:  # it reached the server before stream 5 goes
+                    await anyio.sleep(0.01)
                 group.start_soon(call, "unprocessed", "/goaway-once")  # stream 5: GOAWAY(3)
     finally:
         await transport.aclose()

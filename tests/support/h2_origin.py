@@ -69,7 +69,7 @@ class _Answer:
     headers: list[tuple[str, str]] = field(default_factory=list)
     offset: int = 0
     started: bool = False
-    gather: int = 0  # hold until this many streams are open at once (or ``due``)
+    gather: int = 0  # hold until this many streams have been open at once (or ``due``)
 
 
 class H2Origin(ThreadedListener):
