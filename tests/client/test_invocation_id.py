@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import re
 import uuid
-import warnings
 
 import pytest
 
 from runtime_client._retry import new_invocation_id
+from tests.support.forking import fork
 
 
 def test_a_version_4_uuid_as_uuid4_prints_it() -> None:
@@ -31,9 +31,7 @@ def test_a_version_4_uuid_as_uuid4_prints_it() -> None:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is not available here")
 def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
     read, write = os.pipe()
-    with warnings.catch_warnings():  # 3.12+: "multi-threaded, fork() may deadlock"; the
-        warnings.simplefilter("ignore", DeprecationWarning)  # child takes no lock here
-        pid = os.fork()
+    pid = fork()
     if pid == 0:  # the child: its next ids, to the parent
         try:
             os.write(write, " ".join(new_invocation_id() for _ in range(50)).encode())

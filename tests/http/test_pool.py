@@ -24,7 +24,6 @@ import signal
 import socket
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +34,7 @@ from runtime_client import AsyncSageMakerRuntime, Config
 from runtime_client.http import Origin, _pool
 from runtime_client.http._pool import Pool
 from tests.support import raw_client
+from tests.support.forking import fork
 from tests.support.raw_client import Driver, eventually
 from tests.support.raw_server import RawServer, Reply, response
 
@@ -271,9 +271,7 @@ def _run_in(backend: str, client: AsyncSageMakerRuntime, *bodies: bytes) -> list
 def _fork_and_call(backend: str, client: AsyncSageMakerRuntime) -> list[str]:
     """Fork; the child calls twice under a new loop and reports; the parent waits."""
     read_end, write_end = os.pipe()
-    with warnings.catch_warnings():  # 3.12+: "multi-threaded, fork() may deadlock"
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
+    pid = fork()
     if pid == 0:  # the child
         code = 1
         try:

@@ -22,7 +22,6 @@ import select
 import signal
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +29,7 @@ import pytest
 
 from runtime_client import Config, HTTPClientError, SageMakerRuntime
 from tests.support import raw_client
+from tests.support.forking import fork
 from tests.support.raw_client import Driver, eventually
 from tests.support.raw_server import RawServer
 
@@ -158,9 +158,7 @@ def test_forked_child_opens_its_own_connections(server: RawServer) -> None:
         assert client.invoke_endpoint(EndpointName="ep", Body=b"pre-fork")["Body"].read()
         [before] = server.requests  # its connection is now idle in the pool
         read_end, write_end = os.pipe()
-        with warnings.catch_warnings():  # 3.12+: "multi-threaded, fork() may deadlock"
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        pid = fork()
         if pid == 0:
             _run_child(client, write_end)
         os.close(write_end)
