@@ -63,34 +63,6 @@ NEXT_CHUNK: Final = IOStep.NEXT_CHUNK
 Exchange: TypeAlias = Generator[bytes | IOStep, bytes, Response]
 
 
-def _encoded(request: Request) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
-    return _ascii(request.method, "method"), _ascii(request.target, "target"), _fields(request)
-
-
-def _fields(request: Request) -> list[tuple[bytes, bytes]]:
-    """The headers as latin-1 bytes, or an error naming the one that cannot be."""
-    try:
-        return [
-            (name.encode("latin-1"), value.encode("latin-1")) for name, value in request.headers
-        ]
-    except UnicodeEncodeError:
-        return [
-            (_latin1(name, "a header name"), _latin1(value, name))
-            for name, value in request.headers
-        ]
-
-
-def _latin1(text: str, what: str) -> bytes:
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError as exc:
-        raise LocalProtocolError(
-            f"{what if what == 'a header name' else 'header ' + repr(what)}: {text!r} has "
-            f"{text[exc.start]!r}, which HTTP/1.1 cannot carry (latin-1 only; "
-            "percent-encode or base64 it)"
-        ) from None
-
-
 def _ascii(text: str, what: str) -> bytes:
     try:
         return text.encode("ascii")
@@ -104,11 +76,14 @@ def exchange(h1: H1Connection, request: Request, forward: ProxyRoute | None = No
     """Send ``request`` on ``h1`` and read up to its final response head. ``forward``: the
     plain proxy it goes to (not a tunnel): the request target is then in absolute form,
     with the proxy's ``Proxy-Authorization`` when its URL has credentials."""
-    method, path, headers = _encoded(request)
-    if forward is not None:
+    method = _ascii(request.method, "method")
+    headers = request.headers  # str pairs: the connection encodes them (latin-1)
+    if forward is None:
+        path = _ascii(request.target, "target")
+    else:
         path = _ascii(str(request.origin) + request.target, "target")
         if forward.authorization is not None:
-            headers.append((b"Proxy-Authorization", forward.authorization.encode("latin-1")))
+            headers = [*headers, ("Proxy-Authorization", forward.authorization)]
     head = h1.send_request(method, path, headers)
     body = request.body
     written = False

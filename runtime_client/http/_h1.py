@@ -84,7 +84,7 @@ from ._h1_reader import (
     UNTIL_CLOSE,
     ResponseReader,
 )
-from ._h1_request import SEND_CHUNKED, SEND_LENGTH, encode_request, encode_trailers
+from ._h1_request import SEND_CHUNKED, SEND_LENGTH, Fields, encode_request, encode_trailers
 
 __all__ = [
     "DEFAULT_MAX_HEADER_BYTES",
@@ -231,10 +231,10 @@ class H1Connection(ResponseReader):
         return LocalProtocolError(f"the connection is unusable after an error ({self._error})")
 
     # --- sending ----------------------------------------------------------------------
-    def send_request(
-        self, method: bytes, target: bytes, headers: Sequence[tuple[bytes, bytes]]
-    ) -> bytes:
+    def send_request(self, method: bytes, target: bytes, headers: Fields) -> bytes:
         """The request head to write, exactly as given (no case change, no reordering).
+        ``headers``: ``(name, value)`` pairs of bytes, or of str (sent as latin-1; a
+        character outside it is refused, naming the field).
 
         The framing of the body comes from the headers: ``Content-Length`` (a fixed
         length), ``Transfer-Encoding: chunked``, or neither (no body). Call

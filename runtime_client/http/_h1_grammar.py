@@ -26,6 +26,7 @@ __all__ = [
     "HTTP_10",
     "MAX_CONTENT_LENGTH_DIGITS",
     "NO_BODY_STATUS",
+    "SEND_CONTROLS",
     "TARGET_RE",
     "TOKEN_RE",
     "comma_list",
@@ -69,7 +70,7 @@ HEX_DIGITS: Final = b"0123456789abcdefABCDEF"
 TOKEN_RE: Final = re.compile(_TCHAR + rb"+")
 TARGET_RE: Final = re.compile(rb"[\x21-\x7e]+")
 _NAMES_RE: Final = re.compile(rb"%s+(?:\n%s+)*" % (_TCHAR, _TCHAR))
-_SEND_CONTROLS: Final = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
+SEND_CONTROLS: Final = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
 _CONTROL = rb"[\x00-\x08\x0a-\x1f\x7f]"
 # The patterns above that only the careful paths and the error messages use are compiled
 # on first use (re.compile() then caches them): they are most of this module's import time.
@@ -284,7 +285,7 @@ def encode_fields(
             _NAMES_RE.fullmatch(joined)
             and joined.count(b"\n") == lines
             # the only control bytes in the values are the LFs of the join
-            and len(joined_values.translate(None, _SEND_CONTROLS)) + lines == len(joined_values)
+            and len(joined_values.translate(None, SEND_CONTROLS)) + lines == len(joined_values)
         ):
             _check_fields(names, values, kind)
             raise LocalProtocolError(f"{kind} fields are not fit to send")  # pragma: no cover

@@ -8,16 +8,28 @@ whether we wait for ``100 Continue``, whether the connection closes after the re
 :func:`encode_trailers` is the end of a chunked body. A request that must not be sent
 raises :class:`LocalProtocolError` naming the rule: RFC 9110 §9.1 (method), RFC 9112
 §3.2 (target and Host) and §6 (framing). The state of the exchange is the connection's.
+
+**A plan per shape of head.** A client sends the same method and the same field names, in
+the same order, on every call; only the target and the values change. Once a head of
+that shape has passed the full checks (:func:`_encode_checked`), what they found of its
+names (all tokens, one Host, where Content-Length is, no Transfer-Encoding, Connection or
+Expect) is kept as a :class:`_Plan`: the head as a ``%``-template. The next head of that
+shape is the template filled in, with three checks left that depend on what changes: the
+target, the values (no control byte but HTAB: the filled head must hold exactly the
+template's CR and LF bytes) and Content-Length's digits. A head that fails any of them
+goes through the full checks, which say what is wrong; so both ways give the same bytes
+and the same errors (a differential test holds them to it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, NamedTuple
 
 from ._exceptions import LocalProtocolError
 from ._h1_grammar import (
     MAX_CONTENT_LENGTH_DIGITS,
+    SEND_CONTROLS,
     TARGET_RE,
     TOKEN_RE,
     comma_list,
@@ -40,14 +52,105 @@ SEND_LENGTH: Final = 1
 SEND_CHUNKED: Final = 2
 
 
-def encode_request(
-    method: bytes, target: bytes, headers: Sequence[tuple[bytes, bytes]]
-) -> tuple[bytes, int, int, bool, bool]:
+class _Plan(NamedTuple):
+    """What the full checks found of one shape of head (method and field names)."""
+
+    template: bytes  # the head, "%s" for the target and for each value
+    controls: int  # the CR and LF bytes of the template: the only control bytes allowed
+    length_at: int  # where Content-Length's value is among the values, -1 if nowhere
+    text: bool  # the fields come as str (encoded as latin-1), not bytes
+
+
+#: (method, field names) -> its plan; bounded (a full cache only stops learning).
+_PLANS: dict[tuple[bytes, tuple[bytes | str, ...]], _Plan] = {}
+_PLANS_MAX: Final = 256
+_UNPLANNED: Final = frozenset((b"transfer-encoding", b"connection", b"expect"))
+Encoded = tuple[bytes, int, int, bool, bool]
+#: Header fields: ``(name, value)`` pairs, all of bytes, or all of str (sent as latin-1).
+Fields = Sequence[tuple[bytes, bytes]] | Sequence[tuple[str, str]]
+
+
+def encode_request(method: bytes, target: bytes, headers: Fields) -> Encoded:
     """The head to write, the body framing (a ``SEND_*`` value) and its length, whether
     ``Expect: 100-continue`` was sent, and whether ``Connection: close`` was sent.
 
-    The fields are checked first, then the method, the target, Host and the framing.
+    The fields are checked first, then the method, the target, Host and the framing
+    (through the head's plan when its shape was seen: see the module docstring).
     """
+    try:
+        names, given = zip(*headers, strict=True)
+        plan = _PLANS[method, names]
+        # str values in one encode (one holding LF splits in two, and then fills the
+        # template wrongly: a TypeError, so the full checks)
+        values: Sequence[bytes] = (
+            "\n".join(given).encode("latin-1").split(b"\n") if plan.text else given
+        )
+        head: bytes = plan.template % (target, *values)
+    except (KeyError, ValueError, TypeError):  # a new shape, no fields, not latin-1
+        return _encode_checked(method, target, headers)
+    if TARGET_RE.fullmatch(target) and (
+        len(head) - len(head.translate(None, SEND_CONTROLS)) == plan.controls
+    ):
+        if plan.length_at < 0:
+            return head, SEND_NONE, 0, False, False
+        length = values[plan.length_at]
+        if length.isdigit() and len(length) <= MAX_CONTENT_LENGTH_DIGITS:
+            return head, SEND_LENGTH, int(length), False, False
+    return _encode_checked(method, target, headers)  # it names what is wrong
+
+
+def _learn(method: bytes, raw_names: tuple[bytes | str, ...], names: list[bytes]) -> None:
+    """Keep the plan of a head that passed the full checks, if its shape can have one."""
+    kind = type(raw_names[0])
+    if (
+        len(_PLANS) >= _PLANS_MAX
+        or type(method) is not bytes
+        or not _UNPLANNED.isdisjoint(names)
+        or not all(type(name) is kind for name in raw_names)
+    ):
+        return
+    encoded = [name.encode("latin-1") if isinstance(name, str) else name for name in raw_names]
+    template = b"".join(
+        [
+            method.replace(b"%", b"%%"),
+            b" %s HTTP/1.1\r\n",
+            *(name.replace(b"%", b"%%") + b": %s\r\n" for name in encoded),
+            b"\r\n",
+        ]
+    )
+    length_at = names.index(b"content-length") if b"content-length" in names else -1
+    _PLANS[method, raw_names] = _Plan(template, 2 * (len(names) + 2), length_at, kind is str)
+
+
+def _as_bytes(headers: Fields) -> Sequence[tuple[bytes, bytes]]:
+    """The fields as bytes: bytes pairs as given, str pairs encoded as latin-1 (or an
+    error naming the field that cannot be)."""
+    if not headers or not isinstance(headers[0][0], str):
+        return headers  # type: ignore[return-value]  # bytes (encode_fields checks them)
+    try:
+        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]  # type: ignore[union-attr]
+    except AttributeError:
+        raise TypeError("header fields: all str pairs or all bytes pairs, not a mix") from None
+    except UnicodeEncodeError:
+        return [(_latin1(name, "a header name"), _latin1(value, name)) for name, value in headers]  # type: ignore[arg-type]
+
+
+def _latin1(text: str, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise TypeError("header fields: all str pairs or all bytes pairs, not a mix")
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise LocalProtocolError(
+            f"{what if what == 'a header name' else 'header ' + repr(what)}: {text!r} has "
+            f"{text[exc.start]!r}, which HTTP/1.1 cannot carry (latin-1 only; "
+            "percent-encode or base64 it)"
+        ) from None
+
+
+def _encode_checked(method: bytes, target: bytes, given: Fields) -> Encoded:
+    """:func:`encode_request` by the full checks, each failure named."""
+    headers = _as_bytes(given)
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
     names, values = encode_fields(parts, headers, "header")
     parts.append(b"\r\n")
@@ -69,6 +172,8 @@ def encode_request(
     mode, length = _body_framing(names, values)
     close = b"connection" in names and _lists(names, values, b"connection", b"close")
     expect = b"expect" in names and _lists(names, values, b"expect", b"100-continue")
+    if given:
+        _learn(method, tuple(name for name, _ in given), names)
     return b"".join(parts), mode, length, expect, close
 
 

@@ -246,8 +246,8 @@ def test_requests_in_the_wrong_state() -> None:
         conn.send_end()
 
 
-def test_a_str_instead_of_bytes_is_a_type_error() -> None:
+def test_a_str_method_instead_of_bytes_is_a_type_error() -> None:
     conn = H1Connection()
     with pytest.raises(TypeError):
-        conn.send_request(b"GET", b"/", [("Host", "x")])  # type: ignore[list-item]
+        conn.send_request("GET", b"/", [("Host", "x")])  # type: ignore[arg-type]
     assert conn.our_state is ERROR
