@@ -24,7 +24,7 @@ and the same errors (a differential test holds them to it).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, cast
 
 from ._exceptions import LocalProtocolError
 from ._h1_grammar import (
@@ -123,21 +123,25 @@ def _learn(method: bytes, raw_names: tuple[bytes | str, ...], names: list[bytes]
 
 
 def _as_bytes(headers: Fields) -> Sequence[tuple[bytes, bytes]]:
-    """The fields as bytes: bytes pairs as given, str pairs encoded as latin-1 (or an
-    error naming the field that cannot be)."""
-    if not headers or not isinstance(headers[0][0], str):
-        return headers  # type: ignore[return-value]  # bytes (encode_fields checks them)
+    """The fields as bytes: bytes pairs as given (``encode_fields`` checks them), str pairs
+    encoded as latin-1 (or an error naming the field that cannot be)."""
+    if not headers or not isinstance(next(iter(headers[0]), None), str):
+        return headers  # type: ignore[return-value]
+    text = cast(Sequence[tuple[str, str]], headers)
     try:
-        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]  # type: ignore[union-attr]
+        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in text]
     except AttributeError:
-        raise TypeError("header fields: all str pairs or all bytes pairs, not a mix") from None
+        raise TypeError(_MIXED) from None
     except UnicodeEncodeError:
-        return [(_latin1(name, "a header name"), _latin1(value, name)) for name, value in headers]  # type: ignore[arg-type]
+        return [(_latin1(name, "a header name"), _latin1(value, name)) for name, value in text]
+
+
+_MIXED: Final = "header fields: all str pairs or all bytes pairs, not a mix"
 
 
 def _latin1(text: str, what: str) -> bytes:
     if not isinstance(text, str):
-        raise TypeError("header fields: all str pairs or all bytes pairs, not a mix")
+        raise TypeError(_MIXED)
     try:
         return text.encode("latin-1")
     except UnicodeEncodeError as exc:
