@@ -67,7 +67,7 @@ class ConnectProxy(ThreadedListener):
                 if not data:
                     break
                 sink.sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: the other direction closed both sockets
             pass
         finally:
             for sock in (source, sink):
