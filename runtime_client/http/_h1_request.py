@@ -99,27 +99,32 @@ def encode_request(method: bytes, target: bytes, headers: Fields) -> Encoded:
     return _encode_checked(method, target, headers)  # it names what is wrong
 
 
-def _learn(method: bytes, raw_names: tuple[bytes | str, ...], names: list[bytes]) -> None:
-    """Keep the plan of a head that passed the full checks, if its shape can have one."""
-    kind = type(raw_names[0])
+def _learn(
+    method: bytes, given: tuple[bytes | str, ...], raw: list[bytes], names: list[bytes]
+) -> None:
+    """Keep the plan of a head that passed the full checks, if its shape can have one:
+    ``given`` are its field names as given (the plan's key), ``raw`` the same as bytes and
+    ``names`` lower-cased. Only names that are all ``bytes`` or all ``str`` are planned
+    (a bytearray is no key, and other bytes-like names take the full checks each time)."""
+    kind = type(given[0])
     if (
         len(_PLANS) >= _PLANS_MAX
         or type(method) is not bytes
+        or (kind is not bytes and kind is not str)
+        or not all(type(name) is kind for name in given)
         or not _UNPLANNED.isdisjoint(names)
-        or not all(type(name) is kind for name in raw_names)
     ):
         return
-    encoded = [name.encode("latin-1") if isinstance(name, str) else name for name in raw_names]
     template = b"".join(
         [
             method.replace(b"%", b"%%"),
             b" %s HTTP/1.1\r\n",
-            *(name.replace(b"%", b"%%") + b": %s\r\n" for name in encoded),
+            *(name.replace(b"%", b"%%") + b": %s\r\n" for name in raw),
             b"\r\n",
         ]
     )
     length_at = names.index(b"content-length") if b"content-length" in names else -1
-    _PLANS[method, raw_names] = _Plan(template, 2 * (len(names) + 2), length_at, kind is str)
+    _PLANS[method, given] = _Plan(template, 2 * (len(names) + 2), length_at, kind is str)
 
 
 def _as_bytes(headers: Fields) -> Sequence[tuple[bytes, bytes]]:
@@ -177,7 +182,7 @@ def _encode_checked(method: bytes, target: bytes, given: Fields) -> Encoded:
     close = b"connection" in names and _lists(names, values, b"connection", b"close")
     expect = b"expect" in names and _lists(names, values, b"expect", b"100-continue")
     if given:
-        _learn(method, tuple(name for name, _ in given), names)
+        _learn(method, tuple(name for name, _ in given), [name for name, _ in headers], names)
     return b"".join(parts), mode, length, expect, close
 
 

@@ -151,6 +151,19 @@ def test_a_mix_of_str_and_bytes_is_a_type_error(fields: Any) -> None:
         assert conn.our_state.name == "ERROR"
 
 
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_bytes_like_fields_are_sent_as_bytes_are(kind: Callable[[bytes], Any]) -> None:
+    """Names that cannot key a plan (a bytearray) or fill one take the full checks."""
+    expected = b"GET / HTTP/1.1\r\nHost: h\r\nX-A: v\r\n\r\n"
+    for fields in (
+        [(kind(b"Host"), b"h"), (kind(b"X-A"), b"v")],
+        [(b"Host", kind(b"h")), (b"X-A", kind(b"v"))],
+    ):
+        h1_request._PLANS.clear()
+        for _ in range(2):  # the first time, then with whatever it left learnt
+            assert H1Connection().send_request(b"GET", b"/", fields) == expected
+
+
 def test_the_plans_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(h1_request, "_PLANS_MAX", 3)
     for n in range(10):
