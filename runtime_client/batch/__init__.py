@@ -17,11 +17,12 @@ mappings of ``invoke_endpoint`` parameters holding ``Body`` and, if you like, an
 read as the batch goes, so a generator over a file of any size keeps memory flat. The
 other keywords are shared by every record (``EndpointName`` is required) or are the
 batch's own: ``concurrency`` (the ceiling, 16), ``ordered`` (True), ``max_rounds`` (how
-many times a throttled record is sent, 5), ``skip`` (indexes already done: resuming),
-``total`` (for ``stats``). Each :class:`BatchResult` has the record's ``index`` and ``id``
-and either the answer (``body``, ``response``) or the ``error`` (``Code``, ``Message``,
-``HTTPStatusCode``): one failed record never stops the batch. ``results.stats`` counts
-what is done, by error code, and the concurrency window (:class:`BatchStats`).
+many times a throttled record, or one whose call could not connect, is sent, 5),
+``skip`` (indexes already done: resuming), ``total`` (for ``stats``). Each
+:class:`BatchResult` has the record's ``index`` and ``id`` and either the answer
+(``body``, ``response``) or the ``error`` (``Code``, ``Message``, ``HTTPStatusCode``): one
+failed record never stops the batch. ``results.stats`` counts what is done, by error
+code, and the concurrency window (:class:`BatchStats`).
 
 How concurrency adapts, when a record is sent again and how order is kept is in
 ``_run`` (pure decisions); ``_sync`` and ``_async`` only perform them. The command line's

@@ -70,7 +70,8 @@ class BatchResult:
     """How one record ended: the answer (``body`` and ``response``: the answer's members and
     ``ResponseMetadata``) or the error (``error``: ``Code``, ``Message``, and the
     ``HTTPStatusCode`` when the service answered). ``rounds``: how many times the batch
-    sent it (a throttled record is sent again, each time through the client's retries)."""
+    sent it (a throttled record, or one that could not connect, is sent again, each time
+    through the client's retries)."""
 
     index: int
     id: Any

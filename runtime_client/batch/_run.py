@@ -14,7 +14,12 @@ uses) also paces each send with botocore's token bucket.
 
 **A throttled record is not an error**: it is sent again after a jittered backoff
 (0.5 s, doubling, at most 20 s), up to ``max_rounds`` times; after that its error is its
-result. Any other error is the record's result at once.
+result. So is a record whose call never reached the endpoint once the client's own
+retries were spent (``EndpointConnectionError``, ``ConnectTimeoutError``,
+``ProxyConnectionError``: refused, unreachable, no connection in time, while an endpoint
+restarts or scales), which also counts as congestion. Any other error is the record's
+result at once: an ``SSLError`` will not heal by waiting, and after a
+``ReadTimeoutError`` or ``ConnectionClosedError`` the model may have run the record.
 
 **Order**: results come out as calls finish, or in input order (``ordered``), holding at
 most ``4 x ceiling`` (and at least 64) records between the oldest unfinished one and the
@@ -40,6 +45,7 @@ from ._records import BatchRecord, BatchResult
 
 __all__ = [
     "CONGESTION_CODES",
+    "UNSENT_CODES",
     "BatchRun",
     "BatchStats",
     "Pending",
@@ -51,6 +57,9 @@ __all__ = [
 
 #: Error codes that mean "too much, slow down": the record is sent again later.
 CONGESTION_CODES = THROTTLING_CODES | {"ModelNotReadyException", "ServiceUnavailable"}
+#: Transport errors of a call that never reached the endpoint (no connection was made):
+#: sending the record again cannot run it twice.
+UNSENT_CODES = frozenset({"EndpointConnectionError", "ConnectTimeoutError", "ProxyConnectionError"})
 _CONGESTION_STATUS = frozenset({429, 503})
 _BACKOFF, _MAX_BACKOFF = 0.5, 20.0
 
@@ -182,7 +191,9 @@ def new_run(options: Mapping[str, Any]) -> tuple[BatchRun, dict[str, Any]]:
 
 
 def _congested(info: Mapping[str, Any]) -> bool:
-    return info["Code"] in CONGESTION_CODES or info.get("HTTPStatusCode") in _CONGESTION_STATUS
+    code = info["Code"]
+    status = info.get("HTTPStatusCode")
+    return code in CONGESTION_CODES or code in UNSENT_CODES or status in _CONGESTION_STATUS
 
 
 class BatchRun:

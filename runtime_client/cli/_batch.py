@@ -89,7 +89,10 @@ def add_batch_command(commands: Any, add_global_options: Any) -> None:
         type=int,
         default=5,
         metavar="N",
-        help="how many times a throttled record is sent before its error is its result (5)",
+        help=(
+            "how many times a throttled record, or one that could not connect, is sent "
+            "before its error is its result (5)"
+        ),
     )
     sub.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     for member in _SHARED:

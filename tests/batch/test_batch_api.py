@@ -5,6 +5,7 @@ stops, and every record answered exactly once."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -114,6 +115,47 @@ def test_a_throttling_storm_lowers_the_concurrency_and_it_recovers(server: Batch
     # span of time after it, which a loaded machine can leave nearly empty)
     late = [n for _, n in server.in_flight_log[-len(server.in_flight_log) // 4 :]]
     assert max(late) >= 6
+
+
+def test_records_refused_while_the_endpoint_is_down_are_sent_again_once_it_is_up() -> None:
+    # A port bound but not listening refuses every connection, until the server takes it.
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    servers: list[BatchServer] = []
+
+    def come_up() -> None:
+        time.sleep(0.3)
+        closed.close()
+        servers.append(BatchServer(port).__enter__())
+
+    riser = threading.Thread(target=come_up, daemon=True)
+    client = SageMakerRuntime(
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        config=NO_RETRIES,
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+    )
+    try:
+        riser.start()
+        with (
+            client,
+            client.invoke_endpoint_batch(
+                _bodies(8), EndpointName="ep", concurrency=4, max_rounds=10
+            ) as results,
+        ):
+            out = list(results)
+    finally:
+        riser.join(timeout=10)
+        closed.close()
+        for server in servers:
+            server.__exit__(None, None, None)
+    assert [r.error for r in out if not r.ok] == []
+    assert [r.body for r in out] == _bodies(8)
+    assert results.stats.resent >= 4  # each of the first four was refused at least once
+    assert max(r.rounds for r in out) >= 2
+    assert set(servers[0].seen.values()) == {1}  # and each record ran once
 
 
 def test_throttling_beyond_a_concurrency_brings_the_window_down_to_it(

@@ -8,7 +8,18 @@ from typing import Any
 
 import pytest
 
-from runtime_client import ClientError, ModelError, ParamValidationError
+from runtime_client import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ModelError,
+    ParamValidationError,
+    ProxyConnectionError,
+    ReadTimeoutError,
+    SageMakerRuntimeError,
+    SSLError,
+)
 from runtime_client.batch._records import BatchRecord, BatchResult, DoneSet, records_from
 from runtime_client.batch._run import BatchRun, Pending, Window, check_options
 
@@ -162,6 +173,64 @@ def test_an_answer_that_needed_the_clients_retries_counts_as_congestion() -> Non
     (call,) = run.start()
     run.finish(call, b"", {"ResponseMetadata": {"RetryAttempts": 2}}, None)
     assert run.window.limit == pytest.approx(7.0)
+
+
+URL = "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        EndpointConnectionError(URL, "Connection refused"),
+        ConnectTimeoutError(URL),
+        ProxyConnectionError(URL, "proxy refused the tunnel"),
+    ],
+)
+def test_a_call_that_never_reached_the_endpoint_is_sent_again(
+    error: SageMakerRuntimeError,
+) -> None:
+    clock = Clock()
+    run = BatchRun(concurrency=10, max_rounds=2, clock=clock, random=lambda: 1.0)
+    items = _records(2)
+    _feed(run, items)
+    first, second = run.start()
+    assert run.finish(first, None, None, error) == []
+    assert run.window.limit == pytest.approx(7.0)  # refused connections are congestion
+    assert run.stats.resent == 1
+    clock.now += 0.5
+    (again,) = run.start()
+    assert (again.record.index, again.rounds) == (0, 2)
+    (ok,) = run.finish(again, b"answer", OK, None)
+    assert (ok.index, ok.body, ok.rounds) == (0, b"answer", 2)
+    assert run.finish(second, None, None, error) == []
+    clock.now += 0.5
+    (last_try,) = run.start()
+    (last,) = run.finish(last_try, None, None, error)  # max_rounds spent: the error stands
+    assert (last.index, last.rounds, _error(last)["Code"]) == (1, 2, type(error).__name__)
+    assert run.stats.resent == 2
+    assert run.stats.errors == {type(error).__name__: 1}
+    _feed(run, items)
+    assert run.done
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        SSLError(URL, "certificate verify failed"),
+        ReadTimeoutError(URL),
+        ConnectionClosedError(URL, "closed mid-answer"),
+    ],
+)
+def test_a_call_that_may_have_run_or_cannot_heal_is_not_sent_again(
+    error: SageMakerRuntimeError,
+) -> None:
+    run = BatchRun(concurrency=10, max_rounds=5)
+    _feed(run, _records(1))
+    (call,) = run.start()
+    (result,) = run.finish(call, None, None, error)
+    assert _error(result)["Code"] == type(error).__name__
+    assert (result.rounds, run.stats.resent) == (1, 0)
+    assert run.window.limit == pytest.approx(10.0)
 
 
 @pytest.mark.parametrize(

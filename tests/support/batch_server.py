@@ -98,7 +98,7 @@ class _Server(ThreadingHTTPServer):
 class BatchServer:
     """Start with ``with BatchServer() as server:``; ``server.url`` is its endpoint URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.lock = threading.Lock()
         self.seen: Counter[bytes] = Counter()
         self.throttled = 0
@@ -107,7 +107,7 @@ class BatchServer:
         self.in_flight_log: list[tuple[float, int]] = []
         self.throttle_above = 10**9
         self.storm_until = 0.0
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.owner = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
