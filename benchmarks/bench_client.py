@@ -25,6 +25,9 @@ alone, and are gathered here into one table:
 - ``profile_sampled.py`` and ``profile_call.py`` (with ``--profile``): where the time of
   one call goes, by area (sampled with py-spy), and cProfile's busiest functions.
 
+``bench_versus_aiohttp.py`` (run on its own: 3-7 minutes) measures the async throughput
+goals again in paired trials, which this machine's noise between rounds cannot swamp.
+
 ``--pin`` puts the loopback server on a CPU of its own and every client on the others
 (``os.sched_setaffinity``): on a 2-CPU machine the client and the server then never take
 turns on one core, as with a server on another host; the machine's other tenants still
