@@ -40,6 +40,10 @@ __all__ = ["add_batch_command"]
 
 _SHARED = [m for m in INVOKE_ENDPOINT.inputs if m.name not in ("Body", "EndpointName")]
 _STATUS_EVERY = 5.0  # seconds between status lines when there is no bar
+_MAX_ROUNDS_HELP = (
+    "how many times a throttled record, or one that could not connect, is sent before its "
+    "error is its result (5)"
+)
 
 
 def add_batch_command(commands: Any, add_global_options: Any) -> None:
@@ -89,10 +93,7 @@ def add_batch_command(commands: Any, add_global_options: Any) -> None:
         type=int,
         default=5,
         metavar="N",
-        help=(
-            "how many times a throttled record, or one that could not connect, is sent "
-            "before its error is its result (5)"
-        ),
+        help=_MAX_ROUNDS_HELP,
     )
     sub.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     for member in _SHARED:
