@@ -493,9 +493,16 @@ def _parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.calls < 1:
         parser.error(f"--calls must be at least 1, not {args.calls}")
-    if args.pin and (not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2):
-        parser.error("--pin needs os.sched_setaffinity and at least two CPUs")
+    if args.pin and not _can_pin():
+        parser.error(PIN_NEEDS)
     return args
+
+
+PIN_NEEDS = "--pin needs os.sched_setaffinity and at least two CPUs"
+
+
+def _can_pin() -> bool:
+    return hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
 
 
 def _pin(server: Server) -> str:

@@ -15,7 +15,7 @@ aiohttp). This script asks the question in a way that noise cannot answer by its
   median of those ratios over the trials with a distribution-free confidence interval for
   it of at least 95% (order statistics of the sorted ratios, from the binomial
   distribution: no assumption about the shape of the noise; the table prints the exact
-  level, 97% with 42 trials), and the share of trials ours won;
+  level: 96% with 42 trials), and the share of trials ours won;
 - the verdict is "met" when the whole interval is at or above the goal, "NOT met" when
   it is all below, and "not shown" when the interval holds the goal (parity within what
   this machine can resolve).
@@ -38,10 +38,26 @@ import statistics
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from importlib import metadata
 
-from _harness import BODY_1K, Server, isolate_from_aws_settings, loopback_server, print_table
-from bench_client import AsyncCall, _aiobotocore, _aiohttp, _ours, _pin, _throughput
+from _harness import (
+    BODY_1K,
+    Server,
+    Spread,
+    isolate_from_aws_settings,
+    loopback_server,
+    print_table,
+)
+from bench_client import (
+    PIN_NEEDS,
+    AsyncCall,
+    _aiobotocore,
+    _aiohttp,
+    _can_pin,
+    _ours,
+    _pin,
+    _throughput,
+    _versions,
+)
 
 _CONTENDERS = {"ours": _ours, "raw aiohttp": _aiohttp, "aiobotocore": _aiobotocore}
 _GOALS = {"raw aiohttp": 1.0, "aiobotocore": 5.0}  # ours / peer, req/s, at every level
@@ -148,14 +164,9 @@ def _parse_args() -> argparse.Namespace:
         parser.error(f"--trials must be at least 6 (every order of the blocks), not {args.trials}")
     if args.calls < 0:
         parser.error(f"--calls must be at least 1 (or 0 for the default), not {args.calls}")
-    if args.pin and (not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2):
-        parser.error("--pin needs os.sched_setaffinity and at least two CPUs")
+    if args.pin and not _can_pin():
+        parser.error(PIN_NEEDS)
     return args
-
-
-def _versions() -> str:
-    names = ("aiohttp", "aiobotocore", "sagemaker-runtime-lite")
-    return ", ".join(f"{name} {metadata.version(name)}" for name in names)
 
 
 def main() -> None:
@@ -187,7 +198,7 @@ def main() -> None:
                     ]
                 )
             for name, values in rates.items():
-                detail.append([f"{level}", name, f"{calls}", _spread(values)])
+                detail.append([f"{level}", name, f"{calls}", Spread.of(values).show()])
     print(
         f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cpus, "
         f"{time.strftime('%Y-%m-%d')}; {_versions()}; {pinned}; {args.trials} trials per "
@@ -201,10 +212,6 @@ def main() -> None:
     print("\nreq/s of each contender over the trials: median (min-max)")
     print_table(("C", "contender", "calls per block", "req/s"), detail)
     print(f"\n(in {time.perf_counter() - started:.0f} s)")
-
-
-def _spread(values: list[float]) -> str:
-    return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
 
 
 if __name__ == "__main__":
